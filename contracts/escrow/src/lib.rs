@@ -1,0 +1,587 @@
+//! # escrow
+//!
+//! The on-chain escrow of the compute marketplace (ink! 5 on pallet-contracts). A thin layer: every rule
+//! lives in the `settlement` crate's [`settlement::Market`]; this contract stores its records in contract
+//! storage, passes in the caller, the transferred value and the block time, turns the rules' events
+//! into ink! events (topics: job, consumer, provider) and moves native funds on `claim` and `withdraw`.
+//!
+//! Every message returns `Result<_, settlement::Error>`; an `Err` reverts all of the call's changes.
+
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+#[cfg(test)]
+mod tests;
+
+/// The escrow contract.
+#[ink::contract]
+pub mod escrow {
+    use ink::prelude::vec::Vec;
+    use ink::storage::Mapping;
+    use settlement::fee::Split;
+    use settlement::{
+        Config, Dispute, Domain, Error, Event, Job, JobId, Lane, Market, OpenJob, Receipt, Reputation, SettingsChange,
+        Stake, Store, Timing,
+    };
+
+    /// The escrow's records.
+    #[ink(storage)]
+    pub struct Escrow {
+        config: Config<AccountId>,
+        jobs: Mapping<JobId, Job<AccountId>>,
+        lanes: Mapping<(JobId, AccountId), Lane>,
+        stakes: Mapping<AccountId, Stake>,
+        reputations: Mapping<AccountId, Reputation>,
+        balances: Mapping<AccountId, Balance>,
+        disputes: Mapping<(JobId, AccountId), Dispute>,
+    }
+
+    /// Result of an escrow message.
+    pub type Result<T> = core::result::Result<T, Error>;
+
+    /// A job was opened with its first deposit.
+    #[ink(event)]
+    pub struct JobOpened {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        /// Who may be paid.
+        pub providers: Vec<AccountId>,
+        /// Deposited in total so far.
+        pub deposit: Balance,
+        /// The ed25519 key that signs receipts.
+        pub payer_key: [u8; 32],
+        /// Hash of the agreed terms.
+        pub terms_hash: [u8; 32],
+        /// Fee in basis points.
+        pub fee_bps: u16,
+        /// Expiry (ms since the Unix epoch).
+        pub expires_at: Timestamp,
+    }
+
+    /// The consumer added funds to a job.
+    #[ink(event)]
+    pub struct ToppedUp {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+        /// Deposited in total so far.
+        pub deposit: Balance,
+    }
+
+    /// A receipt was settled: `net` credited to the provider, `fee` to the treasury.
+    #[ink(event)]
+    pub struct Released {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The settled cumulative amount.
+        pub cumulative: Balance,
+        /// The settled cumulative usage units.
+        pub units: u128,
+        /// The receipt's sequence.
+        pub sequence: u64,
+        /// The amount moved by this change.
+        pub amount: Balance,
+        /// The treasury's share.
+        pub fee: Balance,
+        /// The provider's share.
+        pub net: Balance,
+    }
+
+    /// The consumer completed a job; receipts are accepted until `ends_at`.
+    #[ink(event)]
+    pub struct JobCompleted {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        /// When receipts stop being accepted.
+        pub ends_at: Timestamp,
+    }
+
+    /// A job ended and its remainder was credited back to the consumer.
+    #[ink(event)]
+    pub struct Refunded {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+    }
+
+    /// An account was paid out its claimable balance.
+    #[ink(event)]
+    pub struct Claimed {
+        #[ink(topic)]
+        /// The account paid.
+        pub account: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+    }
+
+    /// A provider bonded stake.
+    #[ink(event)]
+    pub struct Staked {
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+        /// Active stake after the change.
+        pub active: Balance,
+    }
+
+    /// A provider started unbonding.
+    #[ink(event)]
+    pub struct Unbonding {
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+        /// Unbonding in total.
+        pub unbonding: Balance,
+        /// When the unbonding stake unlocks.
+        pub unlock_at: Timestamp,
+    }
+
+    /// A provider withdrew its unbonded stake.
+    #[ink(event)]
+    pub struct Withdrawn {
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+    }
+
+    /// A consumer disputed a provider's work on a job.
+    #[ink(event)]
+    pub struct DisputeOpened {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// Hash of the evidence.
+        pub reason: [u8; 32],
+    }
+
+    /// The arbiter resolved a dispute; `slashed` went from the provider's stake to the consumer.
+    #[ink(event)]
+    pub struct DisputeResolved {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// Amount slashed (0: dismissed).
+        pub slashed: Balance,
+    }
+
+    /// A provider's reputation changed.
+    #[ink(event)]
+    pub struct ReputationChanged {
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The counters now.
+        pub reputation: Reputation,
+        /// The score now (per mille).
+        pub score: u32,
+    }
+
+    /// The owner proposed a new owner.
+    #[ink(event)]
+    pub struct OwnershipTransferStarted {
+        #[ink(topic)]
+        /// The (current or new) owner.
+        pub owner: AccountId,
+        #[ink(topic)]
+        /// The proposed owner.
+        pub pending: AccountId,
+    }
+
+    /// The proposed owner accepted ownership.
+    #[ink(event)]
+    pub struct OwnershipTransferred {
+        #[ink(topic)]
+        /// The previous owner.
+        pub previous: AccountId,
+        #[ink(topic)]
+        /// The (current or new) owner.
+        pub owner: AccountId,
+    }
+
+    /// The owner changed a setting; all settings as they now are.
+    #[ink(event)]
+    pub struct SettingsChanged {
+        /// Fee recipient.
+        pub treasury: AccountId,
+        /// Dispute resolver.
+        pub arbiter: AccountId,
+        /// Fee in basis points.
+        pub fee_bps: u16,
+        /// Minimum provider stake for new jobs.
+        pub min_stake: Balance,
+        /// Whether new jobs are refused.
+        pub paused: bool,
+    }
+
+    impl Store for Escrow {
+        type Account = AccountId;
+
+        fn config(&self) -> Config<AccountId> {
+            self.config.clone()
+        }
+        fn set_config(&mut self, config: &Config<AccountId>) {
+            self.config = config.clone();
+        }
+        fn job(&self, id: JobId) -> Option<Job<AccountId>> {
+            self.jobs.get(id)
+        }
+        fn set_job(&mut self, id: JobId, job: &Job<AccountId>) {
+            self.jobs.insert(id, job);
+        }
+        fn lane(&self, id: JobId, provider: &AccountId) -> Lane {
+            self.lanes.get((id, *provider)).unwrap_or_default()
+        }
+        fn set_lane(&mut self, id: JobId, provider: &AccountId, lane: &Lane) {
+            self.lanes.insert((id, *provider), lane);
+        }
+        fn stake(&self, who: &AccountId) -> Stake {
+            self.stakes.get(who).unwrap_or_default()
+        }
+        fn set_stake(&mut self, who: &AccountId, stake: &Stake) {
+            self.stakes.insert(who, stake);
+        }
+        fn reputation(&self, who: &AccountId) -> Reputation {
+            self.reputations.get(who).unwrap_or_default()
+        }
+        fn set_reputation(&mut self, who: &AccountId, reputation: &Reputation) {
+            self.reputations.insert(who, reputation);
+        }
+        fn balance(&self, who: &AccountId) -> Balance {
+            self.balances.get(who).unwrap_or_default()
+        }
+        fn set_balance(&mut self, who: &AccountId, balance: Balance) {
+            if balance == 0 {
+                self.balances.remove(who);
+            } else {
+                self.balances.insert(who, &balance);
+            }
+        }
+        fn dispute(&self, id: JobId, provider: &AccountId) -> Option<Dispute> {
+            self.disputes.get((id, *provider))
+        }
+        fn set_dispute(&mut self, id: JobId, provider: &AccountId, dispute: &Dispute) {
+            self.disputes.insert((id, *provider), dispute);
+        }
+        fn emit(&mut self, event: Event<AccountId>) {
+            emit(event);
+        }
+    }
+
+    fn emit(event: Event<AccountId>) {
+        use ink::env::emit_event;
+        type E = ink::env::DefaultEnvironment;
+        match event {
+            Event::JobOpened { job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at } => {
+                emit_event::<E, _>(JobOpened {
+                    job_id,
+                    consumer,
+                    providers,
+                    deposit,
+                    payer_key,
+                    terms_hash,
+                    fee_bps,
+                    expires_at,
+                })
+            }
+            Event::ToppedUp { job_id, consumer, amount, deposit } => {
+                emit_event::<E, _>(ToppedUp { job_id, consumer, amount, deposit })
+            }
+            Event::Released { job_id, consumer, provider, cumulative, units, sequence, amount, fee, net } => {
+                emit_event::<E, _>(Released {
+                    job_id,
+                    consumer,
+                    provider,
+                    cumulative,
+                    units,
+                    sequence,
+                    amount,
+                    fee,
+                    net,
+                })
+            }
+            Event::JobCompleted { job_id, consumer, ends_at } => {
+                emit_event::<E, _>(JobCompleted { job_id, consumer, ends_at })
+            }
+            Event::Refunded { job_id, consumer, amount } => emit_event::<E, _>(Refunded { job_id, consumer, amount }),
+            Event::Claimed { account, amount } => emit_event::<E, _>(Claimed { account, amount }),
+            Event::Staked { provider, amount, active } => emit_event::<E, _>(Staked { provider, amount, active }),
+            Event::Unbonding { provider, amount, unbonding, unlock_at } => {
+                emit_event::<E, _>(Unbonding { provider, amount, unbonding, unlock_at })
+            }
+            Event::Withdrawn { provider, amount } => emit_event::<E, _>(Withdrawn { provider, amount }),
+            Event::DisputeOpened { job_id, consumer, provider, reason } => {
+                emit_event::<E, _>(DisputeOpened { job_id, consumer, provider, reason })
+            }
+            Event::DisputeResolved { job_id, consumer, provider, slashed } => {
+                emit_event::<E, _>(DisputeResolved { job_id, consumer, provider, slashed })
+            }
+            Event::ReputationChanged { provider, reputation, score } => {
+                emit_event::<E, _>(ReputationChanged { provider, reputation, score })
+            }
+            Event::OwnershipTransferStarted { owner, pending } => {
+                emit_event::<E, _>(OwnershipTransferStarted { owner, pending })
+            }
+            Event::OwnershipTransferred { previous, owner } => {
+                emit_event::<E, _>(OwnershipTransferred { previous, owner })
+            }
+            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused } => {
+                emit_event::<E, _>(SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused })
+            }
+        }
+    }
+
+    impl Escrow {
+        /// Creates the escrow. The caller becomes its owner. `genesis_hash` is this chain's genesis block
+        /// hash (receipts must be signed for it); the fee is capped at 10 % and the unbonding delay must
+        /// be longer than the dispute window.
+        #[ink(constructor)]
+        pub fn new(
+            genesis_hash: [u8; 32],
+            treasury: AccountId,
+            arbiter: AccountId,
+            fee_bps: u16,
+            min_stake: Balance,
+            timing: Timing,
+        ) -> Result<Self> {
+            let domain = Domain { genesis_hash, contract: Self::env().account_id() };
+            let config = Config::new(Self::env().caller(), treasury, arbiter, fee_bps, min_stake, timing, domain)?;
+            Ok(Self {
+                config,
+                jobs: Mapping::default(),
+                lanes: Mapping::default(),
+                stakes: Mapping::default(),
+                reputations: Mapping::default(),
+                balances: Mapping::default(),
+                disputes: Mapping::default(),
+            })
+        }
+
+        fn market(&mut self) -> Market<'_, Self> {
+            let now = self.env().block_timestamp();
+            Market::new(self, now)
+        }
+
+        fn pay_out(&self, to: AccountId, amount: Balance) -> Result<Balance> {
+            self.env().transfer(to, amount).map_err(|_| Error::TransferFailed)?;
+            Ok(amount)
+        }
+
+        // ------------------------------------------------------------ jobs
+
+        /// Opens a job funded with the transferred value; returns its id. `providers`: 1 to 4 distinct
+        /// accounts, each with the minimum active stake. `payer_key`: the ed25519 key that will sign the
+        /// job's receipts. `expires_at`: ms since the Unix epoch, within the maximum job duration.
+        #[ink(message, payable)]
+        pub fn open_job(
+            &mut self,
+            providers: Vec<AccountId>,
+            payer_key: [u8; 32],
+            terms_hash: [u8; 32],
+            expires_at: Timestamp,
+        ) -> Result<JobId> {
+            let (caller, deposit) = (self.env().caller(), self.env().transferred_value());
+            let request = OpenJob { providers, payer_key, terms_hash, expires_at };
+            self.market().open_job(caller, deposit, request)
+        }
+
+        /// The consumer adds the transferred value to a job that has not ended.
+        #[ink(message, payable)]
+        pub fn top_up(&mut self, job_id: JobId) -> Result<()> {
+            let (caller, amount) = (self.env().caller(), self.env().transferred_value());
+            self.market().top_up(caller, job_id, amount)
+        }
+
+        /// Settles a receipt signed by the job's payer key; anyone may submit it. Credits the provider
+        /// 95 % (by the job's fee) and the treasury the fee of the step from the last settled cumulative
+        /// amount; returns that split.
+        #[ink(message)]
+        pub fn release(&mut self, receipt: Receipt<AccountId>, signature: [u8; 64]) -> Result<Split> {
+            self.market().release(&receipt, &signature)
+        }
+
+        /// Settles many receipts (of any jobs) in one call. Each is settled or refused on its own; the
+        /// result lists each outcome in order.
+        #[ink(message)]
+        pub fn release_many(&mut self, receipts: Vec<(Receipt<AccountId>, [u8; 64])>) -> Result<Vec<Result<Split>>> {
+            let mut market = self.market();
+            Ok(receipts.iter().map(|(receipt, signature)| market.release(receipt, signature)).collect())
+        }
+
+        /// The consumer completes a job: receipts are still accepted for the settle grace, then anyone
+        /// can refund the remainder. Returns when the job ends.
+        #[ink(message)]
+        pub fn complete(&mut self, job_id: JobId) -> Result<Timestamp> {
+            let caller = self.env().caller();
+            self.market().complete(caller, job_id)
+        }
+
+        /// Finalizes an ended job (expired, or completed and past its grace); anyone may call. Credits
+        /// the unreleased remainder to the consumer's claimable balance and returns it.
+        #[ink(message)]
+        pub fn refund(&mut self, job_id: JobId) -> Result<Balance> {
+            self.market().refund(job_id)
+        }
+
+        /// Transfers the caller's whole claimable balance (provider earnings, treasury fees, consumer
+        /// refunds and slashes) to the caller. Never paused.
+        #[ink(message)]
+        pub fn claim(&mut self) -> Result<Balance> {
+            let caller = self.env().caller();
+            let amount = self.market().claim(caller)?;
+            self.pay_out(caller, amount)
+        }
+
+        // ------------------------------------------------------------ staking
+
+        /// Bonds the transferred value as the caller's provider stake.
+        #[ink(message, payable)]
+        pub fn stake(&mut self) -> Result<()> {
+            let (caller, amount) = (self.env().caller(), self.env().transferred_value());
+            self.market().stake(caller, amount)
+        }
+
+        /// Starts unbonding `amount` of the caller's active stake; returns when it unlocks.
+        #[ink(message)]
+        pub fn unbond(&mut self, amount: Balance) -> Result<Timestamp> {
+            let caller = self.env().caller();
+            self.market().unbond(caller, amount)
+        }
+
+        /// Transfers the caller's unbonded stake once the delay, its job locks and its disputes are past.
+        #[ink(message)]
+        pub fn withdraw(&mut self) -> Result<Balance> {
+            let caller = self.env().caller();
+            let amount = self.market().withdraw(caller)?;
+            self.pay_out(caller, amount)
+        }
+
+        // ------------------------------------------------------------ disputes
+
+        /// The job's consumer disputes one of its providers (within the dispute window after the job
+        /// ends). `reason`: hash of the off-chain evidence.
+        #[ink(message)]
+        pub fn dispute(&mut self, job_id: JobId, provider: AccountId, reason: [u8; 32]) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().dispute(caller, job_id, provider, reason)
+        }
+
+        /// The arbiter resolves a pending dispute, slashing `slash` (0 dismisses) from the provider's
+        /// stake to the consumer.
+        #[ink(message)]
+        pub fn resolve_dispute(&mut self, job_id: JobId, provider: AccountId, slash: Balance) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().resolve_dispute(caller, job_id, provider, slash)
+        }
+
+        // ------------------------------------------------------------ administration
+
+        /// The owner proposes `new_owner`, who must call `accept_ownership`.
+        #[ink(message)]
+        pub fn transfer_ownership(&mut self, new_owner: AccountId) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().transfer_ownership(caller, new_owner)
+        }
+
+        /// The proposed owner accepts ownership.
+        #[ink(message)]
+        pub fn accept_ownership(&mut self) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().accept_ownership(caller)
+        }
+
+        /// The owner changes treasury, arbiter, fee for new jobs (at most 10 %), minimum stake or the
+        /// pause of new jobs; `None` keeps a setting.
+        #[ink(message)]
+        pub fn update_settings(&mut self, change: SettingsChange<AccountId>) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().update_settings(caller, change)
+        }
+
+        // ------------------------------------------------------------ views
+
+        /// The configuration.
+        #[ink(message)]
+        pub fn config(&self) -> Config<AccountId> {
+            self.config.clone()
+        }
+
+        /// A job, if it exists.
+        #[ink(message)]
+        pub fn job(&self, job_id: JobId) -> Option<Job<AccountId>> {
+            self.jobs.get(job_id)
+        }
+
+        /// What has been settled on a job for a provider.
+        #[ink(message)]
+        pub fn lane(&self, job_id: JobId, provider: AccountId) -> Lane {
+            Store::lane(self, job_id, &provider)
+        }
+
+        /// An account's provider stake.
+        #[ink(message)]
+        pub fn stake_of(&self, provider: AccountId) -> Stake {
+            Store::stake(self, &provider)
+        }
+
+        /// A provider's reputation counters and score (per mille).
+        #[ink(message)]
+        pub fn reputation_of(&self, provider: AccountId) -> (Reputation, u32) {
+            let reputation = Store::reputation(self, &provider);
+            (reputation, reputation.score())
+        }
+
+        /// An account's claimable balance.
+        #[ink(message)]
+        pub fn balance_of(&self, account: AccountId) -> Balance {
+            Store::balance(self, &account)
+        }
+
+        /// The dispute of a job against a provider, if any.
+        #[ink(message)]
+        pub fn dispute_of(&self, job_id: JobId, provider: AccountId) -> Option<Dispute> {
+            Store::dispute(self, job_id, &provider)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The one error type of the settlement rules, shared verbatim by the contract's messages.
+
+/// Why an operation was refused. A refused operation changes nothing.
+///
+/// The SCALE index of each variant is part of the contract ABI: append new variants, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+pub enum Error {
+    /// The caller is not allowed to perform this operation (wrong owner, arbiter, consumer or provider).
+    Unauthorized,
+    /// New jobs are paused by the owner. Top-ups, releases, refunds and claims are never paused.
+    Paused,
+    /// An amount that must be positive was zero.
+    ZeroAmount,
+    /// A job names no provider, more than [`crate::MAX_PROVIDERS`], or the same provider twice.
+    InvalidProviders,
+    /// A provider named on a new job has less active stake than the configured minimum.
+    InsufficientStake,
+    /// The job's expiry is not in the future.
+    ExpiryInPast,
+    /// The job's expiry is further away than the configured maximum job duration.
+    ExpiryTooFar,
+    /// No job exists with this id.
+    JobNotFound,
+    /// The job has ended (expired, or completed and past its settle grace): it accepts no more funds or
+    /// receipts, only its refund.
+    JobEnded,
+    /// The job has not ended yet, so its remainder cannot be refunded.
+    JobNotEnded,
+    /// The job was already finalized (its remainder refunded).
+    JobFinalized,
+    /// The job was already completed by its consumer.
+    AlreadyCompleted,
+    /// The receipt was signed for another chain (genesis hash differs).
+    WrongChain,
+    /// The receipt was signed for another escrow contract.
+    WrongContract,
+    /// The receipt's provider is not one of the job's providers.
+    NotAProvider,
+    /// The receipt's own expiry has passed.
+    ReceiptExpired,
+    /// The ed25519 signature does not verify (strictly) against the job's payer key.
+    BadSignature,
+    /// The receipt's sequence is not above the last settled one for this job and provider: a replay or
+    /// an older receipt.
+    Replayed,
+    /// The receipt's cumulative amount is not above what was already released to this provider.
+    CumulativeNotIncreasing,
+    /// The receipt's cumulative usage units are below the last settled receipt's.
+    UnitsDecreased,
+    /// Releasing the receipt would pay out more than the job's escrowed deposit.
+    ExceedsEscrow,
+    /// The account has nothing to claim or withdraw.
+    NothingToClaim,
+    /// Unbonding more than the active stake.
+    InsufficientActiveStake,
+    /// The unbonding delay, the provider's job lock, or a pending dispute still holds the stake.
+    StakeLocked,
+    /// The dispute window of this job has closed.
+    DisputeWindowClosed,
+    /// A dispute for this job and provider already exists.
+    DisputeExists,
+    /// No pending dispute exists for this job and provider.
+    DisputeNotFound,
+    /// The slash is larger than the provider's stake (active plus unbonding).
+    SlashExceedsStake,
+    /// The platform fee is above the hard cap of [`crate::fee::MAX_FEE_BPS`].
+    FeeTooHigh,
+    /// The unbonding delay is not longer than the dispute window, or another parameter is out of range.
+    InvalidConfig,
+    /// No ownership transfer is pending for the caller.
+    NoPendingOwner,
+    /// An amount would overflow `u128` (or a counter its type).
+    Overflow,
+    /// The contract could not transfer the funds out (the caller gets nothing and the balance is kept).
+    TransferFailed,
+}
+
+/// Result of a settlement operation.
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

@@ -1,0 +1,175 @@
+//! What every state change reports. The contract turns each into an ink! event with topics for the
+//! job, the consumer and the provider; the indexer mirrors them.
+
+use alloc::vec::Vec;
+
+use crate::receipt::PublicKey;
+use crate::state::Reputation;
+use crate::{Balance, JobId, Timestamp};
+
+/// One state change, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<A> {
+    /// A job was opened with its first deposit.
+    JobOpened {
+        /// The new job.
+        job_id: JobId,
+        /// Who funds it.
+        consumer: A,
+        /// Who may be paid.
+        providers: Vec<A>,
+        /// The opening deposit.
+        deposit: Balance,
+        /// The key that signs receipts.
+        payer_key: PublicKey,
+        /// Hash of the agreed terms.
+        terms_hash: [u8; 32],
+        /// The fee fixed for this job.
+        fee_bps: u16,
+        /// The job's expiry.
+        expires_at: Timestamp,
+    },
+    /// The consumer added funds.
+    ToppedUp {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// Added now.
+        amount: Balance,
+        /// Deposited in total.
+        deposit: Balance,
+    },
+    /// A receipt was settled: `net` credited to the provider, `fee` to the treasury.
+    Released {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The provider paid.
+        provider: A,
+        /// The receipt's cumulative amount, now settled.
+        cumulative: Balance,
+        /// The receipt's cumulative usage units.
+        units: u128,
+        /// The receipt's sequence.
+        sequence: u64,
+        /// Gross released by this step (`net + fee`).
+        amount: Balance,
+        /// Treasury's share of this step.
+        fee: Balance,
+        /// Provider's share of this step.
+        net: Balance,
+    },
+    /// The consumer completed the job; receipts are accepted until `ends_at`.
+    JobCompleted {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// When it stops accepting receipts.
+        ends_at: Timestamp,
+    },
+    /// The job ended and its unreleased remainder was credited back to the consumer.
+    Refunded {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The remainder credited.
+        amount: Balance,
+    },
+    /// An account was paid out its whole claimable balance.
+    Claimed {
+        /// The account paid.
+        account: A,
+        /// The amount transferred.
+        amount: Balance,
+    },
+    /// A provider bonded stake.
+    Staked {
+        /// The provider.
+        provider: A,
+        /// Added now.
+        amount: Balance,
+        /// Active stake after it.
+        active: Balance,
+    },
+    /// A provider started unbonding.
+    Unbonding {
+        /// The provider.
+        provider: A,
+        /// Moved from active to unbonding now.
+        amount: Balance,
+        /// Unbonding in total.
+        unbonding: Balance,
+        /// When it becomes withdrawable (barring locks and disputes).
+        unlock_at: Timestamp,
+    },
+    /// A provider withdrew its unbonded stake.
+    Withdrawn {
+        /// The provider.
+        provider: A,
+        /// The amount transferred.
+        amount: Balance,
+    },
+    /// A consumer disputed a provider's work on a job.
+    DisputeOpened {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The provider disputed.
+        provider: A,
+        /// Hash of the evidence.
+        reason: [u8; 32],
+    },
+    /// The arbiter resolved a dispute; a non-zero `slashed` was taken from the provider's stake and
+    /// credited to the consumer.
+    DisputeResolved {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The provider.
+        provider: A,
+        /// Amount slashed (0: dismissed).
+        slashed: Balance,
+    },
+    /// A provider's reputation counters changed.
+    ReputationChanged {
+        /// The provider.
+        provider: A,
+        /// The counters now.
+        reputation: Reputation,
+        /// Its score now (per mille).
+        score: u32,
+    },
+    /// The owner proposed a new owner, who must accept.
+    OwnershipTransferStarted {
+        /// The current owner.
+        owner: A,
+        /// The proposed one.
+        pending: A,
+    },
+    /// The proposed owner accepted.
+    OwnershipTransferred {
+        /// The old owner.
+        previous: A,
+        /// The new owner.
+        owner: A,
+    },
+    /// The owner changed a setting; carries all of them as they now are.
+    SettingsChanged {
+        /// Fee recipient.
+        treasury: A,
+        /// Dispute resolver.
+        arbiter: A,
+        /// Fee for new jobs.
+        fee_bps: u16,
+        /// Minimum provider stake for new jobs.
+        min_stake: Balance,
+        /// Whether new jobs are refused.
+        paused: bool,
+    },
+}

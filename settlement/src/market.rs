@@ -1,0 +1,501 @@
+//! The escrow state machine: every operation the contract offers, as plain code over a [`Store`].
+//!
+//! Each operation checks everything first and writes only when all checks pass, so a refused
+//! operation changes nothing. (The one late failure is a claimable balance overflowing `u128`, which
+//! real issuance cannot reach; on chain it reverts the whole call like every error.) Money moves only as credits to claimable balances; the caller of
+//! [`Market::claim`] and [`Market::withdraw`] transfers the returned amount out.
+
+use alloc::vec::Vec;
+use scale::{Decode, Encode};
+
+use crate::events::Event;
+use crate::fee::split_step;
+use crate::receipt::{PublicKey, Receipt, SignatureBytes};
+use crate::state::{check_fee, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Stake, MAX_PROVIDERS};
+use crate::{Balance, Error, JobId, Result, Timestamp};
+
+/// Where the escrow's records live: contract storage on chain, maps in memory off chain.
+pub trait Store {
+    /// The chain's account type.
+    type Account: Copy + Eq + Encode + Decode;
+
+    /// The configuration.
+    fn config(&self) -> Config<Self::Account>;
+    /// Replaces the configuration.
+    fn set_config(&mut self, config: &Config<Self::Account>);
+    /// A job, if it exists.
+    fn job(&self, id: JobId) -> Option<Job<Self::Account>>;
+    /// Writes a job.
+    fn set_job(&mut self, id: JobId, job: &Job<Self::Account>);
+    /// What was settled on a job for a provider (default: nothing).
+    fn lane(&self, id: JobId, provider: &Self::Account) -> Lane;
+    /// Writes a lane.
+    fn set_lane(&mut self, id: JobId, provider: &Self::Account, lane: &Lane);
+    /// A provider's stake (default: none).
+    fn stake(&self, who: &Self::Account) -> Stake;
+    /// Writes a stake.
+    fn set_stake(&mut self, who: &Self::Account, stake: &Stake);
+    /// A provider's reputation (default: no history).
+    fn reputation(&self, who: &Self::Account) -> Reputation;
+    /// Writes a reputation.
+    fn set_reputation(&mut self, who: &Self::Account, reputation: &Reputation);
+    /// An account's claimable balance.
+    fn balance(&self, who: &Self::Account) -> Balance;
+    /// Writes a claimable balance.
+    fn set_balance(&mut self, who: &Self::Account, balance: Balance);
+    /// The dispute of a job against a provider, if any.
+    fn dispute(&self, id: JobId, provider: &Self::Account) -> Option<Dispute>;
+    /// Writes a dispute.
+    fn set_dispute(&mut self, id: JobId, provider: &Self::Account, dispute: &Dispute);
+    /// Reports a state change.
+    fn emit(&mut self, event: Event<Self::Account>);
+}
+
+/// What a new job needs besides its deposit.
+#[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+pub struct OpenJob<A> {
+    /// 1 to [`MAX_PROVIDERS`] distinct providers, each with at least the minimum active stake.
+    pub providers: Vec<A>,
+    /// The ed25519 key that will sign the job's receipts.
+    pub payer_key: PublicKey,
+    /// Hash of the off-chain terms.
+    pub terms_hash: [u8; 32],
+    /// Expiry in ms since the Unix epoch: in the future, within the maximum job duration.
+    pub expires_at: Timestamp,
+}
+
+/// The escrow rules applied to a [`Store`] at one moment.
+pub struct Market<'s, S: Store> {
+    store: &'s mut S,
+    now: Timestamp,
+}
+
+fn add(a: Balance, b: Balance) -> Result<Balance> {
+    a.checked_add(b).ok_or(Error::Overflow)
+}
+
+impl<'s, S: Store> Market<'s, S> {
+    /// The rules over `store` at time `now` (ms since the Unix epoch: the block timestamp on chain).
+    pub fn new(store: &'s mut S, now: Timestamp) -> Self {
+        Self { store, now }
+    }
+
+    fn existing_job(&self, id: JobId) -> Result<Job<S::Account>> {
+        self.store.job(id).ok_or(Error::JobNotFound)
+    }
+
+    fn credit(&mut self, who: &S::Account, amount: Balance) -> Result<()> {
+        if amount > 0 {
+            let balance = add(self.store.balance(who), amount)?;
+            self.store.set_balance(who, balance);
+        }
+        Ok(())
+    }
+
+    fn update_reputation(&mut self, who: &S::Account, change: impl FnOnce(&mut Reputation)) {
+        let mut reputation = self.store.reputation(who);
+        change(&mut reputation);
+        self.store.set_reputation(who, &reputation);
+        self.store.emit(Event::ReputationChanged { provider: *who, reputation, score: reputation.score() });
+    }
+
+    // ---------------------------------------------------------------- jobs
+
+    /// Opens a job funded with `deposit` by `consumer`; returns its id.
+    pub fn open_job(&mut self, consumer: S::Account, deposit: Balance, req: OpenJob<S::Account>) -> Result<JobId> {
+        let mut config = self.store.config();
+        if config.paused {
+            return Err(Error::Paused);
+        }
+        if deposit == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let providers = &req.providers;
+        let distinct = providers.iter().enumerate().all(|(i, p)| !providers[..i].contains(p));
+        if providers.is_empty() || providers.len() > MAX_PROVIDERS || !distinct {
+            return Err(Error::InvalidProviders);
+        }
+        if req.expires_at <= self.now {
+            return Err(Error::ExpiryInPast);
+        }
+        if req.expires_at > self.now.saturating_add(config.timing.max_job_duration) {
+            return Err(Error::ExpiryTooFar);
+        }
+        if providers.iter().any(|p| self.store.stake(p).active < config.min_stake) {
+            return Err(Error::InsufficientStake);
+        }
+        let job_id = config.next_job_id;
+        config.next_job_id = job_id.checked_add(1).ok_or(Error::Overflow)?;
+
+        // A provider's stake stays until the last dispute this job allows is possible.
+        let lock = req.expires_at.saturating_add(config.timing.dispute_window);
+        for p in providers {
+            let mut stake = self.store.stake(p);
+            stake.locked_until = stake.locked_until.max(lock);
+            self.store.set_stake(p, &stake);
+        }
+        let job = Job {
+            consumer,
+            providers: req.providers.clone(),
+            payer_key: req.payer_key,
+            terms_hash: req.terms_hash,
+            fee_bps: config.fee_bps,
+            deposit,
+            released: 0,
+            opened_at: self.now,
+            expires_at: req.expires_at,
+            ends_at: req.expires_at,
+            status: JobStatus::Open,
+        };
+        self.store.set_job(job_id, &job);
+        self.store.set_config(&config);
+        self.store.emit(Event::JobOpened {
+            job_id,
+            consumer,
+            providers: req.providers,
+            deposit,
+            payer_key: req.payer_key,
+            terms_hash: req.terms_hash,
+            fee_bps: job.fee_bps,
+            expires_at: req.expires_at,
+        });
+        Ok(job_id)
+    }
+
+    /// The consumer adds `amount` to a job that has not ended.
+    pub fn top_up(&mut self, caller: S::Account, job_id: JobId, amount: Balance) -> Result<()> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut job = self.existing_job(job_id)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        if job.status == JobStatus::Finalized || job.has_ended(self.now) {
+            return Err(Error::JobEnded);
+        }
+        job.deposit = add(job.deposit, amount)?;
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::ToppedUp { job_id, consumer: caller, amount, deposit: job.deposit });
+        Ok(())
+    }
+
+    /// Settles a signed receipt (anyone may submit it): credits the provider the net and the treasury the
+    /// fee of the step from the last settled cumulative amount to the receipt's.
+    pub fn release(&mut self, receipt: &Receipt<S::Account>, signature: &SignatureBytes) -> Result<crate::fee::Split> {
+        let config = self.store.config();
+        if receipt.domain.genesis_hash != config.domain.genesis_hash {
+            return Err(Error::WrongChain);
+        }
+        if receipt.domain.contract != config.domain.contract {
+            return Err(Error::WrongContract);
+        }
+        let job_id = receipt.job_id;
+        let mut job = self.existing_job(job_id)?;
+        if job.status == JobStatus::Finalized {
+            return Err(Error::JobFinalized);
+        }
+        if job.has_ended(self.now) {
+            return Err(Error::JobEnded);
+        }
+        let provider = receipt.provider;
+        if !job.has_provider(&provider) {
+            return Err(Error::NotAProvider);
+        }
+        if receipt.expires_at <= self.now {
+            return Err(Error::ReceiptExpired);
+        }
+        let mut lane = self.store.lane(job_id, &provider);
+        if receipt.sequence <= lane.sequence {
+            return Err(Error::Replayed);
+        }
+        if receipt.amount <= lane.amount {
+            return Err(Error::CumulativeNotIncreasing);
+        }
+        if receipt.units < lane.units {
+            return Err(Error::UnitsDecreased);
+        }
+        let step = receipt.amount.saturating_sub(lane.amount);
+        let released = add(job.released, step)?;
+        if released > job.deposit {
+            return Err(Error::ExceedsEscrow);
+        }
+        // Last: the most expensive check.
+        if !receipt.verify(&job.payer_key, signature) {
+            return Err(Error::BadSignature);
+        }
+
+        let split = split_step(lane.amount, receipt.amount, job.fee_bps);
+        self.credit(&provider, split.net)?;
+        self.credit(&config.treasury, split.fee)?;
+        lane = Lane {
+            amount: receipt.amount,
+            units: receipt.units,
+            sequence: receipt.sequence,
+            fee: add(lane.fee, split.fee)?,
+        };
+        self.store.set_lane(job_id, &provider, &lane);
+        job.released = released;
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::Released {
+            job_id,
+            consumer: job.consumer,
+            provider,
+            cumulative: receipt.amount,
+            units: receipt.units,
+            sequence: receipt.sequence,
+            amount: step,
+            fee: split.fee,
+            net: split.net,
+        });
+        self.update_reputation(&provider, |r| r.volume = r.volume.saturating_add(step));
+        Ok(split)
+    }
+
+    /// The consumer declares the job done: receipts are accepted for the settle grace (never past the
+    /// expiry), then the remainder can be refunded.
+    pub fn complete(&mut self, caller: S::Account, job_id: JobId) -> Result<Timestamp> {
+        let mut job = self.existing_job(job_id)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        match job.status {
+            JobStatus::Open => {}
+            JobStatus::Completed => return Err(Error::AlreadyCompleted),
+            JobStatus::Finalized => return Err(Error::JobFinalized),
+        }
+        if job.has_ended(self.now) {
+            return Err(Error::JobEnded);
+        }
+        let grace_end = self.now.saturating_add(self.store.config().timing.settle_grace);
+        job.ends_at = job.ends_at.min(grace_end);
+        job.status = JobStatus::Completed;
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::JobCompleted { job_id, consumer: caller, ends_at: job.ends_at });
+        Ok(job.ends_at)
+    }
+
+    /// Finalizes an ended job (anyone may call): credits the unreleased remainder to the consumer and
+    /// counts the job as completed for every provider that was paid on it.
+    pub fn refund(&mut self, job_id: JobId) -> Result<Balance> {
+        let mut job = self.existing_job(job_id)?;
+        if job.status == JobStatus::Finalized {
+            return Err(Error::JobFinalized);
+        }
+        if !job.has_ended(self.now) {
+            return Err(Error::JobNotEnded);
+        }
+        let remainder = job.held();
+        self.credit(&job.consumer, remainder)?;
+        job.status = JobStatus::Finalized;
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::Refunded { job_id, consumer: job.consumer, amount: remainder });
+        for provider in &job.providers {
+            if self.store.lane(job_id, provider).amount > 0 {
+                self.update_reputation(provider, |r| r.jobs_completed = r.jobs_completed.saturating_add(1));
+            }
+        }
+        Ok(remainder)
+    }
+
+    /// Empties `caller`'s claimable balance and returns it; the caller transfers it out.
+    pub fn claim(&mut self, caller: S::Account) -> Result<Balance> {
+        let amount = self.store.balance(&caller);
+        if amount == 0 {
+            return Err(Error::NothingToClaim);
+        }
+        self.store.set_balance(&caller, 0);
+        self.store.emit(Event::Claimed { account: caller, amount });
+        Ok(amount)
+    }
+
+    // ---------------------------------------------------------------- staking
+
+    /// Bonds `amount` more for `provider`.
+    pub fn stake(&mut self, provider: S::Account, amount: Balance) -> Result<()> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut stake = self.store.stake(&provider);
+        stake.active = add(stake.active, amount)?;
+        // Keep the total representable too, so slashing arithmetic never overflows.
+        add(stake.active, stake.unbonding)?;
+        self.store.set_stake(&provider, &stake);
+        self.store.emit(Event::Staked { provider, amount, active: stake.active });
+        Ok(())
+    }
+
+    /// Moves `amount` of active stake to unbonding; all unbonding stake unlocks one unbonding delay
+    /// from now.
+    pub fn unbond(&mut self, provider: S::Account, amount: Balance) -> Result<Timestamp> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut stake = self.store.stake(&provider);
+        if amount > stake.active {
+            return Err(Error::InsufficientActiveStake);
+        }
+        stake.active = stake.active.saturating_sub(amount);
+        stake.unbonding = add(stake.unbonding, amount)?;
+        stake.unlock_at = self.now.saturating_add(self.store.config().timing.unbond_delay);
+        self.store.set_stake(&provider, &stake);
+        self.store.emit(Event::Unbonding { provider, amount, unbonding: stake.unbonding, unlock_at: stake.unlock_at });
+        Ok(stake.unlock_at)
+    }
+
+    /// Releases all unbonded stake once its delay, every job lock and every dispute are past; returns
+    /// the amount for the caller to transfer out.
+    pub fn withdraw(&mut self, provider: S::Account) -> Result<Balance> {
+        let mut stake = self.store.stake(&provider);
+        if stake.unbonding == 0 {
+            return Err(Error::NothingToClaim);
+        }
+        if self.now < stake.unlock_at || self.now < stake.locked_until || stake.pending_disputes > 0 {
+            return Err(Error::StakeLocked);
+        }
+        let amount = stake.unbonding;
+        stake.unbonding = 0;
+        self.store.set_stake(&provider, &stake);
+        self.store.emit(Event::Withdrawn { provider, amount });
+        Ok(amount)
+    }
+
+    // ---------------------------------------------------------------- disputes
+
+    /// The consumer disputes a provider of its job, up to one dispute window after the job ends.
+    pub fn dispute(&mut self, caller: S::Account, job_id: JobId, provider: S::Account, reason: [u8; 32]) -> Result<()> {
+        let job = self.existing_job(job_id)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        if !job.has_provider(&provider) {
+            return Err(Error::NotAProvider);
+        }
+        let window = self.store.config().timing.dispute_window;
+        if self.now >= job.ends_at.saturating_add(window) {
+            return Err(Error::DisputeWindowClosed);
+        }
+        if self.store.dispute(job_id, &provider).is_some() {
+            return Err(Error::DisputeExists);
+        }
+        let mut stake = self.store.stake(&provider);
+        stake.pending_disputes = stake.pending_disputes.checked_add(1).ok_or(Error::Overflow)?;
+        self.store.set_stake(&provider, &stake);
+        let dispute = Dispute { reason, opened_at: self.now, status: DisputeStatus::Pending, slashed: 0 };
+        self.store.set_dispute(job_id, &provider, &dispute);
+        self.store.emit(Event::DisputeOpened { job_id, consumer: caller, provider, reason });
+        Ok(())
+    }
+
+    /// The arbiter resolves a pending dispute: `slash` (at most the provider's whole stake, active first,
+    /// then unbonding) goes to the consumer; zero dismisses the dispute.
+    pub fn resolve_dispute(
+        &mut self,
+        caller: S::Account,
+        job_id: JobId,
+        provider: S::Account,
+        slash: Balance,
+    ) -> Result<()> {
+        let config = self.store.config();
+        if caller != config.arbiter {
+            return Err(Error::Unauthorized);
+        }
+        let mut dispute = match self.store.dispute(job_id, &provider) {
+            Some(d) if d.status == DisputeStatus::Pending => d,
+            _ => return Err(Error::DisputeNotFound),
+        };
+        let job = self.existing_job(job_id)?;
+        let mut stake = self.store.stake(&provider);
+        if slash > stake.total() {
+            return Err(Error::SlashExceedsStake);
+        }
+        let from_active = slash.min(stake.active);
+        stake.active = stake.active.saturating_sub(from_active);
+        stake.unbonding = stake.unbonding.saturating_sub(slash.saturating_sub(from_active));
+        stake.pending_disputes = stake.pending_disputes.saturating_sub(1);
+        self.credit(&job.consumer, slash)?;
+        self.store.set_stake(&provider, &stake);
+        dispute.status = if slash > 0 { DisputeStatus::Upheld } else { DisputeStatus::Dismissed };
+        dispute.slashed = slash;
+        self.store.set_dispute(job_id, &provider, &dispute);
+        self.store.emit(Event::DisputeResolved { job_id, consumer: job.consumer, provider, slashed: slash });
+        if slash > 0 {
+            self.update_reputation(&provider, |r| {
+                r.disputes_lost = r.disputes_lost.saturating_add(1);
+                r.slashed = r.slashed.saturating_add(slash);
+            });
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- administration
+
+    fn owner_config(&self, caller: &S::Account) -> Result<Config<S::Account>> {
+        let config = self.store.config();
+        if *caller != config.owner {
+            return Err(Error::Unauthorized);
+        }
+        Ok(config)
+    }
+
+    /// The owner names a new owner, who must accept.
+    pub fn transfer_ownership(&mut self, caller: S::Account, pending: S::Account) -> Result<()> {
+        let mut config = self.owner_config(&caller)?;
+        config.pending_owner = Some(pending);
+        self.store.set_config(&config);
+        self.store.emit(Event::OwnershipTransferStarted { owner: caller, pending });
+        Ok(())
+    }
+
+    /// The named account accepts ownership.
+    pub fn accept_ownership(&mut self, caller: S::Account) -> Result<()> {
+        let mut config = self.store.config();
+        if config.pending_owner != Some(caller) {
+            return Err(Error::NoPendingOwner);
+        }
+        let previous = config.owner;
+        config.owner = caller;
+        config.pending_owner = None;
+        self.store.set_config(&config);
+        self.store.emit(Event::OwnershipTransferred { previous, owner: caller });
+        Ok(())
+    }
+
+    /// The owner changes the settings that may change: treasury, arbiter, fee for new jobs (capped),
+    /// minimum stake and the pause of new jobs. `None` keeps a setting as it is.
+    pub fn update_settings(&mut self, caller: S::Account, change: SettingsChange<S::Account>) -> Result<()> {
+        let mut config = self.owner_config(&caller)?;
+        if let Some(bps) = change.fee_bps {
+            check_fee(bps)?;
+            config.fee_bps = bps;
+        }
+        config.treasury = change.treasury.unwrap_or(config.treasury);
+        config.arbiter = change.arbiter.unwrap_or(config.arbiter);
+        config.min_stake = change.min_stake.unwrap_or(config.min_stake);
+        config.paused = change.paused.unwrap_or(config.paused);
+        self.store.set_config(&config);
+        self.store.emit(Event::SettingsChanged {
+            treasury: config.treasury,
+            arbiter: config.arbiter,
+            fee_bps: config.fee_bps,
+            min_stake: config.min_stake,
+            paused: config.paused,
+        });
+        Ok(())
+    }
+}
+
+/// A change of the owner's settings; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+pub struct SettingsChange<A> {
+    /// New fee recipient.
+    pub treasury: Option<A>,
+    /// New dispute resolver.
+    pub arbiter: Option<A>,
+    /// New fee for jobs opened from now on.
+    pub fee_bps: Option<u16>,
+    /// New minimum provider stake for new jobs.
+    pub min_stake: Option<Balance>,
+    /// Pause or resume new jobs.
+    pub paused: Option<bool>,
+}

@@ -1,0 +1,98 @@
+//! An in-memory [`Store`], for off-chain simulation and the model tests.
+
+use std::collections::BTreeMap;
+
+use crate::market::Store;
+use crate::state::{Config, Dispute, Job, Lane, Reputation, Stake};
+use crate::{Balance, Event, JobId};
+
+/// A 32-byte account, as on Substrate chains.
+pub type AccountBytes = [u8; 32];
+
+/// Every record in ordered maps, and every event in the order emitted.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    /// The configuration.
+    pub config: Config<AccountBytes>,
+    /// Jobs by id.
+    pub jobs: BTreeMap<JobId, Job<AccountBytes>>,
+    /// Lanes by (job, provider).
+    pub lanes: BTreeMap<(JobId, AccountBytes), Lane>,
+    /// Stakes by provider.
+    pub stakes: BTreeMap<AccountBytes, Stake>,
+    /// Reputation by provider.
+    pub reputations: BTreeMap<AccountBytes, Reputation>,
+    /// Claimable balances by account.
+    pub balances: BTreeMap<AccountBytes, Balance>,
+    /// Disputes by (job, provider).
+    pub disputes: BTreeMap<(JobId, AccountBytes), Dispute>,
+    /// Everything emitted, oldest first.
+    pub events: Vec<Event<AccountBytes>>,
+}
+
+impl MemoryStore {
+    /// An empty escrow with `config`.
+    #[must_use]
+    pub fn new(config: Config<AccountBytes>) -> Self {
+        Self {
+            config,
+            jobs: BTreeMap::new(),
+            lanes: BTreeMap::new(),
+            stakes: BTreeMap::new(),
+            reputations: BTreeMap::new(),
+            balances: BTreeMap::new(),
+            disputes: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    type Account = AccountBytes;
+
+    fn config(&self) -> Config<AccountBytes> {
+        self.config.clone()
+    }
+    fn set_config(&mut self, config: &Config<AccountBytes>) {
+        self.config = config.clone();
+    }
+    fn job(&self, id: JobId) -> Option<Job<AccountBytes>> {
+        self.jobs.get(&id).cloned()
+    }
+    fn set_job(&mut self, id: JobId, job: &Job<AccountBytes>) {
+        self.jobs.insert(id, job.clone());
+    }
+    fn lane(&self, id: JobId, provider: &AccountBytes) -> Lane {
+        self.lanes.get(&(id, *provider)).copied().unwrap_or_default()
+    }
+    fn set_lane(&mut self, id: JobId, provider: &AccountBytes, lane: &Lane) {
+        self.lanes.insert((id, *provider), *lane);
+    }
+    fn stake(&self, who: &AccountBytes) -> Stake {
+        self.stakes.get(who).copied().unwrap_or_default()
+    }
+    fn set_stake(&mut self, who: &AccountBytes, stake: &Stake) {
+        self.stakes.insert(*who, *stake);
+    }
+    fn reputation(&self, who: &AccountBytes) -> Reputation {
+        self.reputations.get(who).copied().unwrap_or_default()
+    }
+    fn set_reputation(&mut self, who: &AccountBytes, reputation: &Reputation) {
+        self.reputations.insert(*who, *reputation);
+    }
+    fn balance(&self, who: &AccountBytes) -> Balance {
+        self.balances.get(who).copied().unwrap_or_default()
+    }
+    fn set_balance(&mut self, who: &AccountBytes, balance: Balance) {
+        self.balances.insert(*who, balance);
+    }
+    fn dispute(&self, id: JobId, provider: &AccountBytes) -> Option<Dispute> {
+        self.disputes.get(&(id, *provider)).copied()
+    }
+    fn set_dispute(&mut self, id: JobId, provider: &AccountBytes, dispute: &Dispute) {
+        self.disputes.insert((id, *provider), *dispute);
+    }
+    fn emit(&mut self, event: Event<AccountBytes>) {
+        self.events.push(event);
+    }
+}

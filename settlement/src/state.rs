@@ -1,0 +1,273 @@
+//! The records the escrow keeps: jobs, per-provider settlement lanes, stakes, disputes, reputation
+//! and the configuration. Plain data; the transitions live in [`crate::market`].
+
+use alloc::vec::Vec;
+
+use crate::receipt::{Domain, PublicKey};
+use crate::{fee, Balance, Error, JobId, Result, Timestamp};
+
+/// The most providers a job may name (one primary plus hot standbys).
+pub const MAX_PROVIDERS: usize = 4;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum JobStatus {
+    /// Accepting top-ups and receipts until `ends_at` (the expiry).
+    Open,
+    /// The consumer completed it: receipts are still accepted until `ends_at` (the settle grace).
+    Completed,
+    /// Ended and its remainder refunded to the consumer. Nothing moves any more.
+    Finalized,
+}
+
+/// One escrowed compute job.
+#[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Job<A> {
+    /// The account that opened and funds the job; refunds and slashes go to it.
+    pub consumer: A,
+    /// The providers that may be paid (1 to [`MAX_PROVIDERS`]).
+    pub providers: Vec<A>,
+    /// The ed25519 key whose signatures release funds.
+    pub payer_key: PublicKey,
+    /// Hash of the off-chain terms both sides agreed to.
+    pub terms_hash: [u8; 32],
+    /// The fee in basis points, fixed when the job opened.
+    pub fee_bps: u16,
+    /// Everything deposited so far (opening deposit plus top-ups).
+    pub deposit: Balance,
+    /// Everything released to providers so far, gross (provider net plus treasury fee).
+    pub released: Balance,
+    /// When the job was opened (ms since the Unix epoch).
+    pub opened_at: Timestamp,
+    /// The expiry set at opening.
+    pub expires_at: Timestamp,
+    /// When the job stops accepting receipts: its expiry, or earlier once completed.
+    pub ends_at: Timestamp,
+    /// Where the job is in its life.
+    pub status: JobStatus,
+}
+
+impl<A: PartialEq> Job<A> {
+    /// Funds still held for this job (zero once finalized).
+    #[must_use]
+    pub fn held(&self) -> Balance {
+        match self.status {
+            JobStatus::Finalized => 0,
+            JobStatus::Open | JobStatus::Completed => self.deposit.saturating_sub(self.released),
+        }
+    }
+
+    /// Whether `now` is at or past the end of the job.
+    #[must_use]
+    pub fn has_ended(&self, now: Timestamp) -> bool {
+        now >= self.ends_at
+    }
+
+    /// Whether `who` is one of the job's providers.
+    #[must_use]
+    pub fn has_provider(&self, who: &A) -> bool {
+        self.providers.contains(who)
+    }
+}
+
+/// What has been settled on one job for one provider (the newest released receipt).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Lane {
+    /// Cumulative gross amount released.
+    pub amount: Balance,
+    /// Cumulative usage units of the newest released receipt.
+    pub units: u128,
+    /// Sequence of the newest released receipt (0: none yet).
+    pub sequence: u64,
+    /// Cumulative fee taken by the treasury.
+    pub fee: Balance,
+}
+
+/// A provider's stake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Stake {
+    /// Bonded and counted towards the minimum stake.
+    pub active: Balance,
+    /// Leaving: withdrawable after `unlock_at`, still slashable until then.
+    pub unbonding: Balance,
+    /// When the unbonding amount becomes withdrawable (reset by every unbond).
+    pub unlock_at: Timestamp,
+    /// No withdrawal before this: the end of the dispute window of the latest job naming the provider.
+    pub locked_until: Timestamp,
+    /// Disputes against the provider that the arbiter has not resolved; any blocks withdrawal.
+    pub pending_disputes: u32,
+}
+
+impl Stake {
+    /// Everything slashable: active plus unbonding.
+    #[must_use]
+    pub fn total(&self) -> Balance {
+        self.active.saturating_add(self.unbonding)
+    }
+}
+
+/// Outcome of a dispute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum DisputeStatus {
+    /// Waiting for the arbiter.
+    Pending,
+    /// The arbiter found against the provider and slashed it.
+    Upheld,
+    /// The arbiter found for the provider.
+    Dismissed,
+}
+
+/// A consumer's dispute against one provider of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Dispute {
+    /// Hash of the consumer's off-chain evidence.
+    pub reason: [u8; 32],
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// Where it stands.
+    pub status: DisputeStatus,
+    /// What the arbiter slashed (0 unless upheld).
+    pub slashed: Balance,
+}
+
+/// A provider's track record, written only by the escrow rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Reputation {
+    /// Jobs finalized on which the provider was paid.
+    pub jobs_completed: u64,
+    /// Gross amount released to the provider over all jobs.
+    pub volume: Balance,
+    /// Disputes the arbiter upheld against the provider.
+    pub disputes_lost: u32,
+    /// Total stake slashed.
+    pub slashed: Balance,
+}
+
+impl Reputation {
+    /// Score in per mille: `1000 * (c + 1) / (c + 1 + 5 * d)` for `c` jobs completed and `d` disputes
+    /// lost. 1000 with no history; each lost dispute weighs as much as five completed jobs.
+    #[must_use]
+    pub fn score(&self) -> u32 {
+        let good = u128::from(self.jobs_completed).saturating_add(1);
+        let bad = u128::from(self.disputes_lost).saturating_mul(5);
+        let score = good.saturating_mul(1000).checked_div(good.saturating_add(bad)).unwrap_or(0);
+        u32::try_from(score).unwrap_or(u32::MAX)
+    }
+}
+
+/// The fixed time parameters, set when the escrow is created (all in milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Timing {
+    /// From unbond to withdrawable; must be longer than `dispute_window`.
+    pub unbond_delay: Timestamp,
+    /// How long after a job ends its consumer may still dispute a provider.
+    pub dispute_window: Timestamp,
+    /// How long after the consumer completes a job receipts are still accepted.
+    pub settle_grace: Timestamp,
+    /// The longest a job may run (bounds how long a job can lock a provider's stake).
+    pub max_job_duration: Timestamp,
+}
+
+/// The escrow's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Config<A> {
+    /// May change the settings below and hand ownership over (two steps).
+    pub owner: A,
+    /// The account that must accept ownership, if a transfer is under way.
+    pub pending_owner: Option<A>,
+    /// Receives the platform fee.
+    pub treasury: A,
+    /// Resolves disputes (and so decides slashes).
+    pub arbiter: A,
+    /// Fee for new jobs, in basis points (at most [`fee::MAX_FEE_BPS`]).
+    pub fee_bps: u16,
+    /// Active stake a provider needs to be named on a new job.
+    pub min_stake: Balance,
+    /// Whether new jobs are refused.
+    pub paused: bool,
+    /// Fixed time parameters.
+    pub timing: Timing,
+    /// The chain and contract receipts must be signed for.
+    pub domain: Domain<A>,
+    /// The id the next job gets.
+    pub next_job_id: JobId,
+}
+
+impl<A> Config<A> {
+    /// A validated configuration: the fee within its cap, the unbonding delay longer than the dispute
+    /// window and a positive maximum job duration.
+    pub fn new(
+        owner: A,
+        treasury: A,
+        arbiter: A,
+        fee_bps: u16,
+        min_stake: Balance,
+        timing: Timing,
+        domain: Domain<A>,
+    ) -> Result<Self> {
+        check_fee(fee_bps)?;
+        if timing.unbond_delay <= timing.dispute_window || timing.max_job_duration == 0 {
+            return Err(Error::InvalidConfig);
+        }
+        Ok(Self {
+            owner,
+            pending_owner: None,
+            treasury,
+            arbiter,
+            fee_bps,
+            min_stake,
+            paused: false,
+            timing,
+            domain,
+            next_job_id: 1,
+        })
+    }
+}
+
+/// Refuses a fee above the hard cap.
+pub fn check_fee(fee_bps: u16) -> Result<()> {
+    if fee_bps > fee::MAX_FEE_BPS {
+        return Err(Error::FeeTooHigh);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_starts_full_and_drops_with_lost_disputes() {
+        let mut r = Reputation::default();
+        assert_eq!(r.score(), 1000);
+        r.disputes_lost = 1;
+        assert_eq!(r.score(), 166); // 1000 * 1 / 6
+        r.jobs_completed = 9;
+        assert_eq!(r.score(), 666); // 1000 * 10 / 15
+        r.disputes_lost = u32::MAX;
+        r.jobs_completed = u64::MAX;
+        assert!(r.score() <= 1000);
+    }
+
+    #[test]
+    fn config_validation() {
+        let timing = Timing { unbond_delay: 10, dispute_window: 10, settle_grace: 0, max_job_duration: 5 };
+        let domain = Domain { genesis_hash: [0; 32], contract: 0u8 };
+        assert_eq!(Config::new(1u8, 2, 3, 500, 0, timing, domain).err(), Some(Error::InvalidConfig));
+        let ok = Timing { unbond_delay: 11, ..timing };
+        assert_eq!(Config::new(1u8, 2, 3, 1_001, 0, ok, domain).err(), Some(Error::FeeTooHigh));
+        let no_jobs = Timing { max_job_duration: 0, ..ok };
+        assert_eq!(Config::new(1u8, 2, 3, 500, 0, no_jobs, domain).err(), Some(Error::InvalidConfig));
+        let cfg = Config::new(1u8, 2, 3, 1_000, 7, ok, domain).expect("valid");
+        assert_eq!((cfg.next_job_id, cfg.paused, cfg.pending_owner), (1, false, None));
+    }
+}
