@@ -1,8 +1,7 @@
 //! The escrow state machine: every operation the contract offers, as plain code over a [`Store`].
 //!
 //! Each operation checks everything first and writes only when all checks pass, so a refused
-//! operation changes nothing. (The one late failure is a claimable balance overflowing `u128`, which
-//! real issuance cannot reach; on chain it reverts the whole call like every error.) Money moves only as credits to claimable balances; the caller of
+//! operation changes nothing: every checked sum is formed before the first write. Money moves only as credits to claimable balances; the caller of
 //! [`Market::claim`] and [`Market::withdraw`] transfers the returned amount out.
 
 use alloc::vec::Vec;
@@ -226,14 +225,17 @@ impl<'s, S: Store> Market<'s, S> {
         }
 
         let split = split_step(lane.amount, receipt.amount, job.fee_bps);
-        self.credit(&provider, split.net)?;
-        self.credit(&config.treasury, split.fee)?;
-        lane = Lane {
-            amount: receipt.amount,
-            units: receipt.units,
-            sequence: receipt.sequence,
-            fee: add(lane.fee, split.fee)?,
+        // Both credits are computed before either is written, so an overflow changes nothing.
+        let provider_balance = add(self.store.balance(&provider), split.net)?;
+        let treasury_balance = if config.treasury == provider {
+            add(provider_balance, split.fee)?
+        } else {
+            add(self.store.balance(&config.treasury), split.fee)?
         };
+        let fee_total = add(lane.fee, split.fee)?;
+        self.store.set_balance(&provider, provider_balance);
+        self.store.set_balance(&config.treasury, treasury_balance);
+        lane = Lane { amount: receipt.amount, units: receipt.units, sequence: receipt.sequence, fee: fee_total };
         self.store.set_lane(job_id, &provider, &lane);
         job.released = released;
         self.store.set_job(job_id, &job);

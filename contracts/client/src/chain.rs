@@ -1,0 +1,206 @@
+//! A connection to the node: balances, contract dry-runs and submissions through pallet-contracts.
+
+use subxt::blocks::ExtrinsicEvents;
+use subxt::utils::{AccountId32, MultiAddress};
+use subxt::{OnlineClient, PolkadotConfig};
+use subxt_signer::sr25519::Keypair;
+
+use crate::error::{Error, Result};
+use crate::node::runtime_types::pallet_contracts::primitives::{Code, StorageDeposit};
+use crate::node::runtime_types::sp_weights::weight_v2::Weight as NodeWeight;
+use crate::{node, AccountId};
+
+/// Events of one included extrinsic.
+pub type TxEvents = ExtrinsicEvents<PolkadotConfig>;
+
+/// Execution weight: computation time (picoseconds of reference hardware) and proof size (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Weight {
+    /// Reference time.
+    pub ref_time: u64,
+    /// Proof of validity size.
+    pub proof_size: u64,
+}
+
+impl From<NodeWeight> for Weight {
+    fn from(w: NodeWeight) -> Self {
+        Self { ref_time: w.ref_time, proof_size: w.proof_size }
+    }
+}
+
+impl From<Weight> for NodeWeight {
+    fn from(w: Weight) -> Self {
+        Self { ref_time: w.ref_time, proof_size: w.proof_size }
+    }
+}
+
+impl Weight {
+    /// This weight plus a quarter, to absorb state changes between a dry-run and inclusion.
+    #[must_use]
+    pub fn with_margin(self) -> Self {
+        Self {
+            ref_time: self.ref_time.saturating_add(self.ref_time / 4),
+            proof_size: self.proof_size.saturating_add(self.proof_size / 4),
+        }
+    }
+}
+
+/// The outcome of running a contract call or instantiation without committing it.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Weight actually consumed.
+    pub gas_consumed: Weight,
+    /// Weight to give the real call so it succeeds.
+    pub gas_required: Weight,
+    /// Storage deposit charged (positive) or refunded (negative).
+    pub storage_deposit: i128,
+    /// The contract's return data (SCALE-encoded `Result` of the message).
+    pub data: Vec<u8>,
+    /// Whether the contract reverted (an ink! message that returned `Err`).
+    pub reverted: bool,
+    /// The new contract's account (instantiations only).
+    pub account: Option<AccountId>,
+}
+
+/// A subxt connection to a node running pallet-contracts.
+#[derive(Clone)]
+pub struct Chain {
+    api: OnlineClient<PolkadotConfig>,
+}
+
+fn deposit(d: StorageDeposit<u128>) -> i128 {
+    match d {
+        StorageDeposit::Charge(c) => i128::try_from(c).unwrap_or(i128::MAX),
+        StorageDeposit::Refund(r) => i128::try_from(r).map_or(i128::MIN, i128::saturating_neg),
+    }
+}
+
+const REVERT_FLAG: u32 = 1;
+
+impl Chain {
+    /// Connects to a node's WebSocket RPC (e.g. `ws://127.0.0.1:9944`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        Ok(Self { api: OnlineClient::<PolkadotConfig>::from_insecure_url(url).await? })
+    }
+
+    /// The subxt client, for anything this wrapper does not cover.
+    #[must_use]
+    pub fn api(&self) -> &OnlineClient<PolkadotConfig> {
+        &self.api
+    }
+
+    /// The chain's genesis block hash (part of every receipt's domain).
+    #[must_use]
+    pub fn genesis_hash(&self) -> [u8; 32] {
+        self.api.genesis_hash().0
+    }
+
+    /// The latest block's timestamp (ms since the Unix epoch): the "now" of a dry-run.
+    pub async fn now(&self) -> Result<u64> {
+        let query = node::storage().timestamp().now();
+        Ok(self.api.storage().at_latest().await?.fetch(&query).await?.unwrap_or_default())
+    }
+
+    /// An account's free native balance.
+    pub async fn free_balance(&self, who: AccountId) -> Result<u128> {
+        let query = node::storage().system().account(AccountId32(who));
+        let info = self.api.storage().at_latest().await?.fetch(&query).await?;
+        Ok(info.map_or(0, |i| i.data.free))
+    }
+
+    /// Submits a signed transaction and waits until it is finalized and succeeded.
+    pub async fn submit<Call: subxt::tx::Payload>(&self, signer: &Keypair, call: &Call) -> Result<TxEvents> {
+        let progress = self.api.tx().sign_and_submit_then_watch_default(call, signer).await?;
+        Ok(progress.wait_for_finalized_success().await?)
+    }
+
+    /// Transfers native funds.
+    pub async fn transfer(&self, from: &Keypair, to: AccountId, amount: u128) -> Result<()> {
+        let call = node::tx().balances().transfer_keep_alive(MultiAddress::Id(AccountId32(to)), amount);
+        self.submit(from, &call).await.map(|_| ())
+    }
+
+    /// Runs a contract call on the latest block without committing it.
+    pub async fn dry_run_call(
+        &self,
+        origin: AccountId,
+        contract: AccountId,
+        value: u128,
+        data: Vec<u8>,
+    ) -> Result<DryRun> {
+        let call =
+            node::apis().contracts_api().call(AccountId32(origin), AccountId32(contract), value, None, None, data);
+        let r = self.api.runtime_api().at_latest().await?.call(call).await?;
+        let exec = r.result.map_err(|e| Error::Call(format!("{e:?}")))?;
+        Ok(DryRun {
+            gas_consumed: r.gas_consumed.into(),
+            gas_required: r.gas_required.into(),
+            storage_deposit: deposit(r.storage_deposit),
+            data: exec.data,
+            reverted: exec.flags.bits & REVERT_FLAG != 0,
+            account: None,
+        })
+    }
+
+    /// Runs an upload-and-instantiate without committing it.
+    pub async fn dry_run_instantiate(
+        &self,
+        origin: AccountId,
+        value: u128,
+        code: Vec<u8>,
+        data: Vec<u8>,
+        salt: Vec<u8>,
+    ) -> Result<DryRun> {
+        let call = node::apis().contracts_api().instantiate(
+            AccountId32(origin),
+            value,
+            None,
+            None,
+            Code::Upload(code),
+            data,
+            salt,
+        );
+        let r = self.api.runtime_api().at_latest().await?.call(call).await?;
+        let exec = r.result.map_err(|e| Error::Call(format!("{e:?}")))?;
+        Ok(DryRun {
+            gas_consumed: r.gas_consumed.into(),
+            gas_required: r.gas_required.into(),
+            storage_deposit: deposit(r.storage_deposit),
+            data: exec.result.data,
+            reverted: exec.result.flags.bits & REVERT_FLAG != 0,
+            account: Some(exec.account_id.0),
+        })
+    }
+
+    /// Uploads `code` and instantiates it; returns the new contract's account.
+    pub async fn instantiate_with_code(
+        &self,
+        signer: &Keypair,
+        value: u128,
+        gas_limit: Weight,
+        code: Vec<u8>,
+        data: Vec<u8>,
+        salt: Vec<u8>,
+    ) -> Result<AccountId> {
+        let call = node::tx().contracts().instantiate_with_code(value, gas_limit.into(), None, code, data, salt);
+        let events = self.submit(signer, &call).await?;
+        let created = events
+            .find_first::<node::contracts::events::Instantiated>()?
+            .ok_or_else(|| Error::Call("no Instantiated event".into()))?;
+        Ok(created.contract.0)
+    }
+
+    /// Submits a contract call and waits for it to be finalized.
+    pub async fn call(
+        &self,
+        signer: &Keypair,
+        contract: AccountId,
+        value: u128,
+        gas_limit: Weight,
+        data: Vec<u8>,
+    ) -> Result<TxEvents> {
+        let call =
+            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), None, data);
+        self.submit(signer, &call).await
+    }
+}

@@ -1,0 +1,35 @@
+//! # escrow-client
+//!
+//! The Rust side of the escrow contract on a Substrate node, over subxt: loads the contract's
+//! `.contract` bundle, deploys it, dry-runs and submits its messages with SCALE-encoded `settlement`
+//! types, and decodes its events. The gateway, the indexer and the end-to-end tests all talk to the
+//! chain through this crate.
+//!
+//! The node's runtime types come from `metadata/contracts-node-0.42.0.scale` (the V15 metadata of
+//! `substrate-contracts-node` 0.42.0, fetched with the `Metadata_metadata_at_version` runtime call).
+
+pub mod bundle;
+pub mod chain;
+pub mod error;
+pub mod escrow;
+pub mod events;
+
+pub use bundle::Bundle;
+pub use chain::{Chain, DryRun, Weight};
+pub use error::{Error, Result};
+pub use escrow::{Deploy, Escrow, Submitted};
+pub use subxt_signer::sr25519::{dev, Keypair};
+
+/// The node's runtime API, generated from its metadata.
+#[subxt::subxt(runtime_metadata_path = "metadata/contracts-node-0.42.0.scale")]
+#[allow(missing_docs, clippy::all, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+pub mod node {}
+
+/// A 32-byte account id, as the chain and the `settlement` rules use it.
+pub type AccountId = [u8; 32];
+
+/// The account id of a key pair.
+#[must_use]
+pub fn account_of(key: &Keypair) -> AccountId {
+    key.public_key().0
+}

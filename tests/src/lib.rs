@@ -1,0 +1,189 @@
+//! # e2e
+//!
+//! Helpers for the end-to-end tests in `tests/`: a private `substrate-contracts-node --dev` per test
+//! (on free loopback ports, stopped on drop), dev and fresh funded accounts, the escrow deployed from
+//! its release bundle, and receipt signing.
+
+// Test-only code: plain arithmetic on small, known values is clearer than checked forms here.
+#![allow(clippy::arithmetic_side_effects)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{Signer, SigningKey};
+use escrow_client::{account_of, AccountId, Bundle, Chain, Deploy, Escrow, Keypair};
+use settlement::{Domain, JobId, Receipt, Timing};
+use subxt_signer::SecretUri;
+
+/// Boxed error for test helpers.
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// One unit of the dev chain's native token (12 decimals).
+pub const UNIT: u128 = 1_000_000_000_000;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// A `substrate-contracts-node --dev --tmp` of our own, killed when dropped.
+pub struct DevNode {
+    child: Child,
+    /// Its WebSocket RPC endpoint.
+    pub url: String,
+}
+
+impl DevNode {
+    /// Starts the node named by `$CONTRACTS_NODE` (set by `scripts/env.sh`) and waits for its RPC.
+    pub async fn start() -> TestResult<(Self, Chain)> {
+        let binary = std::env::var("CONTRACTS_NODE").unwrap_or_else(|_| "substrate-contracts-node".into());
+        let rpc = free_port();
+        let child = Command::new(&binary)
+            .args(["--dev", "--tmp", "--no-telemetry", "--no-prometheus", "--no-mdns"])
+            .args(["--rpc-port", &rpc.to_string(), "--port", &free_port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {binary} (run scripts/setup, source scripts/env.sh): {e}"))?;
+        let node = Self { child, url: format!("ws://127.0.0.1:{rpc}") };
+        let started = Instant::now();
+        loop {
+            match Chain::connect(&node.url).await {
+                Ok(chain) => return Ok((node, chain)),
+                Err(e) if started.elapsed() > Duration::from_secs(60) => {
+                    return Err(format!("node at {} not ready after 60 s: {e}", node.url).into())
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The escrow's release bundle, built by `scripts/build-contracts`.
+pub fn escrow_bundle() -> TestResult<Arc<Bundle>> {
+    let path = std::env::var("ESCROW_BUNDLE").map(PathBuf::from).unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        PathBuf::from(target).join("ink/escrow/escrow.contract")
+    });
+    Ok(Arc::new(Bundle::load(&path).map_err(|e| format!("{e} (build it with scripts/build-contracts)"))?))
+}
+
+/// A key pair from a dev derivation path such as `//Treasury`.
+pub fn keypair(uri: &str) -> Keypair {
+    Keypair::from_uri(&SecretUri::from_str(uri).expect("valid secret uri")).expect("valid key")
+}
+
+/// A fresh account funded by Alice with `amount`.
+pub async fn funded(chain: &Chain, uri: &str, amount: u128) -> TestResult<Keypair> {
+    let key = keypair(uri);
+    chain.transfer(&escrow_client::dev::alice(), account_of(&key), amount).await?;
+    Ok(key)
+}
+
+/// Milliseconds since the Unix epoch, by the wall clock (the dev node stamps blocks with it).
+pub fn now_ms() -> u64 {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+/// Waits until the chain's clock (the latest block's timestamp) passes `at_ms`. Instant seal only makes
+/// blocks for transactions, so this seals blocks with remarks until one is stamped late enough.
+pub async fn wait_until(chain: &Chain, at_ms: u64) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        tick(chain).await?;
+        let now = chain.now().await?;
+        if now > at_ms {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("chain time {now} did not pass {at_ms} within 120 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis((at_ms - now).clamp(50, 1_000))).await;
+    }
+}
+
+/// Seals a new block with a remark, moving the chain's timestamp to now.
+pub async fn tick(chain: &Chain) -> TestResult {
+    let call = escrow_client::node::tx().system().remark(b"tick".to_vec());
+    chain.submit(&escrow_client::dev::ferdie(), &call).await?;
+    Ok(())
+}
+
+/// Short time parameters for tests: a 4 s dispute window, 6 s unbonding, 2 s settle grace.
+pub const TEST_TIMING: Timing =
+    Timing { unbond_delay: 6_000, dispute_window: 4_000, settle_grace: 2_000, max_job_duration: 3_600_000 };
+
+/// The deployed escrow and the roles around it.
+pub struct Market {
+    /// The contract.
+    pub escrow: Escrow,
+    /// Its owner (Alice).
+    pub owner: Keypair,
+    /// The fee recipient.
+    pub treasury: Keypair,
+    /// The dispute resolver.
+    pub arbiter: Keypair,
+    /// The minimum provider stake.
+    pub min_stake: u128,
+}
+
+/// Deploys the escrow with a 5 % fee and [`TEST_TIMING`].
+pub async fn deploy(chain: &Chain) -> TestResult<Market> {
+    let owner = escrow_client::dev::alice();
+    let treasury = funded(chain, "//Treasury", 10 * UNIT).await?;
+    let arbiter = funded(chain, "//Arbiter", 10 * UNIT).await?;
+    let min_stake = 100 * UNIT;
+    let params = Deploy {
+        treasury: account_of(&treasury),
+        arbiter: account_of(&arbiter),
+        fee_bps: 500,
+        min_stake,
+        timing: TEST_TIMING,
+        salt: b"e2e".to_vec(),
+    };
+    let escrow = Escrow::deploy(chain, &owner, escrow_bundle()?, &params).await?;
+    Ok(Market { escrow, owner, treasury, arbiter, min_stake })
+}
+
+/// A consumer's ed25519 payer key, deterministic per seed.
+pub fn payer(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// A receipt for the escrow in `market` on this chain, and the payer's signature over it.
+pub fn signed_receipt(
+    market: &Market,
+    key: &SigningKey,
+    job_id: JobId,
+    provider: AccountId,
+    amount: u128,
+    sequence: u64,
+) -> (Receipt<AccountId>, [u8; 64]) {
+    let receipt = Receipt {
+        domain: Domain { genesis_hash: market.escrow.chain().genesis_hash(), contract: market.escrow.address() },
+        job_id,
+        provider,
+        amount,
+        units: u128::from(sequence) * 10,
+        sequence,
+        expires_at: now_ms() + 600_000,
+    };
+    let signature = sign(key, &receipt);
+    (receipt, signature)
+}
+
+/// The payer's signature over a receipt.
+pub fn sign(key: &SigningKey, receipt: &Receipt<AccountId>) -> [u8; 64] {
+    key.sign(&receipt.signing_bytes()).to_bytes()
+}

@@ -1,0 +1,262 @@
+//! The escrow on a real `substrate-contracts-node --dev`, deployed from its release bundle:
+//! (a) the happy path, (b) every bad receipt refused, (c) disputes and slashing, (d) refund after
+//! expiry, (e) a hot-standby provider paid by its own receipts.
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::cast_possible_wrap)]
+
+use e2e::*;
+use escrow_client::{account_of, AccountId, Error, Keypair};
+use settlement::{fee, Domain, Event, JobStatus, OpenJob};
+
+/// What a signer's native balance changed by for a submitted message: `gain` from the contract, less
+/// the transaction fee and the storage deposit paid (or plus the deposit refunded).
+fn native_delta<T>(gain: u128, s: &escrow_client::Submitted<T>) -> i128 {
+    gain as i128 - s.fee_paid as i128 - s.storage_deposit
+}
+
+/// Funds a provider and stakes the minimum.
+async fn staked_provider(m: &Market, uri: &str) -> TestResult<Keypair> {
+    let p = funded(m.escrow.chain(), uri, 1_000 * UNIT).await?;
+    m.escrow.stake(&p, m.min_stake).await?;
+    Ok(p)
+}
+
+fn job_request(providers: &[&Keypair], payer_seed: u8, lasts_ms: u64) -> OpenJob<AccountId> {
+    OpenJob {
+        providers: providers.iter().map(|p| account_of(p)).collect(),
+        payer_key: payer(payer_seed).verifying_key().to_bytes(),
+        terms_hash: [0xAB; 32],
+        expires_at: now_ms() + lasts_ms,
+    }
+}
+
+fn escrow_error<T: std::fmt::Debug>(r: Result<T, Error>) -> settlement::Error {
+    match r {
+        Err(Error::Escrow(e)) => e,
+        other => panic!("expected an escrow error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_job_streams_receipts_settles_once_and_everyone_is_paid() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderA").await?;
+    let consumer = funded(&chain, "//ConsumerA", 10_000 * UNIT).await?;
+    let deposit = 1_000 * UNIT;
+
+    let opened = m.escrow.open_job(&consumer, deposit, &job_request(&[&provider], 1, 600_000)).await?;
+    let job = opened.value;
+    assert!(matches!(opened.events[0], Event::JobOpened { job_id, deposit: d, .. } if job_id == job && d == deposit));
+
+    // Ten streamed receipts, cumulative; only the newest is released.
+    let key = payer(1);
+    let receipts: Vec<_> = (1..=10u64)
+        .map(|seq| signed_receipt(&m, &key, job, account_of(&provider), u128::from(seq) * 40 * UNIT, seq))
+        .collect();
+    let (last, sig) = receipts.last().unwrap();
+    let released = m.escrow.release(&m.owner, last, sig).await?; // anyone may submit
+    let gross = 400 * UNIT;
+    assert_eq!(released.value, fee::split(gross, 500));
+    assert_eq!(released.value.net, 380 * UNIT);
+    assert_eq!(released.value.fee, 20 * UNIT);
+    assert!(released.events.iter().any(|e| matches!(e,
+        Event::Released { amount, fee, net, sequence: 10, .. } if *amount == gross && *fee == 20 * UNIT && *net == 380 * UNIT)));
+    // An older receipt of the stream can no longer pay.
+    let (old, old_sig) = &receipts[4];
+    assert_eq!(escrow_error(m.escrow.release(&m.owner, old, old_sig).await), settlement::Error::Replayed);
+
+    // Provider and treasury pull their shares; the native balances move by exactly that, less the fee.
+    for (who, share) in [(&provider, 380 * UNIT), (&m.treasury, 20 * UNIT)] {
+        assert_eq!(m.escrow.balance_of(account_of(who)).await?, share);
+        let before = chain.free_balance(account_of(who)).await?;
+        let claimed = m.escrow.claim(who).await?;
+        assert_eq!(claimed.value, share);
+        assert_eq!(chain.free_balance(account_of(who)).await? as i128, before as i128 + native_delta(share, &claimed));
+        assert_eq!(m.escrow.balance_of(account_of(who)).await?, 0);
+    }
+
+    // The consumer completes; after the settle grace the remainder is refunded and claimed.
+    let completed = m.escrow.complete(&consumer, job).await?;
+    // The committed call ran in a later block than its dry-run: the event has the real end.
+    let ends_at = match completed.events[..] {
+        [Event::JobCompleted { ends_at, .. }] => ends_at,
+        ref other => panic!("expected JobCompleted, got {other:?}"),
+    };
+    assert_eq!(
+        escrow_error(m.escrow.refund(&consumer, job).await),
+        settlement::Error::JobNotEnded,
+        "no refund during the settle grace"
+    );
+    wait_until(&chain, ends_at).await?;
+    let refunded = m.escrow.refund(&m.owner, job).await?;
+    assert_eq!(refunded.value, deposit - gross);
+    let before = chain.free_balance(account_of(&consumer)).await?;
+    let claimed = m.escrow.claim(&consumer).await?;
+    assert_eq!(claimed.value, deposit - gross);
+    assert_eq!(
+        chain.free_balance(account_of(&consumer)).await? as i128,
+        before as i128 + native_delta(deposit - gross, &claimed)
+    );
+
+    let state = m.escrow.job(job).await?.unwrap();
+    assert_eq!((state.status, state.released), (JobStatus::Finalized, gross));
+    let (reputation, _) = m.escrow.reputation_of(account_of(&provider)).await?;
+    assert_eq!((reputation.jobs_completed, reputation.volume), (1, gross));
+    Ok(())
+}
+
+#[tokio::test]
+async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderB").await?;
+    let other_provider = staked_provider(&m, "//ProviderB2").await?;
+    let consumer = funded(&chain, "//ConsumerB", 10_000 * UNIT).await?;
+    let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&provider], 2, 600_000)).await?.value;
+    // A second job of the same consumer and payer key, for another provider.
+    let other_job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&other_provider], 2, 600_000)).await?.value;
+    let key = payer(2);
+    let p = account_of(&provider);
+
+    // One good release first, so that replays and lower cumulatives have something to collide with.
+    let (good, good_sig) = signed_receipt(&m, &key, job, p, 10 * UNIT, 5);
+    m.escrow.release(&m.owner, &good, &good_sig).await?;
+
+    let mut cases = Vec::new();
+    let (r, mut sig) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
+    sig[10] ^= 0x40;
+    cases.push(("forged signature", r, sig, settlement::Error::BadSignature));
+    let (r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
+    cases.push(("signed by another key", r.clone(), sign(&payer(99), &r), settlement::Error::BadSignature));
+    let (r, sig) = signed_receipt(&m, &key, other_job, p, 20 * UNIT, 6);
+    cases.push(("another job (provider not on it)", r, sig, settlement::Error::NotAProvider));
+    let (r, sig) = signed_receipt(&m, &key, 999, p, 20 * UNIT, 6);
+    cases.push(("a job that does not exist", r, sig, settlement::Error::JobNotFound));
+    let (mut r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
+    r.domain = Domain { contract: [7; 32], ..r.domain };
+    cases.push(("another contract", r.clone(), sign(&key, &r), settlement::Error::WrongContract));
+    r.domain = Domain { genesis_hash: [8; 32], contract: m.escrow.address() };
+    cases.push(("another chain", r.clone(), sign(&key, &r), settlement::Error::WrongChain));
+    let (r, sig) = signed_receipt(&m, &key, job, p, 9 * UNIT, 6);
+    cases.push(("lower cumulative", r, sig, settlement::Error::CumulativeNotIncreasing));
+    let (mut r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
+    r.expires_at = now_ms() - 1_000;
+    cases.push(("expired", r.clone(), sign(&key, &r), settlement::Error::ReceiptExpired));
+    cases.push(("replayed", good.clone(), good_sig, settlement::Error::Replayed));
+    let (r, sig) = signed_receipt(&m, &key, job, p, 101 * UNIT, 6);
+    cases.push(("over the escrow", r, sig, settlement::Error::ExceedsEscrow));
+
+    let snapshot = || async {
+        let e = &m.escrow;
+        let balances = (
+            e.balance_of(p).await?,
+            e.balance_of(account_of(&m.treasury)).await?,
+            chain.free_balance(e.address()).await?,
+        );
+        Ok::<_, escrow_client::Error>((balances, e.job(job).await?, e.lane(job, p).await?))
+    };
+    let before = snapshot().await?;
+    for (what, receipt, signature, expected) in cases {
+        // The dry-run names the error ...
+        let refused = m.escrow.release(&m.owner, &receipt, &signature).await;
+        assert_eq!(escrow_error(refused), expected, "{what}");
+        // ... and the chain itself refuses the transaction when it is submitted anyway.
+        let submitted = m.escrow.exec_unchecked(&m.owner, 0, "release", (&receipt, &signature)).await;
+        assert!(submitted.is_err(), "{what}: the extrinsic must fail on chain");
+    }
+    assert_eq!(snapshot().await?, before, "no balance, job or lane moved");
+    Ok(())
+}
+
+#[tokio::test]
+async fn c_dispute_slashes_stake_lowers_reputation_and_unbonding_cannot_escape() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderC").await?;
+    let consumer = funded(&chain, "//ConsumerC", 10_000 * UNIT).await?;
+    let p = account_of(&provider);
+    let job = m.escrow.open_job(&consumer, 50 * UNIT, &job_request(&[&provider], 3, 3_000)).await?.value;
+
+    m.escrow.dispute(&consumer, job, p, [0xEE; 32]).await?;
+    // The provider tries to leave with its stake.
+    m.escrow.unbond(&provider, m.min_stake).await?;
+    let stake = m.escrow.stake_of(p).await?;
+    let unlock_at = stake.unlock_at;
+    assert_eq!((stake.active, stake.unbonding, stake.pending_disputes), (0, m.min_stake, 1));
+    // Past the unbonding delay and the job's dispute lock, the pending dispute still holds it.
+    let lock = m.escrow.job(job).await?.unwrap().expires_at + TEST_TIMING.dispute_window;
+    wait_until(&chain, unlock_at.max(lock)).await?;
+    assert_eq!(escrow_error(m.escrow.withdraw(&provider).await), settlement::Error::StakeLocked);
+
+    // Only the arbiter resolves; the slash goes to the consumer.
+    assert_eq!(escrow_error(m.escrow.resolve_dispute(&consumer, job, p, UNIT).await), settlement::Error::Unauthorized);
+    assert_eq!(
+        escrow_error(m.escrow.resolve_dispute(&m.arbiter, job, p, m.min_stake + 1).await),
+        settlement::Error::SlashExceedsStake
+    );
+    let slash = 30 * UNIT;
+    let resolved = m.escrow.resolve_dispute(&m.arbiter, job, p, slash).await?;
+    assert!(resolved.events.iter().any(|e| matches!(e, Event::DisputeResolved { slashed, .. } if *slashed == slash)));
+    assert_eq!(m.escrow.balance_of(account_of(&consumer)).await?, slash);
+    let (reputation, score) = m.escrow.reputation_of(p).await?;
+    assert_eq!((reputation.disputes_lost, reputation.slashed), (1, slash));
+    assert!(score < 1000, "score {score}");
+
+    // The rest of the stake can now leave.
+    let before = chain.free_balance(p).await?;
+    let withdrawn = m.escrow.withdraw(&provider).await?;
+    assert_eq!(withdrawn.value, m.min_stake - slash);
+    assert_eq!(chain.free_balance(p).await? as i128, before as i128 + native_delta(m.min_stake - slash, &withdrawn));
+    assert_eq!(m.escrow.stake_of(p).await?.total(), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn d_refund_after_expiry_returns_the_unreleased_remainder() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderD").await?;
+    let consumer = funded(&chain, "//ConsumerD", 10_000 * UNIT).await?;
+    let job = m.escrow.open_job(&consumer, 80 * UNIT, &job_request(&[&provider], 4, 4_000)).await?.value;
+    m.escrow.top_up(&consumer, job, 20 * UNIT).await?;
+    let (r, sig) = signed_receipt(&m, &payer(4), job, account_of(&provider), 30 * UNIT, 1);
+    m.escrow.release(&provider, &r, &sig).await?;
+    assert_eq!(escrow_error(m.escrow.refund(&consumer, job).await), settlement::Error::JobNotEnded);
+
+    let expires_at = m.escrow.job(job).await?.unwrap().expires_at;
+    wait_until(&chain, expires_at).await?;
+    // After expiry, receipts no longer settle, and the remainder goes back.
+    let (late, late_sig) = signed_receipt(&m, &payer(4), job, account_of(&provider), 40 * UNIT, 2);
+    assert_eq!(escrow_error(m.escrow.release(&provider, &late, &late_sig).await), settlement::Error::JobEnded);
+    let refunded = m.escrow.refund(&consumer, job).await?;
+    assert_eq!(refunded.value, 70 * UNIT);
+    assert_eq!(escrow_error(m.escrow.refund(&consumer, job).await), settlement::Error::JobFinalized);
+    assert_eq!(m.escrow.claim(&consumer).await?.value, 70 * UNIT);
+    Ok(())
+}
+
+#[tokio::test]
+async fn e_hot_standby_takes_over_and_is_paid_by_its_own_receipts() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let primary = staked_provider(&m, "//Primary").await?;
+    let standby = staked_provider(&m, "//Standby").await?;
+    let consumer = funded(&chain, "//ConsumerE", 10_000 * UNIT).await?;
+    let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&primary, &standby], 5, 600_000)).await?.value;
+    let key = payer(5);
+    let (r1, s1) = signed_receipt(&m, &key, job, account_of(&primary), 30 * UNIT, 3);
+    // The standby's stream starts at its own sequence 1 and its own cumulative; both settle in one call.
+    let (r2, s2) = signed_receipt(&m, &key, job, account_of(&standby), 50 * UNIT, 1);
+    let both = m.escrow.release_many(&m.owner, &[(r1, s1), (r2, s2)]).await?;
+    assert_eq!(both.value, vec![Ok(fee::split(30 * UNIT, 500)), Ok(fee::split(50 * UNIT, 500))]);
+    // A receipt of the primary cannot be used to pay the standby: the provider is signed.
+    let (mut stolen, stolen_sig) = signed_receipt(&m, &key, job, account_of(&primary), 60 * UNIT, 4);
+    stolen.provider = account_of(&standby);
+    assert_eq!(escrow_error(m.escrow.release(&m.owner, &stolen, &stolen_sig).await), settlement::Error::BadSignature);
+
+    assert_eq!(m.escrow.balance_of(account_of(&primary)).await?, fee::split(30 * UNIT, 500).net);
+    assert_eq!(m.escrow.balance_of(account_of(&standby)).await?, fee::split(50 * UNIT, 500).net);
+    assert_eq!(m.escrow.balance_of(account_of(&m.treasury)).await?, 4 * UNIT);
+    assert_eq!(m.escrow.job(job).await?.unwrap().released, 80 * UNIT);
+    Ok(())
+}
