@@ -10,7 +10,7 @@ use crate::{Balance, Event, JobId};
 pub type AccountBytes = [u8; 32];
 
 /// Every record in ordered maps, and every event in the order emitted.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemoryStore {
     /// The configuration.
     pub config: Config<AccountBytes>,
