@@ -1,0 +1,127 @@
+//! `escrow`: the project's command-line tool. Today: deploy the escrow contract to a node and show its
+//! configuration; the gateway service, receipts and payouts join it with issue 3.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use escrow_client::{Bundle, Chain, Deploy, Escrow};
+use gateway::accounts::{account, keypair, ss58};
+use settlement::Timing;
+
+#[derive(Parser)]
+#[command(name = "escrow", version, about = "Escrow and settlement for a compute marketplace")]
+struct Cli {
+    /// The node's WebSocket RPC endpoint.
+    #[arg(long, env = "ESCROW_NODE_URL", default_value = "ws://127.0.0.1:9944", global = true)]
+    url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Uploads and instantiates the escrow contract; prints its address.
+    Deploy {
+        /// The contract bundle (`escrow.contract`).
+        #[arg(long, env = "ESCROW_BUNDLE")]
+        bundle: PathBuf,
+        /// Secret URI of the deployer, who becomes the owner.
+        #[arg(long, default_value = "//Alice")]
+        suri: String,
+        /// Fee recipient.
+        #[arg(long, default_value = "//Eve")]
+        treasury: String,
+        /// Dispute resolver.
+        #[arg(long, default_value = "//Ferdie")]
+        arbiter: String,
+        /// Platform fee in basis points (at most 1000).
+        #[arg(long, default_value_t = settlement::fee::DEFAULT_FEE_BPS)]
+        fee_bps: u16,
+        /// Minimum provider stake, in the chain's smallest unit.
+        #[arg(long, default_value_t = 100_000_000_000_000)]
+        min_stake: u128,
+        /// Unbonding delay in ms (must exceed the dispute window).
+        #[arg(long, default_value_t = 2 * 3_600_000)]
+        unbond_delay_ms: u64,
+        /// Dispute window after a job ends, in ms.
+        #[arg(long, default_value_t = 3_600_000)]
+        dispute_window_ms: u64,
+        /// Receipts still accepted this long after the consumer completes a job, in ms.
+        #[arg(long, default_value_t = 600_000)]
+        settle_grace_ms: u64,
+        /// Longest job, in ms.
+        #[arg(long, default_value_t = 30 * 24 * 3_600_000)]
+        max_job_duration_ms: u64,
+        /// Salt for the contract address.
+        #[arg(long, default_value = "")]
+        salt: String,
+    },
+    /// Prints a deployed escrow's configuration.
+    Config {
+        /// The escrow contract's address.
+        #[arg(long, env = "ESCROW_CONTRACT")]
+        contract: String,
+        /// The contract bundle (`escrow.contract`).
+        #[arg(long, env = "ESCROW_BUNDLE")]
+        bundle: PathBuf,
+    },
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Deploy {
+            bundle,
+            suri,
+            treasury,
+            arbiter,
+            fee_bps,
+            min_stake,
+            unbond_delay_ms,
+            dispute_window_ms,
+            settle_grace_ms,
+            max_job_duration_ms,
+            salt,
+        } => {
+            let signer = keypair(&suri)?;
+            let params = Deploy {
+                treasury: account(&treasury)?,
+                arbiter: account(&arbiter)?,
+                fee_bps,
+                min_stake,
+                timing: Timing {
+                    unbond_delay: unbond_delay_ms,
+                    dispute_window: dispute_window_ms,
+                    settle_grace: settle_grace_ms,
+                    max_job_duration: max_job_duration_ms,
+                },
+                salt: salt.into_bytes(),
+            };
+            let chain = Chain::connect(&cli.url).await?;
+            let escrow = Escrow::deploy(&chain, &signer, Arc::new(Bundle::load(&bundle)?), &params).await?;
+            println!("{}", ss58(escrow.address()));
+        }
+        Command::Config { contract, bundle } => {
+            let chain = Chain::connect(&cli.url).await?;
+            let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&bundle)?), account(&contract)?);
+            let c = escrow.config().await?;
+            println!("contract      {}", ss58(escrow.address()));
+            println!("owner         {}", ss58(c.owner));
+            println!("treasury      {}", ss58(c.treasury));
+            println!("arbiter       {}", ss58(c.arbiter));
+            println!("fee           {} bps", c.fee_bps);
+            println!("min stake     {}", c.min_stake);
+            println!("paused        {}", c.paused);
+            println!(
+                "timing (ms)   unbond {} / dispute window {} / settle grace {} / max job {}",
+                c.timing.unbond_delay, c.timing.dispute_window, c.timing.settle_grace, c.timing.max_job_duration
+            );
+            println!("next job id   {}", c.next_job_id);
+        }
+    }
+    Ok(())
+}
