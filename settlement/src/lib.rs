@@ -6,6 +6,7 @@
 //! - [`fee`]: the 95/5 platform fee split, exact in integers.
 //! - [`receipt`]: the signed usage receipt and its ed25519 (`verify_strict`) check.
 //! - [`state`]: the records (jobs, lanes, stakes, disputes, reputation, configuration).
+//! - [`checks`]: the named checks a receipt must pass, shared by the contract and the gateway.
 //! - [`market`]: the escrow, staking, dispute and administration transitions over a [`market::Store`].
 //! - [`events`]: what each state change reports.
 //!
@@ -15,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod checks;
 pub mod error;
 pub mod events;
 pub mod fee;

@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 use scale::{Decode, Encode};
 
+use crate::checks;
 use crate::events::Event;
 use crate::fee::split_step;
 use crate::receipt::{PublicKey, Receipt, SignatureBytes};
@@ -183,46 +184,13 @@ impl<'s, S: Store> Market<'s, S> {
     /// fee of the step from the last settled cumulative amount to the receipt's.
     pub fn release(&mut self, receipt: &Receipt<S::Account>, signature: &SignatureBytes) -> Result<crate::fee::Split> {
         let config = self.store.config();
-        if receipt.domain.genesis_hash != config.domain.genesis_hash {
-            return Err(Error::WrongChain);
-        }
-        if receipt.domain.contract != config.domain.contract {
-            return Err(Error::WrongContract);
-        }
+        checks::check_domain(&config.domain, receipt)?;
         let job_id = receipt.job_id;
         let mut job = self.existing_job(job_id)?;
-        if job.status == JobStatus::Finalized {
-            return Err(Error::JobFinalized);
-        }
-        if job.has_ended(self.now) {
-            return Err(Error::JobEnded);
-        }
         let provider = receipt.provider;
-        if !job.has_provider(&provider) {
-            return Err(Error::NotAProvider);
-        }
-        if receipt.expires_at <= self.now {
-            return Err(Error::ReceiptExpired);
-        }
         let mut lane = self.store.lane(job_id, &provider);
-        if receipt.sequence <= lane.sequence {
-            return Err(Error::Replayed);
-        }
-        if receipt.amount <= lane.amount {
-            return Err(Error::CumulativeNotIncreasing);
-        }
-        if receipt.units < lane.units {
-            return Err(Error::UnitsDecreased);
-        }
+        let released = checks::check_against_job(&job, &lane, receipt, signature, self.now)?;
         let step = receipt.amount.saturating_sub(lane.amount);
-        let released = add(job.released, step)?;
-        if released > job.deposit {
-            return Err(Error::ExceedsEscrow);
-        }
-        // Last: the most expensive check.
-        if !receipt.verify(&job.payer_key, signature) {
-            return Err(Error::BadSignature);
-        }
 
         let split = split_step(lane.amount, receipt.amount, job.fee_bps);
         // Both credits are computed before either is written, so an overflow changes nothing.

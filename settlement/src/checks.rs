@@ -1,0 +1,238 @@
+//! The checks a receipt must pass to be settled, each a small named function, in the order they run.
+//!
+//! The contract runs [`check_domain`] then [`check_against_job`] inside every release; the gateway runs
+//! the very same functions before it accepts a receipt, with its own view of the lane (the last
+//! *accepted* receipt rather than the last settled one), so it never accepts what the contract refuses.
+
+use crate::receipt::{Domain, Receipt, SignatureBytes};
+use crate::state::{Job, JobStatus, Lane};
+use crate::{Balance, Error, Result, Timestamp};
+
+/// The receipt is for this chain.
+pub fn chain<A>(domain: &Domain<A>, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.domain.genesis_hash != domain.genesis_hash {
+        return Err(Error::WrongChain);
+    }
+    Ok(())
+}
+
+/// The receipt is for this escrow contract.
+pub fn contract<A: PartialEq>(domain: &Domain<A>, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.domain.contract != domain.contract {
+        return Err(Error::WrongContract);
+    }
+    Ok(())
+}
+
+/// The job is neither finalized nor past its end.
+pub fn job_open<A: PartialEq>(job: &Job<A>, now: Timestamp) -> Result<()> {
+    if job.status == JobStatus::Finalized {
+        return Err(Error::JobFinalized);
+    }
+    if job.has_ended(now) {
+        return Err(Error::JobEnded);
+    }
+    Ok(())
+}
+
+/// The receipt pays one of the job's providers.
+pub fn provider_on_job<A: PartialEq>(job: &Job<A>, receipt: &Receipt<A>) -> Result<()> {
+    if !job.has_provider(&receipt.provider) {
+        return Err(Error::NotAProvider);
+    }
+    Ok(())
+}
+
+/// The receipt's own expiry is still ahead.
+pub fn not_expired<A>(receipt: &Receipt<A>, now: Timestamp) -> Result<()> {
+    if receipt.expires_at <= now {
+        return Err(Error::ReceiptExpired);
+    }
+    Ok(())
+}
+
+/// The sequence is above the lane's (not a replay or an older receipt).
+pub fn sequence_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.sequence <= lane.sequence {
+        return Err(Error::Replayed);
+    }
+    Ok(())
+}
+
+/// The cumulative amount is above the lane's.
+pub fn cumulative_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.amount <= lane.amount {
+        return Err(Error::CumulativeNotIncreasing);
+    }
+    Ok(())
+}
+
+/// The cumulative units are not below the lane's.
+pub fn units_not_decreasing<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.units < lane.units {
+        return Err(Error::UnitsDecreased);
+    }
+    Ok(())
+}
+
+/// Paying the step from the lane to the receipt keeps the job's releases within its deposit; returns the
+/// job's released total after the step.
+pub fn within_escrow<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>) -> Result<Balance> {
+    let step = receipt.amount.saturating_sub(lane.amount);
+    let released = job.released.checked_add(step).ok_or(Error::Overflow)?;
+    if released > job.deposit {
+        return Err(Error::ExceedsEscrow);
+    }
+    Ok(released)
+}
+
+/// The job's payer key signed the receipt (ed25519 `verify_strict`). The most expensive check: last.
+pub fn signature<A: scale::Encode>(job: &Job<A>, receipt: &Receipt<A>, signature: &SignatureBytes) -> Result<()> {
+    if !receipt.verify(&job.payer_key, signature) {
+        return Err(Error::BadSignature);
+    }
+    Ok(())
+}
+
+/// The domain checks, which need nothing but the receipt.
+pub fn check_domain<A: PartialEq>(domain: &Domain<A>, receipt: &Receipt<A>) -> Result<()> {
+    chain(domain, receipt)?;
+    contract(domain, receipt)
+}
+
+/// Every check against the job and the provider's lane, in order; returns the job's released total
+/// after paying the receipt.
+pub fn check_against_job<A: PartialEq + scale::Encode>(
+    job: &Job<A>,
+    lane: &Lane,
+    receipt: &Receipt<A>,
+    sig: &SignatureBytes,
+    now: Timestamp,
+) -> Result<Balance> {
+    job_open(job, now)?;
+    provider_on_job(job, receipt)?;
+    not_expired(receipt, now)?;
+    sequence_increases(lane, receipt)?;
+    cumulative_increases(lane, receipt)?;
+    units_not_decreasing(lane, receipt)?;
+    let released = within_escrow(job, lane, receipt)?;
+    signature(job, receipt, sig)?;
+    Ok(released)
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    type A = [u8; 32];
+    const NOW: Timestamp = 1_000;
+    const DOMAIN: Domain<A> = Domain { genesis_hash: [1; 32], contract: [2; 32] };
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[5; 32])
+    }
+
+    fn job() -> Job<A> {
+        Job {
+            consumer: [3; 32],
+            providers: vec![[4; 32], [6; 32]],
+            payer_key: key().verifying_key().to_bytes(),
+            terms_hash: [0; 32],
+            fee_bps: 500,
+            deposit: 1_000,
+            released: 100,
+            opened_at: 0,
+            expires_at: 2_000,
+            ends_at: 2_000,
+            status: JobStatus::Open,
+        }
+    }
+
+    fn lane() -> Lane {
+        Lane { amount: 100, units: 10, sequence: 3, fee: 5 }
+    }
+
+    fn receipt() -> Receipt<A> {
+        Receipt { domain: DOMAIN, job_id: 1, provider: [4; 32], amount: 200, units: 20, sequence: 4, expires_at: 1_500 }
+    }
+
+    fn signed(r: &Receipt<A>) -> SignatureBytes {
+        key().sign(&r.signing_bytes()).to_bytes()
+    }
+
+    #[test]
+    fn chain_and_contract() {
+        assert_eq!(chain(&DOMAIN, &receipt()), Ok(()));
+        let other_chain = Receipt { domain: Domain { genesis_hash: [9; 32], ..DOMAIN }, ..receipt() };
+        assert_eq!(chain(&DOMAIN, &other_chain), Err(Error::WrongChain));
+        assert_eq!(contract(&DOMAIN, &other_chain), Ok(()));
+        let other_contract = Receipt { domain: Domain { contract: [9; 32], ..DOMAIN }, ..receipt() };
+        assert_eq!(contract(&DOMAIN, &other_contract), Err(Error::WrongContract));
+        assert_eq!(check_domain(&DOMAIN, &other_contract), Err(Error::WrongContract));
+    }
+
+    #[test]
+    fn job_open_until_its_end_and_never_once_finalized() {
+        assert_eq!(job_open(&job(), 1_999), Ok(()));
+        assert_eq!(job_open(&job(), 2_000), Err(Error::JobEnded));
+        let finalized = Job { status: JobStatus::Finalized, ..job() };
+        assert_eq!(job_open(&finalized, NOW), Err(Error::JobFinalized));
+        let completed = Job { status: JobStatus::Completed, ends_at: 1_200, ..job() };
+        assert_eq!(job_open(&completed, 1_199), Ok(()));
+        assert_eq!(job_open(&completed, 1_200), Err(Error::JobEnded));
+    }
+
+    #[test]
+    fn provider_must_be_named() {
+        assert_eq!(provider_on_job(&job(), &receipt()), Ok(()));
+        assert_eq!(provider_on_job(&job(), &Receipt { provider: [6; 32], ..receipt() }), Ok(()));
+        assert_eq!(provider_on_job(&job(), &Receipt { provider: [7; 32], ..receipt() }), Err(Error::NotAProvider));
+    }
+
+    #[test]
+    fn expiry_is_exclusive() {
+        assert_eq!(not_expired(&receipt(), 1_499), Ok(()));
+        assert_eq!(not_expired(&receipt(), 1_500), Err(Error::ReceiptExpired));
+    }
+
+    #[test]
+    fn sequence_cumulative_and_units() {
+        let r = receipt();
+        assert_eq!(sequence_increases(&lane(), &r), Ok(()));
+        assert_eq!(sequence_increases(&lane(), &Receipt { sequence: 3, ..r.clone() }), Err(Error::Replayed));
+        assert_eq!(cumulative_increases(&lane(), &r), Ok(()));
+        assert_eq!(
+            cumulative_increases(&lane(), &Receipt { amount: 100, ..r.clone() }),
+            Err(Error::CumulativeNotIncreasing)
+        );
+        assert_eq!(units_not_decreasing(&lane(), &Receipt { units: 10, ..r.clone() }), Ok(()));
+        assert_eq!(units_not_decreasing(&lane(), &Receipt { units: 9, ..r }), Err(Error::UnitsDecreased));
+    }
+
+    #[test]
+    fn escrow_bound_is_inclusive() {
+        // released 100 + step (1000 - 100) = 1000 = deposit: allowed; one more is not.
+        assert_eq!(within_escrow(&job(), &lane(), &Receipt { amount: 1_000, ..receipt() }), Ok(1_000));
+        assert_eq!(within_escrow(&job(), &lane(), &Receipt { amount: 1_001, ..receipt() }), Err(Error::ExceedsEscrow));
+    }
+
+    #[test]
+    fn signature_by_the_payer_key_only() {
+        let r = receipt();
+        assert_eq!(signature(&job(), &r, &signed(&r)), Ok(()));
+        let other = SigningKey::from_bytes(&[8; 32]).sign(&r.signing_bytes()).to_bytes();
+        assert_eq!(signature(&job(), &r, &other), Err(Error::BadSignature));
+    }
+
+    #[test]
+    fn all_checks_in_order() {
+        let r = receipt();
+        assert_eq!(check_against_job(&job(), &lane(), &r, &signed(&r), NOW), Ok(200));
+        // Several faults at once: the first check in the order decides.
+        let bad = Receipt { amount: 50, sequence: 1, ..r.clone() };
+        assert_eq!(check_against_job(&job(), &lane(), &bad, &signed(&bad), NOW), Err(Error::Replayed));
+        assert_eq!(check_against_job(&job(), &lane(), &r, &[0; 64], 2_000), Err(Error::JobEnded));
+    }
+}
