@@ -1,9 +1,52 @@
 //! # gateway
 //!
-//! Receives usage receipts signed by consumers, checks them with the `settlement` rules, keeps them
-//! durably in Postgres and turns the newest receipt of each job into a payment release on chain
-//! (issue 3; the service itself is not built yet).
+//! Receives usage receipts signed by consumers, checks them with the `settlement` rules (the same
+//! named checks the contract runs), and keeps them durably in Postgres: a 2xx answer means the receipt
+//! is committed. Also home of the project's command-line tool, `escrow`.
 //!
-//! Today this crate holds the project's command-line tool, `escrow`, and the account parsing it uses.
+//! Built so far (issue 3, in progress): configuration, the receipt intake API with its read, health,
+//! metrics and OpenAPI routes. Still to come: the settlement loop that releases accepted receipts on
+//! chain, and the receipt/payout subcommands of the CLI.
 
 pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod intake;
+pub mod jobs;
+pub mod metrics;
+pub mod routes;
+pub mod wire;
+
+use std::sync::Arc;
+
+use escrow_client::{AccountId, Escrow};
+use settlement::Domain;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use routes::app;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Postgres.
+    pub db: db::Db,
+    /// The escrow contract on the node.
+    pub escrow: Escrow,
+    /// The chain and contract receipts must be signed for.
+    pub domain: Domain<AccountId>,
+    /// Prometheus metrics.
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// State over an open database and a connected escrow.
+    #[must_use]
+    pub fn new(config: Config, db: db::Db, escrow: Escrow) -> Self {
+        let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
+        Self { config: Arc::new(config), db, escrow, domain, metrics: metrics::Metrics::new() }
+    }
+}

@@ -1,5 +1,5 @@
-//! `escrow`: the project's command-line tool. Today: deploy the escrow contract to a node and show its
-//! configuration; the gateway service, receipts and payouts join it with issue 3.
+//! `escrow`: the project's command-line tool: run the receipt gateway, deploy the escrow contract to a
+//! node and show its configuration.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the receipt gateway (configuration: defaults, then --config FILE, then GATEWAY__* variables).
+    Serve {
+        /// A TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Uploads and instantiates the escrow contract; prints its address.
     Deploy {
         /// The contract bundle (`escrow.contract`).
@@ -74,6 +80,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config } => serve(config.as_deref()).await?,
         Command::Deploy {
             bundle,
             suri,
@@ -124,4 +131,34 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let config = gateway::Config::load(config_file)?;
+    let db = gateway::db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    let chain = Chain::connect(&config.node_url).await?;
+    let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&config.bundle)?), account(&config.contract)?);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, contract = %ss58(escrow.address()), "gateway ready");
+    let app = gateway::app(gateway::AppState::new(config, db, escrow));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return ctrl_c.await.unwrap_or_default(),
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
 }

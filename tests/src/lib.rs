@@ -69,6 +69,13 @@ impl Drop for DevNode {
     }
 }
 
+/// A salt no other deployment in this test run uses.
+pub fn unique_salt() -> Vec<u8> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{}-{n}", std::process::id(), now_ms()).into_bytes()
+}
+
 /// The escrow's release bundle, built by `scripts/build-contracts`.
 pub fn escrow_bundle() -> TestResult<Arc<Bundle>> {
     let path = std::env::var("ESCROW_BUNDLE").map(PathBuf::from).unwrap_or_else(|_| {
@@ -140,9 +147,9 @@ pub struct Market {
 
 /// Deploys the escrow with a 5 % fee and [`TEST_TIMING`].
 pub async fn deploy(chain: &Chain) -> TestResult<Market> {
-    let owner = escrow_client::dev::alice();
     let treasury = funded(chain, "//Treasury", 10 * UNIT).await?;
     let arbiter = funded(chain, "//Arbiter", 10 * UNIT).await?;
+    let owner = escrow_client::dev::alice();
     let min_stake = 100 * UNIT;
     let params = Deploy {
         treasury: account_of(&treasury),
@@ -150,7 +157,7 @@ pub async fn deploy(chain: &Chain) -> TestResult<Market> {
         fee_bps: 500,
         min_stake,
         timing: TEST_TIMING,
-        salt: b"e2e".to_vec(),
+        salt: unique_salt(),
     };
     let escrow = Escrow::deploy(chain, &owner, escrow_bundle()?, &params).await?;
     Ok(Market { escrow, owner, treasury, arbiter, min_stake })
@@ -160,6 +167,9 @@ pub async fn deploy(chain: &Chain) -> TestResult<Market> {
 pub fn payer(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
+
+/// 2100-01-01: the expiry of test receipts, so the same arguments always make the same receipt.
+pub const FAR_FUTURE_MS: u64 = 4_102_444_800_000;
 
 /// A receipt for the escrow in `market` on this chain, and the payer's signature over it.
 pub fn signed_receipt(
@@ -177,7 +187,7 @@ pub fn signed_receipt(
         amount,
         units: u128::from(sequence) * 10,
         sequence,
-        expires_at: now_ms() + 600_000,
+        expires_at: FAR_FUTURE_MS,
     };
     let signature = sign(key, &receipt);
     (receipt, signature)

@@ -1,0 +1,145 @@
+//! The gateway's one error type, and the one place errors become HTTP responses: a stable code, a
+//! message safe to show, and a status. Internal details (database, node) are logged, never echoed.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// Everything that can go wrong in the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The request itself is unusable (malformed JSON, wrong field, too large).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// A receipt broke a settlement rule.
+    #[error("receipt refused: {0:?}")]
+    Refused(settlement::Error),
+    /// Nothing with that id.
+    #[error("not found")]
+    NotFound,
+    /// Postgres failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The node or the contract failed.
+    #[error("chain: {0}")]
+    Chain(#[from] escrow_client::Error),
+}
+
+/// Result of a gateway operation.
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    /// A bad-request error with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    /// The stable code clients see.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } => code,
+            Self::Refused(e) => refusal_code(*e),
+            Self::NotFound => "not_found",
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => "unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { code: "body_too_large", .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The message clients see: the error itself for client faults, a fixed text for ours.
+    #[must_use]
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::BadRequest { message, .. } => message.clone(),
+            Self::Refused(e) => refusal_message(*e).to_string(),
+            Self::NotFound => "not found".into(),
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => {
+                "the gateway cannot serve this right now; retry later".into()
+            }
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = ErrorBody { code: self.code().into(), message: self.public_message() };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// The stable code of each settlement refusal (also the `code` label of the rejection metric).
+#[must_use]
+pub fn refusal_code(e: settlement::Error) -> &'static str {
+    use settlement::Error as E;
+    match e {
+        E::WrongChain => "wrong_chain",
+        E::WrongContract => "wrong_contract",
+        E::JobNotFound => "unknown_job",
+        E::JobEnded => "job_ended",
+        E::JobFinalized => "job_finalized",
+        E::NotAProvider => "not_a_provider",
+        E::ReceiptExpired => "receipt_expired",
+        E::Replayed => "stale_sequence",
+        E::CumulativeNotIncreasing => "cumulative_not_increasing",
+        E::UnitsDecreased => "units_decreased",
+        E::ExceedsEscrow => "exceeds_escrow",
+        E::BadSignature => "bad_signature",
+        E::Overflow => "overflow",
+        _ => "refused",
+    }
+}
+
+fn refusal_message(e: settlement::Error) -> &'static str {
+    use settlement::Error as E;
+    match e {
+        E::WrongChain => "the receipt was signed for another chain",
+        E::WrongContract => "the receipt was signed for another escrow contract",
+        E::JobNotFound => "no such job in the escrow",
+        E::JobEnded => "the job has ended and accepts no more receipts",
+        E::JobFinalized => "the job is finalized",
+        E::NotAProvider => "the receipt's provider is not on the job",
+        E::ReceiptExpired => "the receipt has expired",
+        E::Replayed => "the sequence is not above the last accepted receipt's (replay or older receipt)",
+        E::CumulativeNotIncreasing => "the cumulative amount is not above the last accepted receipt's",
+        E::UnitsDecreased => "the cumulative units are below the last accepted receipt's",
+        E::ExceedsEscrow => "the cumulative amounts would exceed the job's escrowed deposit",
+        E::BadSignature => "the signature does not verify against the job's payer key",
+        E::Overflow => "an amount overflows",
+        _ => "the escrow rules refuse this receipt",
+    }
+}

@@ -1,0 +1,107 @@
+//! What the chain says about a job: the job record and each provider's settled lane, read from the
+//! escrow contract, and combined with the gateway's accepted lanes for the settlement checks.
+
+use escrow_client::{AccountId, Escrow};
+use settlement::{Job, JobId, Lane};
+
+use crate::db::AcceptedLane;
+use crate::error::Result;
+
+/// A job as the chain has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    /// The job record.
+    pub job: Job<AccountId>,
+    /// What was settled on chain for each of its providers.
+    pub settled: Vec<(AccountId, Lane)>,
+}
+
+fn max_lane(a: &Lane, b: &Lane) -> Lane {
+    Lane {
+        amount: a.amount.max(b.amount),
+        units: a.units.max(b.units),
+        sequence: a.sequence.max(b.sequence),
+        fee: a.fee.max(b.fee),
+    }
+}
+
+impl JobView {
+    /// Reads the job and its providers' lanes from the contract; `None` if there is no such job.
+    pub async fn fetch(escrow: &Escrow, job_id: JobId) -> Result<Option<Self>> {
+        let Some(job) = escrow.job(job_id).await? else { return Ok(None) };
+        let mut settled = Vec::with_capacity(job.providers.len());
+        for provider in &job.providers {
+            settled.push((*provider, escrow.lane(job_id, *provider).await?));
+        }
+        Ok(Some(Self { job, settled }))
+    }
+
+    /// The job and `provider`'s lane as a new receipt must see them: each lane the later of what was
+    /// settled on chain and what the gateway accepted, and the job's released total the sum of those
+    /// lanes, so accepted-but-unsettled receipts of every provider count against the deposit.
+    #[must_use]
+    pub fn with_accepted(&self, accepted: &[AcceptedLane], provider: &AccountId) -> (Job<AccountId>, Lane) {
+        let effective = |p: &AccountId| {
+            let chain = self.settled.iter().find(|(q, _)| q == p).map(|(_, l)| *l).unwrap_or_default();
+            let ours = accepted.iter().find(|a| a.provider == *p).map(|a| a.lane).unwrap_or_default();
+            max_lane(&chain, &ours)
+        };
+        let mut job = self.job.clone();
+        job.released = job.providers.iter().fold(0u128, |sum, p| sum.saturating_add(effective(p).amount));
+        (job, effective(provider))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use settlement::JobStatus;
+
+    fn view() -> JobView {
+        JobView {
+            job: Job {
+                consumer: [1; 32],
+                providers: vec![[2; 32], [3; 32]],
+                payer_key: [0; 32],
+                terms_hash: [0; 32],
+                fee_bps: 500,
+                deposit: 1_000,
+                released: 150,
+                opened_at: 0,
+                expires_at: 10,
+                ends_at: 10,
+                status: JobStatus::Open,
+            },
+            settled: vec![
+                ([2; 32], Lane { amount: 100, units: 1, sequence: 2, fee: 5 }),
+                ([3; 32], Lane { amount: 50, units: 1, sequence: 1, fee: 2 }),
+            ],
+        }
+    }
+
+    #[test]
+    fn accepted_lanes_ahead_of_the_chain_count() {
+        let accepted = [AcceptedLane {
+            provider: [3; 32],
+            receipt_id: 9,
+            lane: Lane { amount: 400, units: 4, sequence: 5, fee: 0 },
+        }];
+        let (job, lane) = view().with_accepted(&accepted, &[3; 32]);
+        assert_eq!(job.released, 100 + 400);
+        assert_eq!((lane.amount, lane.units, lane.sequence), (400, 4, 5));
+        let (_, other) = view().with_accepted(&accepted, &[2; 32]);
+        assert_eq!((other.amount, other.sequence), (100, 2));
+    }
+
+    #[test]
+    fn the_chain_wins_where_it_is_ahead() {
+        let accepted = [AcceptedLane {
+            provider: [2; 32],
+            receipt_id: 1,
+            lane: Lane { amount: 60, units: 9, sequence: 1, fee: 0 },
+        }];
+        let (job, lane) = view().with_accepted(&accepted, &[2; 32]);
+        assert_eq!(job.released, 150);
+        assert_eq!((lane.amount, lane.units, lane.sequence), (100, 9, 2));
+    }
+}

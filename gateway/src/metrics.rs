@@ -1,0 +1,63 @@
+//! Prometheus metrics of the gateway.
+
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// The gateway's counters, in their own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Receipts newly accepted and committed.
+    pub accepted: IntCounter,
+    /// Receipts sent again after being accepted (answered idempotently).
+    pub duplicates: IntCounter,
+    /// Receipts refused, by code.
+    pub rejected: IntCounterVec,
+    /// Time to answer a receipt request.
+    pub request_seconds: Histogram,
+}
+
+impl Metrics {
+    /// Fresh metrics.
+    ///
+    /// # Panics
+    /// Never in practice: the names are fixed and registered once into a new registry.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let accepted = IntCounter::new("gateway_receipts_accepted_total", "Receipts accepted and committed")
+            .expect("valid metric");
+        let duplicates = IntCounter::new("gateway_receipts_duplicate_total", "Receipts re-sent after acceptance")
+            .expect("valid metric");
+        let rejected =
+            IntCounterVec::new(Opts::new("gateway_receipts_rejected_total", "Receipts refused, by code"), &["code"])
+                .expect("valid metric");
+        let request_seconds = Histogram::with_opts(
+            HistogramOpts::new("gateway_receipt_request_seconds", "Time to answer POST /v1/receipts")
+                .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        for c in [Box::new(accepted.clone()) as Box<dyn prometheus::core::Collector>, Box::new(duplicates.clone())] {
+            registry.register(c).expect("registered once");
+        }
+        registry.register(Box::new(rejected.clone())).expect("registered once");
+        registry.register(Box::new(request_seconds.clone())).expect("registered once");
+        Self { registry, accepted, duplicates, rejected, request_seconds }
+    }
+
+    /// The text exposition format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if TextEncoder::new().encode(&self.registry.gather(), &mut out).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

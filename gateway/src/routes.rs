@@ -1,0 +1,145 @@
+//! The HTTP API. Handlers are thin: parse, call the intake pipeline or the database, shape JSON.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::intake::{process, Verdict};
+use crate::jobs::JobView;
+use crate::wire::{to_hex, Body, SignedReceiptJson};
+use crate::AppState;
+
+/// The gateway's router over `state`.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/receipts", post(post_receipts))
+        .route("/v1/receipts/{id}", get(get_receipt))
+        .route("/v1/jobs/{id}/settlement", get(job_settlement))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The verdict on one receipt, as JSON.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum VerdictJson {
+    Accepted { id: i64, duplicate: bool },
+    Rejected { code: &'static str, message: String },
+}
+
+impl From<Verdict> for VerdictJson {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Accepted(a) => Self::Accepted { id: a.id, duplicate: a.duplicate },
+            Verdict::Rejected(e) => Self::Rejected { code: e.code(), message: e.public_message() },
+        }
+    }
+}
+
+async fn post_receipts(
+    State(state): State<AppState>,
+    body: core::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let _timer = state.metrics.request_seconds.start_timer();
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => {
+            Error::bad_request("body_too_large", format!("the body is over {} bytes", state.config.max_body_bytes))
+        }
+        other => Error::bad_request("malformed_body", other.body_text()),
+    })?;
+    match Body::parse(&body, state.config.max_batch)? {
+        Body::One(item) => match process(&state, vec![item]).await?.pop() {
+            Some(Verdict::Accepted(a)) => {
+                let status = if a.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+                Ok((status, Json(VerdictJson::from(Verdict::Accepted(a)))).into_response())
+            }
+            Some(Verdict::Rejected(e)) => Ok(e.into_response()),
+            None => Err(Error::bad_request("empty_batch", "no receipt")),
+        },
+        Body::Many(items) => {
+            let results: Vec<VerdictJson> = process(&state, items).await?.into_iter().map(Into::into).collect();
+            Ok(Json(json!({ "results": results })).into_response())
+        }
+    }
+}
+
+fn id_of(path: core::result::Result<Path<i64>, PathRejection>) -> Result<i64> {
+    path.map(|Path(id)| id).map_err(|_| Error::bad_request("invalid_id", "the id must be an integer"))
+}
+
+async fn get_receipt(
+    State(state): State<AppState>,
+    path: core::result::Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>> {
+    let stored = state.db.receipt(id_of(path)?).await?.ok_or(Error::NotFound)?;
+    let signed = SignedReceiptJson::from_signed(&stored.receipt, &stored.signature);
+    Ok(Json(json!({
+        "id": stored.id,
+        "receipt": signed.receipt,
+        "signature": signed.signature,
+        "accepted_at": stored.accepted_at,
+    })))
+}
+
+async fn job_settlement(
+    State(state): State<AppState>,
+    path: core::result::Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>> {
+    let job_id = u64::try_from(id_of(path)?).map_err(|_| Error::NotFound)?;
+    let view = JobView::fetch(&state.escrow, job_id).await?.ok_or(Error::NotFound)?;
+    let accepted = state.db.lanes(job_id).await?;
+    let providers: Vec<Value> = view
+        .settled
+        .iter()
+        .map(|(provider, released)| {
+            let ours = accepted.iter().find(|a| a.provider == *provider);
+            let accepted_amount = ours.map_or(0, |a| a.lane.amount);
+            json!({
+                "provider": to_hex(provider),
+                "accepted": ours.map(|a| json!({
+                    "receipt_id": a.receipt_id,
+                    "amount": a.lane.amount.to_string(),
+                    "units": a.lane.units.to_string(),
+                    "sequence": a.lane.sequence,
+                })),
+                "released": { "amount": released.amount.to_string(), "sequence": released.sequence },
+                "pending": accepted_amount.saturating_sub(released.amount).to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "job_id": job_id,
+        "status": format!("{:?}", view.job.status),
+        "deposit": view.job.deposit.to_string(),
+        "released": view.job.released.to_string(),
+        "ends_at": view.job.ends_at,
+        "providers": providers,
+    })))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let db = sqlx::query("SELECT 1").execute(state.db.pool()).await.is_ok();
+    let node = state.escrow.chain().now().await.is_ok();
+    let status = if db && node { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({ "postgres": db, "node": node }))).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
+}

@@ -1,0 +1,311 @@
+//! The gateway's router in-process (`oneshot`), against a real Postgres (one fresh database per test,
+//! from `$DATABASE_URL`) and a real dev node with the escrow deployed.
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use e2e::*;
+use escrow_client::{account_of, AccountId, Keypair};
+use gateway::wire::SignedReceiptJson;
+use gateway::{app, AppState, Config};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use settlement::{Domain, JobId, OpenJob, Receipt};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+struct Harness {
+    _node: DevNode,
+    market: Market,
+    app: Router,
+    pool: PgPool,
+    provider: Keypair,
+    consumer: Keypair,
+    job: JobId,
+}
+
+const DEPOSIT: u128 = 100 * UNIT;
+
+async fn harness(pool: PgPool) -> Harness {
+    let (node, chain) = DevNode::start().await.unwrap();
+    let market = deploy(&chain).await.unwrap();
+    let provider = funded(&chain, "//GwProvider", 1_000 * UNIT).await.unwrap();
+    market.escrow.stake(&provider, market.min_stake).await.unwrap();
+    let consumer = funded(&chain, "//GwConsumer", 1_000 * UNIT).await.unwrap();
+    let job = open(&market, &consumer, &provider, 1).await;
+    let config = Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() };
+    let state = AppState::new(config, gateway::db::Db::from_pool(pool.clone()), market.escrow.clone());
+    Harness { _node: node, market, app: app(state), pool, provider, consumer, job }
+}
+
+async fn open(m: &Market, consumer: &Keypair, provider: &Keypair, payer_seed: u8) -> JobId {
+    let req = OpenJob {
+        providers: vec![account_of(provider)],
+        payer_key: payer(payer_seed).verifying_key().to_bytes(),
+        terms_hash: [0; 32],
+        expires_at: now_ms() + 600_000,
+    };
+    m.escrow.open_job(consumer, DEPOSIT, &req).await.unwrap().value
+}
+
+impl Harness {
+    fn signed(&self, amount: u128, sequence: u64) -> (Receipt<AccountId>, [u8; 64]) {
+        signed_receipt(&self.market, &payer(1), self.job, account_of(&self.provider), amount, sequence)
+    }
+
+    fn json(&self, amount: u128, sequence: u64) -> Value {
+        let (r, s) = self.signed(amount, sequence);
+        serde_json::to_value(SignedReceiptJson::from_signed(&r, &s)).unwrap()
+    }
+
+    async fn request(&self, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), text)
+    }
+
+    async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        let (s, v, _) = self.request("POST", "/v1/receipts", serde_json::to_vec(body).unwrap()).await;
+        (s, v)
+    }
+
+    /// Everything in the accepted set, as text, for before/after comparisons.
+    async fn accepted_set(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT format('%s|%s|%s|%s', r.id, r.amount, r.sequence, l.receipt_id) \
+             FROM receipts r LEFT JOIN lanes l ON l.receipt_id = r.id ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn rejected_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM rejected_receipts").fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn accepts_commits_and_answers_resends_idempotently(pool: PgPool) {
+    let h = harness(pool).await;
+    let body = h.json(10 * UNIT, 1);
+    let (status, v) = h.post(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!((v["status"].as_str(), v["duplicate"].as_bool()), (Some("accepted"), Some(false)));
+    let id = v["id"].as_i64().unwrap();
+
+    let (status, again) = h.post(&body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((again["id"].as_i64(), again["duplicate"].as_bool()), (Some(id), Some(true)));
+    assert_eq!(h.accepted_set().await.len(), 1, "stored once");
+
+    let (status, stored, _) = h.request("GET", &format!("/v1/receipts/{id}"), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["receipt"], body["receipt"]);
+    assert_eq!(stored["signature"], body["signature"]);
+
+    // A later receipt supersedes; the settlement view shows it pending (nothing released yet).
+    assert_eq!(h.post(&h.json(30 * UNIT, 2)).await.0, StatusCode::CREATED);
+    let (status, s, _) = h.request("GET", &format!("/v1/jobs/{}/settlement", h.job), vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    let lane = &s["providers"][0];
+    assert_eq!(lane["accepted"]["amount"], (30 * UNIT).to_string());
+    assert_eq!(lane["accepted"]["sequence"], 2);
+    assert_eq!(lane["released"]["amount"], "0");
+    assert_eq!(lane["pending"], (30 * UNIT).to_string());
+
+    // Once the chain settles it (anyone may release), it is released, not pending.
+    let (r, sig) = h.signed(30 * UNIT, 2);
+    h.market.escrow.release(&h.consumer, &r, &sig).await.unwrap();
+    let (_, s, _) = h.request("GET", &format!("/v1/jobs/{}/settlement", h.job), vec![]).await;
+    assert_eq!(s["providers"][0]["released"]["amount"], (30 * UNIT).to_string());
+    assert_eq!(s["providers"][0]["pending"], "0");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
+    let h = harness(pool).await;
+    assert_eq!(h.post(&h.json(10 * UNIT, 5)).await.0, StatusCode::CREATED);
+    let other_job = {
+        let other_provider = funded(h.market.escrow.chain(), "//GwOther", 1_000 * UNIT).await.unwrap();
+        h.market.escrow.stake(&other_provider, h.market.min_stake).await.unwrap();
+        open(&h.market, &h.consumer, &other_provider, 1).await
+    };
+    let resign = |mutate: &dyn Fn(&mut Receipt<AccountId>)| {
+        let (mut r, _) = h.signed(20 * UNIT, 6);
+        mutate(&mut r);
+        serde_json::to_value(SignedReceiptJson::from_signed(&r, &sign(&payer(1), &r))).unwrap()
+    };
+    let with = |path: &[&str], value: Value| {
+        let mut v = h.json(20 * UNIT, 6);
+        let mut slot = &mut v;
+        for key in path {
+            slot = &mut slot[*key];
+        }
+        *slot = value;
+        v
+    };
+    let raw_cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("malformed JSON", b"{\"receipt\": ".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("not an object", b"\"hello\"".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("empty batch", b"[]".to_vec(), StatusCode::BAD_REQUEST, "empty_batch"),
+        ("oversize body", vec![b' '; 65 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+    ];
+    let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
+        ("signature too short", with(&["signature"], json!("0x1234")), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("bad hex", with(&["receipt", "provider"], json!("0xZZ")), StatusCode::BAD_REQUEST, "invalid_field"),
+        (
+            "account too long",
+            with(&["receipt", "contract"], json!(format!("0x{}", "00".repeat(33)))),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        ("amount as a number", with(&["receipt", "amount"], json!(5)), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("unknown field", with(&["receipt", "tip"], json!("1")), StatusCode::BAD_REQUEST, "unknown_field"),
+        ("unknown top-level field", with(&["extra"], json!(true)), StatusCode::BAD_REQUEST, "unknown_field"),
+        (
+            "forged signature",
+            with(&["signature"], json!(format!("0x{}", "11".repeat(64)))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_signature",
+        ),
+        ("other job", resign(&|r| r.job_id = other_job), StatusCode::UNPROCESSABLE_ENTITY, "not_a_provider"),
+        ("unknown job", resign(&|r| r.job_id = 4_242), StatusCode::UNPROCESSABLE_ENTITY, "unknown_job"),
+        (
+            "other contract",
+            resign(&|r| r.domain = Domain { contract: [9; 32], ..r.domain }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_contract",
+        ),
+        ("other chain", resign(&|r| r.domain.genesis_hash = [9; 32]), StatusCode::UNPROCESSABLE_ENTITY, "wrong_chain"),
+        (
+            "lower cumulative",
+            resign(&|r| r.amount = 5 * UNIT),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cumulative_not_increasing",
+        ),
+        ("replayed sequence", resign(&|r| r.sequence = 5), StatusCode::UNPROCESSABLE_ENTITY, "stale_sequence"),
+        ("over escrow", resign(&|r| r.amount = DEPOSIT + 1), StatusCode::UNPROCESSABLE_ENTITY, "exceeds_escrow"),
+        ("expired", resign(&|r| r.expires_at = now_ms() - 1), StatusCode::UNPROCESSABLE_ENTITY, "receipt_expired"),
+    ];
+    let before = h.accepted_set().await;
+    let rejected_before = h.rejected_count().await;
+    for (what, body, status, code) in raw_cases {
+        let (got, v, text) = h.request("POST", "/v1/receipts", body).await;
+        assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{what}: {text}");
+    }
+    let item_cases = cases.len() as i64;
+    for (what, body, status, code) in cases {
+        let (got, v) = h.post(&body).await;
+        assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{what}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message");
+    }
+    assert_eq!(h.accepted_set().await, before, "the accepted set is unchanged");
+    assert_eq!(h.rejected_count().await - rejected_before, item_cases, "each refused receipt kept for audit");
+
+    // Bad routes and ids.
+    assert_eq!(h.request("GET", "/v1/receipts/abc", vec![]).await.1["code"], "invalid_id");
+    assert_eq!(h.request("GET", "/v1/receipts/999999", vec![]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.request("GET", "/v1/jobs/999/settlement", vec![]).await.0, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_gets_one_verdict_per_receipt_in_order(pool: PgPool) {
+    let h = harness(pool).await;
+    let mut forged = h.json(15 * UNIT, 2);
+    forged["signature"] = json!(format!("0x{}", "22".repeat(64)));
+    let first = h.json(10 * UNIT, 1);
+    let batch = json!([first.clone(), forged, {"receipt": 1}, h.json(20 * UNIT, 3), first]);
+    let (status, v) = h.post(&batch).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().unwrap();
+    let summary: Vec<(&str, Option<&str>, Option<bool>)> =
+        results.iter().map(|r| (r["status"].as_str().unwrap(), r["code"].as_str(), r["duplicate"].as_bool())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("accepted", None, Some(false)),
+            ("rejected", Some("bad_signature"), None),
+            ("rejected", Some("invalid_field"), None),
+            ("accepted", None, Some(false)),
+            ("accepted", None, Some(true)),
+        ]
+    );
+    assert_eq!(results[0]["id"], results[4]["id"]);
+    assert_eq!(h.accepted_set().await.len(), 2);
+
+    let too_many = Value::Array((0..51u64).map(|i| h.json(UNIT + u128::from(i), i + 10)).collect());
+    let (status, v) = h.post(&too_many).await;
+    assert_eq!((status, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("batch_too_large")));
+    assert_eq!(h.accepted_set().await.len(), 2);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn concurrent_receipts_cannot_both_pass_the_escrow_bound(pool: PgPool) {
+    let h = harness(pool).await;
+    // Two providers on one job; each receipt alone fits the deposit, both together do not.
+    let chain = h.market.escrow.chain().clone();
+    let second = funded(&chain, "//GwSecond", 1_000 * UNIT).await.unwrap();
+    h.market.escrow.stake(&second, h.market.min_stake).await.unwrap();
+    let req = OpenJob {
+        providers: vec![account_of(&h.provider), account_of(&second)],
+        payer_key: payer(3).verifying_key().to_bytes(),
+        terms_hash: [0; 32],
+        expires_at: now_ms() + 600_000,
+    };
+    let job = h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value;
+    let body = |who: &Keypair| {
+        let (r, s) = signed_receipt(&h.market, &payer(3), job, account_of(who), 60 * UNIT, 1);
+        serde_json::to_value(SignedReceiptJson::from_signed(&r, &s)).unwrap()
+    };
+    let (first_body, second_body) = (body(&h.provider), body(&second));
+    let (a, b) = tokio::join!(h.post(&first_body), h.post(&second_body));
+    let mut statuses = vec![a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::CREATED, StatusCode::UNPROCESSABLE_ENTITY], "{a:?} {b:?}");
+    let refused = if a.0 == StatusCode::CREATED { b.1 } else { a.1 };
+    assert_eq!(refused["code"], "exceeds_escrow");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn health_metrics_and_openapi(pool: PgPool) {
+    let h = harness(pool).await;
+    assert_eq!(h.request("GET", "/healthz", vec![]).await.0, StatusCode::OK);
+    let (status, ready, _) = h.request("GET", "/readyz", vec![]).await;
+    assert_eq!(
+        (status, ready["postgres"].as_bool(), ready["node"].as_bool()),
+        (StatusCode::OK, Some(true), Some(true))
+    );
+
+    let body = h.json(10 * UNIT, 1);
+    h.post(&body).await;
+    h.post(&body).await;
+    h.post(&h.json(5 * UNIT, 2)).await;
+    let (_, _, metrics) = h.request("GET", "/metrics", vec![]).await;
+    assert!(metrics.contains("gateway_receipts_accepted_total 1"), "{metrics}");
+    assert!(metrics.contains("gateway_receipts_duplicate_total 1"), "{metrics}");
+    assert!(metrics.contains("gateway_receipts_rejected_total{code=\"cumulative_not_increasing\"} 1"), "{metrics}");
+
+    let (status, doc, _) = h.request("GET", "/openapi.json", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/receipts",
+        "/v1/receipts/{id}",
+        "/v1/jobs/{id}/settlement",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+}
