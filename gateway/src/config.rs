@@ -30,6 +30,60 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Secret URI of the account that submits releases (pays their fees; holds no power over funds).
+    /// Prefer `relayer_key_file` or the `GATEWAY__RELAYER_SURI` variable to a config file.
+    pub relayer_suri: Option<Secret>,
+    /// A file holding the relayer's secret URI.
+    pub relayer_key_file: Option<String>,
+    /// How often the settlement loop looks for receipts to release, in ms.
+    pub settle_interval_ms: u64,
+    /// Release a lane once its unreleased amount reaches this (smallest units).
+    pub settle_threshold: Amount,
+    /// ... or once its oldest unreleased receipt is this old, in ms.
+    pub settle_max_age_ms: u64,
+    /// ... or at once when its job is completed or ends within this many ms.
+    pub settle_expiry_margin_ms: u64,
+    /// Most receipts released by one extrinsic.
+    pub settle_max_batch: usize,
+}
+
+/// An amount in the chain's smallest unit: a decimal string (any `u128`) or an integer (TOML and the
+/// configuration layers carry no 128-bit integers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount(pub u128);
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Self(u128::from(n))),
+            Raw::Text(t) => {
+                t.parse().map(Self).map_err(|_| serde::de::Error::custom(format!("`{t}` is not an amount")))
+            }
+        }
+    }
+}
+
+/// A secret string: never printed, never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 impl Default for Config {
@@ -43,6 +97,13 @@ impl Default for Config {
             bundle: String::new(),
             max_batch: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
+            relayer_suri: None,
+            relayer_key_file: None,
+            settle_interval_ms: 1_000,
+            settle_threshold: Amount(1_000_000_000_000),
+            settle_max_age_ms: 30_000,
+            settle_expiry_margin_ms: 60_000,
+            settle_max_batch: 100,
         }
     }
 }
@@ -66,10 +127,21 @@ impl Config {
 
     fn from_figment(figment: Figment) -> Result<Self> {
         let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
-        if config.max_batch == 0 || config.max_body_bytes == 0 {
-            return Err(Error::Config("max_batch and max_body_bytes must be positive".into()));
+        if config.max_batch == 0 || config.max_body_bytes == 0 || config.settle_max_batch == 0 {
+            return Err(Error::Config("max_batch, max_body_bytes and settle_max_batch must be positive".into()));
         }
         Ok(config)
+    }
+
+    /// The relayer's secret URI, from `relayer_suri` or else `relayer_key_file`; `None` if neither is
+    /// set (the gateway then accepts receipts but releases nothing).
+    pub fn relayer(&self) -> Result<Option<Secret>> {
+        if let Some(secret) = &self.relayer_suri {
+            return Ok(Some(secret.clone()));
+        }
+        let Some(path) = &self.relayer_key_file else { return Ok(None) };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("relayer_key_file {path}: {e}")))?;
+        Ok(Some(Secret(text.trim().to_string())))
     }
 }
 
@@ -83,10 +155,12 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file("gateway.toml", "max_batch = 50\nnode_url = \"ws://file:1\"\n")?;
             jail.set_env("GATEWAY__MAX_BATCH", "70");
+            jail.set_env("GATEWAY__SETTLE_THRESHOLD", "340282366920938463463374607431768211455");
             let path = Path::new("gateway.toml");
             let c = Config::load(Some(path)).map_err(|e| e.to_string())?;
             assert_eq!(c.max_batch, 70, "env beats file");
             assert_eq!(c.node_url, "ws://file:1", "file beats defaults");
+            assert_eq!(c.settle_threshold, Amount(u128::MAX), "amounts beyond 64 bits as strings");
             assert_eq!(c.max_body_bytes, Config::default().max_body_bytes, "defaults fill the rest");
 
             jail.create_file("bad.toml", "max_bach = 5\n")?;
@@ -94,6 +168,22 @@ mod tests {
             assert!(err.contains("max_bach"), "{err}");
             jail.set_env("GATEWAY__NOPE", "1");
             assert!(Config::load(None).is_err(), "unknown env key refused");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_relayer_secret_comes_from_env_or_file_and_never_prints() {
+        Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).map_err(|e| e.to_string())?.relayer().map_err(|e| e.to_string())?, None);
+            jail.create_file("relayer.key", "//Relayer\n")?;
+            jail.set_env("GATEWAY__RELAYER_KEY_FILE", "relayer.key");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.relayer().map_err(|e| e.to_string())?, Some(Secret("//Relayer".into())));
+            jail.set_env("GATEWAY__RELAYER_SURI", "//FromEnv");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.relayer().map_err(|e| e.to_string())?, Some(Secret("//FromEnv".into())));
+            assert!(!format!("{c:?}").contains("FromEnv"), "the secret is not in Debug output");
             Ok(())
         });
     }

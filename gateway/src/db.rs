@@ -165,10 +165,11 @@ impl Db {
         .await?
         .try_get("id")?;
         sqlx::query(
-            "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence) \
-             VALUES ($1::numeric, $2, $3, $4::numeric, $5::numeric, $6::numeric) \
+            "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
+             VALUES ($1::numeric, $2, $3, $4::numeric, $5::numeric, $6::numeric, now()) \
              ON CONFLICT (job_id, provider) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, \
-             amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence",
+             amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
+             unsettled_since = COALESCE(lanes.unsettled_since, now())",
         )
         .bind(receipt.job_id.to_string())
         .bind(&receipt.provider[..])

@@ -5,8 +5,9 @@
 //! is committed. Also home of the project's command-line tool, `escrow`.
 //!
 //! Built so far (issue 3, in progress): configuration, the receipt intake API with its read, health,
-//! metrics and OpenAPI routes. Still to come: the settlement loop that releases accepted receipts on
-//! chain, and the receipt/payout subcommands of the CLI.
+//! metrics and OpenAPI routes, and the settlement loop that releases accepted receipts on chain
+//! ([`settle`]). Still to come: the receipt/payout subcommands of the CLI, the crash test and the
+//! load benchmark.
 
 pub mod accounts;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod routes;
+pub mod settle;
 pub mod wire;
 
 use std::sync::Arc;
@@ -48,5 +50,18 @@ impl AppState {
     pub fn new(config: Config, db: db::Db, escrow: Escrow) -> Self {
         let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
         Self { config: Arc::new(config), db, escrow, domain, metrics: metrics::Metrics::new() }
+    }
+}
+
+impl Config {
+    /// The settlement policy these settings describe.
+    #[must_use]
+    pub fn settle_policy(&self) -> settle::Policy {
+        settle::Policy {
+            threshold: self.settle_threshold.0,
+            max_age_ms: self.settle_max_age_ms,
+            expiry_margin_ms: self.settle_expiry_margin_ms,
+            max_batch: self.settle_max_batch,
+        }
     }
 }

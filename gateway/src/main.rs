@@ -145,8 +145,34 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
     let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&config.bundle)?), account(&config.contract)?);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, contract = %ss58(escrow.address()), "gateway ready");
-    let app = gateway::app(gateway::AppState::new(config, db, escrow));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    let relayer = config.relayer()?.map(|secret| keypair(&secret.0)).transpose()?;
+    let state = gateway::AppState::new(config, db, escrow);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let settler = match relayer {
+        Some(signer) => {
+            let settler = gateway::settle::Settler::new(
+                state.db.clone(),
+                state.escrow.clone(),
+                signer,
+                state.config.settle_policy(),
+                state.metrics.clone(),
+            );
+            let interval = std::time::Duration::from_millis(state.config.settle_interval_ms);
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(settler.run(interval, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        None => {
+            tracing::warn!("no relayer key configured: receipts are accepted but not released");
+            None
+        }
+    };
+    axum::serve(listener, gateway::app(state)).with_graceful_shutdown(shutdown()).await?;
+    let _ = stop_tx.send(true);
+    if let Some(settler) = settler {
+        let _ = settler.await;
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }

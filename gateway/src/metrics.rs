@@ -1,6 +1,6 @@
 //! Prometheus metrics of the gateway.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The gateway's counters, in their own registry.
 #[derive(Clone)]
@@ -14,6 +14,12 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     /// Time to answer a receipt request.
     pub request_seconds: Histogram,
+    /// Lanes whose newest accepted receipt the chain has not settled yet.
+    pub settle_queue: IntGauge,
+    /// Receipts released on chain.
+    pub released: IntCounter,
+    /// Time from sending a release extrinsic to its finality.
+    pub release_seconds: Histogram,
 }
 
 impl Metrics {
@@ -37,12 +43,29 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
         )
         .expect("valid metric");
-        for c in [Box::new(accepted.clone()) as Box<dyn prometheus::core::Collector>, Box::new(duplicates.clone())] {
+        let settle_queue =
+            IntGauge::new("gateway_settle_queue_depth", "Lanes with accepted receipts not yet settled on chain")
+                .expect("valid metric");
+        let released =
+            IntCounter::new("gateway_receipts_released_total", "Receipts released on chain").expect("valid metric");
+        let release_seconds = Histogram::with_opts(
+            HistogramOpts::new("gateway_release_seconds", "Time from sending a release to its finality")
+                .buckets(prometheus::exponential_buckets(0.05, 2.0, 12).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+            Box::new(accepted.clone()),
+            Box::new(duplicates.clone()),
+            Box::new(rejected.clone()),
+            Box::new(request_seconds.clone()),
+            Box::new(settle_queue.clone()),
+            Box::new(released.clone()),
+            Box::new(release_seconds.clone()),
+        ];
+        for c in collectors {
             registry.register(c).expect("registered once");
         }
-        registry.register(Box::new(rejected.clone())).expect("registered once");
-        registry.register(Box::new(request_seconds.clone())).expect("registered once");
-        Self { registry, accepted, duplicates, rejected, request_seconds }
+        Self { registry, accepted, duplicates, rejected, request_seconds, settle_queue, released, release_seconds }
     }
 
     /// The text exposition format.

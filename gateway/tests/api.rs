@@ -2,97 +2,16 @@
 //! from `$DATABASE_URL`) and a real dev node with the escrow deployed.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
 use e2e::*;
 use escrow_client::{account_of, AccountId, Keypair};
 use gateway::wire::SignedReceiptJson;
-use gateway::{app, AppState, Config};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use settlement::{Domain, JobId, OpenJob, Receipt};
+use settlement::{Domain, OpenJob, Receipt};
 use sqlx::PgPool;
-use tower::ServiceExt;
-
-struct Harness {
-    _node: DevNode,
-    market: Market,
-    app: Router,
-    pool: PgPool,
-    provider: Keypair,
-    consumer: Keypair,
-    job: JobId,
-}
-
-const DEPOSIT: u128 = 100 * UNIT;
-
-async fn harness(pool: PgPool) -> Harness {
-    let (node, chain) = DevNode::start().await.unwrap();
-    let market = deploy(&chain).await.unwrap();
-    let provider = funded(&chain, "//GwProvider", 1_000 * UNIT).await.unwrap();
-    market.escrow.stake(&provider, market.min_stake).await.unwrap();
-    let consumer = funded(&chain, "//GwConsumer", 1_000 * UNIT).await.unwrap();
-    let job = open(&market, &consumer, &provider, 1).await;
-    let config = Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() };
-    let state = AppState::new(config, gateway::db::Db::from_pool(pool.clone()), market.escrow.clone());
-    Harness { _node: node, market, app: app(state), pool, provider, consumer, job }
-}
-
-async fn open(m: &Market, consumer: &Keypair, provider: &Keypair, payer_seed: u8) -> JobId {
-    let req = OpenJob {
-        providers: vec![account_of(provider)],
-        payer_key: payer(payer_seed).verifying_key().to_bytes(),
-        terms_hash: [0; 32],
-        expires_at: now_ms() + 600_000,
-    };
-    m.escrow.open_job(consumer, DEPOSIT, &req).await.unwrap().value
-}
-
-impl Harness {
-    fn signed(&self, amount: u128, sequence: u64) -> (Receipt<AccountId>, [u8; 64]) {
-        signed_receipt(&self.market, &payer(1), self.job, account_of(&self.provider), amount, sequence)
-    }
-
-    fn json(&self, amount: u128, sequence: u64) -> Value {
-        let (r, s) = self.signed(amount, sequence);
-        serde_json::to_value(SignedReceiptJson::from_signed(&r, &s)).unwrap()
-    }
-
-    async fn request(&self, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value, String) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), text)
-    }
-
-    async fn post(&self, body: &Value) -> (StatusCode, Value) {
-        let (s, v, _) = self.request("POST", "/v1/receipts", serde_json::to_vec(body).unwrap()).await;
-        (s, v)
-    }
-
-    /// Everything in the accepted set, as text, for before/after comparisons.
-    async fn accepted_set(&self) -> Vec<String> {
-        sqlx::query_scalar(
-            "SELECT format('%s|%s|%s|%s', r.id, r.amount, r.sequence, l.receipt_id) \
-             FROM receipts r LEFT JOIN lanes l ON l.receipt_id = r.id ORDER BY r.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .unwrap()
-    }
-
-    async fn rejected_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM rejected_receipts").fetch_one(&self.pool).await.unwrap()
-    }
-}
 
 #[sqlx::test(migrations = "./migrations")]
 async fn accepts_commits_and_answers_resends_idempotently(pool: PgPool) {

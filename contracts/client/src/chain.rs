@@ -12,6 +12,10 @@ use crate::{node, AccountId};
 
 /// Events of one included extrinsic.
 pub type TxEvents = ExtrinsicEvents<PolkadotConfig>;
+/// A submitted transaction's progress.
+pub type TxProgress = subxt::tx::TxProgress<PolkadotConfig, OnlineClient<PolkadotConfig>>;
+/// One step of that progress.
+pub type TxStatus = subxt::tx::TxStatus<PolkadotConfig, OnlineClient<PolkadotConfig>>;
 
 /// Execution weight: computation time (picoseconds of reference hardware) and proof size (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -10,7 +10,7 @@ use settlement::{
 use subxt_signer::sr25519::Keypair;
 
 use crate::bundle::Bundle;
-use crate::chain::{Chain, DryRun, TxEvents, Weight};
+use crate::chain::{Chain, DryRun, TxEvents, TxProgress, Weight};
 use crate::error::{Error, Result};
 use crate::events::{decode_event, RawEvent};
 use crate::{account_of, node, AccountId};
@@ -175,6 +175,29 @@ impl Escrow {
             .map_or(0, |f| f.actual_fee.saturating_add(f.tip));
         let storage_deposit = storage_deposit_of(&events, account_of(signer))?;
         Ok(Submitted { value: value_out, dry_run, events: self.events_of(&events)?, fee_paid, storage_deposit })
+    }
+
+    /// Dry-runs a message and, if the contract accepts it, submits it and hands back the transaction's
+    /// progress (in block, finalized) for the caller to follow, with the dry-run's outcome.
+    pub async fn start<T: Decode>(
+        &self,
+        signer: &Keypair,
+        value: u128,
+        label: &str,
+        args: impl Encode,
+    ) -> Result<(T, DryRun, TxProgress)> {
+        let data = self.bundle.call_data(label, args)?;
+        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
+        let value_out = outcome.map_err(Error::Escrow)?;
+        let call = node::tx().contracts().call(
+            subxt::utils::MultiAddress::Id(subxt::utils::AccountId32(self.address)),
+            value,
+            dry_run.gas_required.with_margin().into(),
+            None,
+            data,
+        );
+        let progress = self.chain.api().tx().sign_and_submit_then_watch_default(&call, signer).await?;
+        Ok((value_out, dry_run, progress))
     }
 
     /// Submits a message without dry-running it first, with a fixed weight limit: for proving that

@@ -15,7 +15,7 @@ pub mod escrow;
 pub mod events;
 
 pub use bundle::Bundle;
-pub use chain::{Chain, DryRun, Weight};
+pub use chain::{Chain, DryRun, TxEvents, TxProgress, TxStatus, Weight};
 pub use error::{Error, Result};
 pub use escrow::{Deploy, Escrow, Submitted};
 pub use subxt_signer::sr25519::{dev, Keypair};

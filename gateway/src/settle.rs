@@ -1,0 +1,315 @@
+//! The settlement loop: releases, per (job, provider), the newest accepted receipt the chain has not
+//! settled yet, many jobs per extrinsic (`release_many`). A lane is released once its unreleased
+//! amount reaches the threshold, once its oldest unreleased receipt passes the maximum age, and at once
+//! when its job is completed or close to its end.
+//!
+//! Every submission is written to Postgres before it is sent (pending), then followed to in block and
+//! finalized, or failed. The chain is the judge of what was paid: each tick first reads the providers'
+//! settled lanes from the contract, and the contract refuses a receipt that does not raise a lane's
+//! cumulative amount, so a retry after a crash or a failure can never pay twice.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use escrow_client::{AccountId, Escrow, Keypair, TxStatus};
+use settlement::fee::Split;
+use settlement::{Event, JobId, JobStatus, Receipt};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::intake::now_ms;
+use crate::jobs::JobView;
+use crate::metrics::Metrics;
+
+/// When a lane is due for release.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Unreleased amount that makes a lane due.
+    pub threshold: u128,
+    /// Age of the oldest unreleased receipt that makes a lane due, in ms.
+    pub max_age_ms: u64,
+    /// A job ending within this many ms (or completed) makes its lanes due, in ms.
+    pub expiry_margin_ms: u64,
+    /// Most receipts per extrinsic.
+    pub max_batch: usize,
+}
+
+/// A lane ahead of the chain.
+#[derive(Debug, Clone)]
+struct Pending {
+    job_id: JobId,
+    provider: AccountId,
+    receipt_id: i64,
+    amount: u128,
+    age_ms: u64,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Receipts sent in a release extrinsic.
+    pub submitted: usize,
+    /// Receipts the chain released (finalized).
+    pub released: usize,
+}
+
+/// Is a lane with `unreleased` value and `age_ms`, on `job`, due at `now`?
+#[must_use]
+pub fn is_due(policy: &Policy, view: &JobView, unreleased: u128, age_ms: u64, now: u64) -> bool {
+    unreleased >= policy.threshold
+        || age_ms >= policy.max_age_ms
+        || view.job.status == JobStatus::Completed
+        || view.job.ends_at.saturating_sub(now) <= policy.expiry_margin_ms
+}
+
+fn parse<T: std::str::FromStr>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
+}
+
+/// The loop's state.
+pub struct Settler {
+    db: Db,
+    escrow: Escrow,
+    signer: Keypair,
+    policy: Policy,
+    metrics: Metrics,
+}
+
+impl Settler {
+    /// A settler submitting with `signer`.
+    #[must_use]
+    pub fn new(db: Db, escrow: Escrow, signer: Keypair, policy: Policy, metrics: Metrics) -> Self {
+        Self { db, escrow, signer, policy, metrics }
+    }
+
+    /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
+    pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+        if let Err(e) = self.recover().await {
+            tracing::error!(error = %e, "settlement recovery failed; will retry through the ticks");
+        }
+        tokio::pin!(stop);
+        loop {
+            match self.tick().await {
+                Ok(t) if t.submitted > 0 => tracing::info!(submitted = t.submitted, released = t.released, "settled"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "settlement tick failed"),
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// Resolves submissions a crash left pending or in block: the chain's lanes decide whether each
+    /// was paid (finalized) or not (failed, and its receipts are released again by the next tick).
+    pub async fn recover(&self) -> Result<usize> {
+        let open: Vec<i64> = sqlx::query_scalar("SELECT id FROM submissions WHERE status IN ('pending', 'in_block')")
+            .fetch_all(self.db.pool())
+            .await?;
+        for id in &open {
+            let items = sqlx::query(
+                "SELECT r.job_id::text AS job_id, r.provider, r.amount::text AS amount FROM submission_items i \
+                 JOIN receipts r ON r.id = i.receipt_id WHERE i.submission_id = $1",
+            )
+            .bind(id)
+            .fetch_all(self.db.pool())
+            .await?;
+            let mut all_paid = true;
+            for item in &items {
+                let provider: Vec<u8> = item.try_get("provider")?;
+                let provider: AccountId = provider.try_into().map_err(|_| Error::Database(sqlx::Error::RowNotFound))?;
+                let lane = self.escrow.lane(parse(item, "job_id")?, provider).await?;
+                all_paid &= lane.amount >= parse::<u128>(item, "amount")?;
+            }
+            let (status, error) =
+                if all_paid { ("finalized", None) } else { ("failed", Some("interrupted before finality")) };
+            sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
+                .bind(id)
+                .bind(status)
+                .bind(error)
+                .execute(self.db.pool())
+                .await?;
+        }
+        Ok(open.len())
+    }
+
+    async fn pending(&self) -> Result<Vec<Pending>> {
+        let rows = sqlx::query(
+            "SELECT job_id::text AS job_id, provider, receipt_id, amount::text AS amount, \
+             (extract(epoch FROM now() - COALESCE(unsettled_since, now())) * 1000)::bigint AS age_ms \
+             FROM lanes WHERE amount > settled_amount ORDER BY unsettled_since NULLS LAST LIMIT 10000",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let provider: Vec<u8> = row.try_get("provider")?;
+                Ok(Pending {
+                    job_id: parse(row, "job_id")?,
+                    provider: provider.try_into().map_err(|_| Error::Database(sqlx::Error::RowNotFound))?,
+                    receipt_id: row.try_get("receipt_id")?,
+                    amount: parse(row, "amount")?,
+                    age_ms: u64::try_from(row.try_get::<i64, _>("age_ms")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_settled(&self, job_id: JobId, provider: &AccountId, amount: u128, sequence: u64) -> Result<()> {
+        sqlx::query(
+            "UPDATE lanes SET settled_amount = GREATEST(settled_amount, $3::numeric), \
+             settled_sequence = GREATEST(settled_sequence, $4::numeric), \
+             unsettled_since = CASE WHEN amount <= GREATEST(settled_amount, $3::numeric) THEN NULL \
+             ELSE unsettled_since END WHERE job_id = $1::numeric AND provider = $2",
+        )
+        .bind(job_id.to_string())
+        .bind(&provider[..])
+        .bind(amount.to_string())
+        .bind(sequence.to_string())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn receipts(&self, ids: &[i64]) -> Result<Vec<(i64, Receipt<AccountId>, [u8; 64])>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let stored = self.db.receipt(*id).await?.ok_or(Error::NotFound)?;
+            out.push((stored.id, stored.receipt, stored.signature));
+        }
+        Ok(out)
+    }
+
+    /// One pass: refresh what the chain settled, pick the due lanes, release them in one extrinsic and
+    /// follow it to finality.
+    pub async fn tick(&self) -> Result<Tick> {
+        let pending = self.pending().await?;
+        let now = now_ms();
+        let mut by_job: BTreeMap<JobId, Vec<Pending>> = BTreeMap::new();
+        for p in pending {
+            by_job.entry(p.job_id).or_default().push(p);
+        }
+        let mut due = Vec::new();
+        let mut queue = 0i64;
+        for (job_id, lanes) in by_job {
+            let Some(view) = JobView::fetch(&self.escrow, job_id).await? else { continue };
+            for lane in lanes {
+                let settled =
+                    view.settled.iter().find(|(p, _)| *p == lane.provider).map(|(_, l)| *l).unwrap_or_default();
+                if settled.amount >= lane.amount {
+                    self.mark_settled(job_id, &lane.provider, settled.amount, settled.sequence).await?;
+                    continue;
+                }
+                queue = queue.saturating_add(1);
+                let open = view.job.status != JobStatus::Finalized && !view.job.has_ended(now);
+                let unreleased = lane.amount.saturating_sub(settled.amount);
+                if open
+                    && due.len() < self.policy.max_batch
+                    && is_due(&self.policy, &view, unreleased, lane.age_ms, now)
+                {
+                    due.push(lane.receipt_id);
+                }
+            }
+        }
+        self.metrics.settle_queue.set(queue);
+        if due.is_empty() {
+            return Ok(Tick::default());
+        }
+        let batch = self.receipts(&due).await?;
+        let items: Vec<(Receipt<AccountId>, [u8; 64])> = batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
+        self.submit(&batch, &items).await
+    }
+
+    async fn submit(
+        &self,
+        batch: &[(i64, Receipt<AccountId>, [u8; 64])],
+        items: &[(Receipt<AccountId>, [u8; 64])],
+    ) -> Result<Tick> {
+        // Recorded before it is sent, so a crash from here on is resolved by `recover`.
+        let mut tx = self.db.pool().begin().await?;
+        let id: i64 = sqlx::query_scalar("INSERT INTO submissions (status) VALUES ('pending') RETURNING id")
+            .fetch_one(&mut *tx)
+            .await?;
+        for (receipt_id, _, _) in batch {
+            sqlx::query("INSERT INTO submission_items (submission_id, receipt_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(receipt_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+
+        let started = Instant::now();
+        let outcome = self.follow(id, items).await;
+        let (status, error) = match &outcome {
+            Ok(_) => ("finalized", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .execute(self.db.pool())
+            .await?;
+        let events = outcome?;
+        self.metrics.release_seconds.observe(started.elapsed().as_secs_f64());
+        let mut released = 0usize;
+        for (receipt_id, receipt, _) in batch {
+            let paid = events.iter().any(|e| {
+                matches!(e, Event::Released { job_id, provider, cumulative, .. }
+                    if *job_id == receipt.job_id && *provider == receipt.provider && *cumulative == receipt.amount)
+            });
+            let label = if paid { "released" } else { "refused" };
+            sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
+                .bind(id)
+                .bind(receipt_id)
+                .bind(label)
+                .execute(self.db.pool())
+                .await?;
+            if paid {
+                released = released.saturating_add(1);
+                self.mark_settled(receipt.job_id, &receipt.provider, receipt.amount, receipt.sequence).await?;
+            }
+        }
+        self.metrics.released.inc_by(u64::try_from(released).unwrap_or(u64::MAX));
+        Ok(Tick { submitted: batch.len(), released })
+    }
+
+    /// Sends the extrinsic and follows it: in block, then finalized; returns the escrow's events.
+    async fn follow(&self, id: i64, items: &[(Receipt<AccountId>, [u8; 64])]) -> Result<Vec<Event<AccountId>>> {
+        let (_outcomes, _dry, mut progress) = self
+            .escrow
+            .start::<Vec<core::result::Result<Split, settlement::Error>>>(&self.signer, 0, "release_many", items)
+            .await?;
+        sqlx::query("UPDATE submissions SET tx_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(&progress.extrinsic_hash().0[..])
+            .execute(self.db.pool())
+            .await?;
+        while let Some(status) = progress.next().await {
+            match status.map_err(escrow_client::Error::from)? {
+                TxStatus::InBestBlock(block) => {
+                    sqlx::query(
+                        "UPDATE submissions SET status = 'in_block', block_hash = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(&block.block_hash().0[..])
+                    .execute(self.db.pool())
+                    .await?;
+                }
+                TxStatus::InFinalizedBlock(block) => {
+                    let events = block.wait_for_success().await.map_err(escrow_client::Error::from)?;
+                    return Ok(self.escrow.events_of(&events)?);
+                }
+                TxStatus::Error { message } | TxStatus::Invalid { message } | TxStatus::Dropped { message } => {
+                    return Err(Error::Chain(escrow_client::Error::Call(message)));
+                }
+                TxStatus::Validated | TxStatus::Broadcasted | TxStatus::NoLongerInBestBlock => {}
+            }
+        }
+        Err(Error::Chain(escrow_client::Error::Call("the node stopped reporting the release".into())))
+    }
+}

@@ -1,0 +1,127 @@
+//! The settlement loop against a real dev node and a real Postgres: due lanes of many jobs released in
+//! one extrinsic, tracked to finality; nothing paid twice; crash recovery decided by the chain.
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use e2e::*;
+use escrow_client::account_of;
+use gateway::settle::{Policy, Settler, Tick};
+use sqlx::PgPool;
+
+const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0, max_batch: 100 };
+const PATIENT: Policy = Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100 };
+
+fn settler(h: &Harness, policy: Policy) -> Settler {
+    Settler::new(h.state.db.clone(), h.state.escrow.clone(), keypair("//Relayer"), policy, h.state.metrics.clone())
+}
+
+async fn fund_relayer(h: &Harness) {
+    funded(h.market.escrow.chain(), "//Relayer", 100 * UNIT).await.unwrap();
+}
+
+async fn submissions(h: &Harness) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT s.status, count(i.receipt_id) FROM submissions s LEFT JOIN submission_items i \
+         ON i.submission_id = s.id GROUP BY s.id, s.status ORDER BY s.id",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn due_lanes_of_many_jobs_settle_in_one_extrinsic_exactly_once(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let second_job = open(&h.market, &h.consumer, &h.provider, 1).await;
+    // Several receipts per job; only the newest of each is released.
+    for (amount, seq) in [(5 * UNIT, 1), (10 * UNIT, 2)] {
+        assert_eq!(h.post(&h.json(amount, seq)).await.0, StatusCode::CREATED);
+    }
+    let (r, s) = signed_receipt(&h.market, &payer(1), second_job, account_of(&h.provider), 7 * UNIT, 1);
+    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
+    assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
+
+    let settler = settler(&h, EAGER);
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 2, released: 2 });
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 2)]);
+    let p = account_of(&h.provider);
+    assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 10 * UNIT);
+    assert_eq!(h.market.escrow.lane(second_job, p).await.unwrap().amount, 7 * UNIT);
+    assert_eq!(h.market.escrow.balance_of(p).await.unwrap(), settlement::fee::split(17 * UNIT, 500).net);
+
+    // Nothing left to do: the next tick sends nothing.
+    assert_eq!(settler.tick().await.unwrap(), Tick::default());
+    assert_eq!(submissions(&h).await.len(), 1);
+    let (_, view, _) = h.request("GET", &format!("/v1/jobs/{}/settlement", h.job), vec![]).await;
+    assert_eq!(view["providers"][0]["pending"], "0");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_lane_waits_for_its_policy_and_goes_at_once_when_the_job_completes(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    h.post(&h.json(3 * UNIT, 1)).await;
+    let settler = settler(&h, PATIENT);
+    assert_eq!(settler.tick().await.unwrap(), Tick::default(), "below threshold, young, job far from its end");
+    assert_eq!(h.state.metrics.settle_queue.get(), 1);
+
+    h.market.escrow.complete(&h.consumer, h.job).await.unwrap();
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 3 * UNIT);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn what_the_chain_already_settled_is_never_sent_again(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    h.post(&h.json(4 * UNIT, 1)).await;
+    // Someone else releases the very receipt first (anyone may).
+    let (r, s) = h.signed(4 * UNIT, 1);
+    h.market.escrow.release(&h.consumer, &r, &s).await.unwrap();
+    assert_eq!(settler(&h, EAGER).tick().await.unwrap(), Tick::default());
+    assert!(submissions(&h).await.is_empty());
+    assert_eq!(
+        h.market.escrow.balance_of(account_of(&h.provider)).await.unwrap(),
+        settlement::fee::split(4 * UNIT, 500).net
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn recovery_lets_the_chain_decide_interrupted_submissions(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let second_job = open(&h.market, &h.consumer, &h.provider, 1).await;
+    let first = h.post(&h.json(6 * UNIT, 1)).await.1["id"].as_i64().unwrap();
+    let (r, s) = signed_receipt(&h.market, &payer(1), second_job, account_of(&h.provider), 2 * UNIT, 1);
+    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
+    let second = h.post(&body).await.1["id"].as_i64().unwrap();
+    // A crash left two submissions open: the first had reached the chain, the second had not.
+    let (r1, s1) = h.signed(6 * UNIT, 1);
+    h.market.escrow.release(&h.consumer, &r1, &s1).await.unwrap();
+    for (status, receipt) in [("in_block", first), ("pending", second)] {
+        let id: i64 = sqlx::query_scalar("INSERT INTO submissions (status) VALUES ($1) RETURNING id")
+            .bind(status)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO submission_items (submission_id, receipt_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(receipt)
+            .execute(&h.pool)
+            .await
+            .unwrap();
+    }
+    let settler = settler(&h, EAGER);
+    assert_eq!(settler.recover().await.unwrap(), 2);
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1), ("failed".to_string(), 1)]);
+    // The next tick sends only what the chain lacks, and each job ends paid exactly its newest receipt.
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    let p = account_of(&h.provider);
+    assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 6 * UNIT);
+    assert_eq!(h.market.escrow.lane(second_job, p).await.unwrap().amount, 2 * UNIT);
+    assert_eq!(h.market.escrow.job(h.job).await.unwrap().unwrap().released, 6 * UNIT);
+}
