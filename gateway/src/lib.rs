@@ -10,6 +10,7 @@
 //! load benchmark.
 
 pub mod accounts;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,5 +1,6 @@
-//! `escrow`: the project's command-line tool: run the receipt gateway, deploy the escrow contract to a
-//! node and show its configuration.
+//! `escrow`: the project's command-line tool: run the receipt gateway; for consumers, payer keys and
+//! signed receipts; for providers, sending receipts, balance and payout; for operators, deploying the
+//! escrow contract and showing its configuration.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +64,69 @@ enum Command {
         #[arg(long, default_value = "")]
         salt: String,
     },
+    /// Generates an ed25519 payer key (prints `{ secret, public }`; keep the secret safe).
+    Keygen,
+    /// Signs a usage receipt with a payer key; prints it as the gateway's JSON.
+    Sign {
+        /// File with the payer key (from `keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The escrow contract's address.
+        #[arg(long, env = "ESCROW_CONTRACT")]
+        contract: String,
+        /// The chain's genesis hash (hex); read from the node when omitted.
+        #[arg(long)]
+        genesis_hash: Option<String>,
+        /// The job.
+        #[arg(long)]
+        job: u64,
+        /// The provider paid.
+        #[arg(long)]
+        provider: String,
+        /// Cumulative amount owed to this provider on this job (smallest units).
+        #[arg(long)]
+        amount: u128,
+        /// Cumulative usage units.
+        #[arg(long, default_value_t = 0)]
+        units: u128,
+        /// Sequence number (strictly increasing per job and provider, from 1).
+        #[arg(long)]
+        sequence: u64,
+        /// Expiry, ms since the Unix epoch (default: in 24 hours).
+        #[arg(long)]
+        expires_at: Option<u64>,
+    },
+    /// Sends signed receipts (a JSON object or array, from a file or `-` for stdin) to a gateway.
+    Submit {
+        /// The gateway's base URL.
+        #[arg(long, env = "ESCROW_GATEWAY", default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        /// The receipts.
+        file: PathBuf,
+    },
+    /// Shows an account's claimable balance, stake and reputation.
+    Balance {
+        /// The escrow contract's address.
+        #[arg(long, env = "ESCROW_CONTRACT")]
+        contract: String,
+        /// The contract bundle (`escrow.contract`).
+        #[arg(long, env = "ESCROW_BUNDLE")]
+        bundle: PathBuf,
+        /// The account (SS58, hex or secret URI).
+        account: String,
+    },
+    /// Pays out the signer's claimable balance (provider earnings, treasury fees, consumer refunds).
+    Claim {
+        /// The escrow contract's address.
+        #[arg(long, env = "ESCROW_CONTRACT")]
+        contract: String,
+        /// The contract bundle (`escrow.contract`).
+        #[arg(long, env = "ESCROW_BUNDLE")]
+        bundle: PathBuf,
+        /// Secret URI of the account to pay out.
+        #[arg(long)]
+        suri: String,
+    },
     /// Prints a deployed escrow's configuration.
     Config {
         /// The escrow contract's address.
@@ -111,6 +175,47 @@ async fn main() -> Result<(), BoxError> {
             let chain = Chain::connect(&cli.url).await?;
             let escrow = Escrow::deploy(&chain, &signer, Arc::new(Bundle::load(&bundle)?), &params).await?;
             println!("{}", ss58(escrow.address()));
+        }
+        Command::Keygen => println!("{}", gateway::cli::keygen()),
+        Command::Sign { key, contract, genesis_hash, job, provider, amount, units, sequence, expires_at } => {
+            let genesis_hash = match genesis_hash {
+                Some(hex) => gateway::wire::bytes::<32>("genesis_hash", &hex)?,
+                None => Chain::connect(&cli.url).await?.genesis_hash(),
+            };
+            let args = gateway::cli::ReceiptArgs {
+                genesis_hash,
+                contract: account(&contract)?,
+                job_id: job,
+                provider: account(&provider)?,
+                amount,
+                units,
+                sequence,
+                expires_at: expires_at.unwrap_or_else(|| gateway::intake::now_ms().saturating_add(86_400_000)),
+            };
+            let signed = gateway::cli::sign(&gateway::cli::payer_key(&key)?, &args);
+            println!("{}", serde_json::to_string_pretty(&signed)?);
+        }
+        Command::Submit { gateway: url, file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)?
+            };
+            let (status, answer) = gateway::cli::submit(&url, &serde_json::from_str(&text)?).await?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            if !(200..300).contains(&status) {
+                return Err(format!("the gateway answered {status}").into());
+            }
+        }
+        Command::Balance { contract, bundle, account: who } => {
+            let chain = Chain::connect(&cli.url).await?;
+            let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&bundle)?), account(&contract)?);
+            println!("{}", serde_json::to_string_pretty(&gateway::cli::balance(&escrow, account(&who)?).await?)?);
+        }
+        Command::Claim { contract, bundle, suri } => {
+            let chain = Chain::connect(&cli.url).await?;
+            let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&bundle)?), account(&contract)?);
+            println!("claimed {}", gateway::cli::claim(&escrow, &keypair(&suri)?).await?);
         }
         Command::Config { contract, bundle } => {
             let chain = Chain::connect(&cli.url).await?;
