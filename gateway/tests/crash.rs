@@ -1,0 +1,181 @@
+//! Crash safety of the real `escrow serve` process: streamed receipts, the gateway killed with SIGKILL
+//! mid-stream and mid-settlement, restarted each time. Every receipt that got a 2xx is still stored,
+//! and the chain paid each job exactly its highest accepted cumulative amount, once.
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::*;
+use escrow_client::{account_of, Keypair};
+use gateway::wire::{to_hex, SignedReceiptJson};
+use settlement::{JobId, OpenJob};
+use sqlx::PgPool;
+
+struct Gateway {
+    child: Child,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_gateway(listen: &str, database_url: &str, node_url: &str, contract: &str) -> Gateway {
+    let child = Command::new(env!("CARGO_BIN_EXE_escrow"))
+        .arg("serve")
+        .env("GATEWAY__LISTEN", listen)
+        .env("GATEWAY__DATABASE_URL", database_url)
+        .env("GATEWAY__NODE_URL", node_url)
+        .env("GATEWAY__CONTRACT", contract)
+        .env("GATEWAY__BUNDLE", std::env::var("ESCROW_BUNDLE").unwrap_or_default())
+        .env("GATEWAY__RELAYER_SURI", "//Relayer")
+        .env("GATEWAY__SETTLE_INTERVAL_MS", "100")
+        .env("GATEWAY__SETTLE_THRESHOLD", "0")
+        .env("GATEWAY__SETTLE_MAX_AGE_MS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Gateway { child }
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gateway not ready");
+}
+
+/// This test's own database (the one `sqlx::test` made) as a URL for the gateway process.
+fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{}", pool.connect_options().get_database().unwrap())
+}
+
+async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: usize) -> Vec<JobId> {
+    let mut jobs = Vec::new();
+    for _ in 0..n {
+        let req = OpenJob {
+            providers: vec![account_of(provider)],
+            payer_key: payer(9).verifying_key().to_bytes(),
+            terms_hash: [0; 32],
+            expires_at: now_ms() + 600_000,
+        };
+        jobs.push(m.escrow.open_job(consumer, 100 * UNIT, &req).await.unwrap().value);
+    }
+    jobs
+}
+
+#[sqlx::test(migrations = false)]
+async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: PgPool) {
+    let (node, chain) = DevNode::start().await.unwrap();
+    let m = deploy(&chain).await.unwrap();
+    let provider = funded(&chain, "//CrashProvider", 1_000 * UNIT).await.unwrap();
+    m.escrow.stake(&provider, m.min_stake).await.unwrap();
+    let consumer = funded(&chain, "//CrashConsumer", 10_000 * UNIT).await.unwrap();
+    funded(&chain, "//Relayer", 100 * UNIT).await.unwrap();
+    let jobs = open_jobs(&m, &consumer, &provider, 3).await;
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let (db_url, contract) = (url_of(&pool), to_hex(&m.escrow.address()));
+    let http = reqwest::Client::new();
+    let mut gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+    wait_ready(&http, &base).await;
+
+    let mut acknowledged: Vec<(i64, JobId, u128, u64)> = Vec::new();
+    let mut kills = Vec::new();
+    for seq in 1..=45u64 {
+        if seq == 15 {
+            // Mid-stream.
+            kills.push("mid-stream");
+            drop(gateway);
+            gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+        }
+        if seq == 30 {
+            // Mid-settlement: wait until a release is on its way, then kill at once.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let open: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM submissions WHERE status IN ('pending', 'in_block')")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                if open > 0 || Instant::now() > deadline {
+                    kills.push(if open > 0 { "mid-settlement" } else { "no open submission seen" });
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            drop(gateway);
+            gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+        }
+        for job in &jobs {
+            let amount = u128::from(seq) * UNIT;
+            let (r, s) = signed_receipt(&m, &payer(9), *job, account_of(&provider), amount, seq);
+            let body = SignedReceiptJson::from_signed(&r, &s);
+            // While the gateway restarts, requests fail: those receipts were never acknowledged.
+            let Ok(resp) = http.post(format!("{base}/v1/receipts")).json(&body).send().await else { continue };
+            if resp.status().is_success() {
+                let v: serde_json::Value = resp.json().await.unwrap();
+                acknowledged.push((v["id"].as_i64().unwrap(), *job, amount, seq));
+            }
+        }
+        if seq == 15 || seq == 30 {
+            wait_ready(&http, &base).await;
+        }
+    }
+    assert_eq!(kills, vec!["mid-stream", "mid-settlement"]);
+    assert!(acknowledged.len() > 100, "most receipts acknowledged: {}", acknowledged.len());
+
+    // Every acknowledged receipt is stored, as sent.
+    for (id, job, amount, seq) in &acknowledged {
+        let row: (String, String, String) =
+            sqlx::query_as("SELECT job_id::text, amount::text, sequence::text FROM receipts WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(row, (job.to_string(), amount.to_string(), seq.to_string()));
+    }
+
+    // The chain converges on exactly the highest acknowledged cumulative of each job, paid once.
+    let mut highest: HashMap<JobId, u128> = HashMap::new();
+    for (_, job, amount, _) in &acknowledged {
+        let h = highest.entry(*job).or_default();
+        *h = (*h).max(*amount);
+    }
+    let p = account_of(&provider);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut settled = true;
+        for (job, amount) in &highest {
+            settled &= m.escrow.lane(*job, p).await.unwrap().amount == *amount;
+        }
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "settlement did not converge");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut expected_net = 0;
+    for (job, amount) in &highest {
+        assert_eq!(m.escrow.job(*job).await.unwrap().unwrap().released, *amount, "job {job} paid exactly once");
+        expected_net += settlement::fee::split(*amount, 500).net;
+    }
+    assert_eq!(m.escrow.balance_of(p).await.unwrap(), expected_net);
+    drop(gateway);
+}
