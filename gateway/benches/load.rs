@@ -1,0 +1,173 @@
+//! Bounded loopback load on the gateway: receipts/s accepted (verified and committed to Postgres) at
+//! batch sizes 1, 100 and 1,000, with p50/p99 request latency; and, in the same run on the same cores,
+//! the raw ed25519 `verify_strict` and batch-verify rates, for the ratio. Writes benchmarks/gateway.md.
+//!
+//! Run: `scripts/bench-gateway` (starts a private Postgres; the bench starts its own dev node).
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use e2e::*;
+use ed25519_dalek::{Signer, SigningKey};
+use escrow_client::account_of;
+use gateway::wire::SignedReceiptJson;
+use gateway::{app, AppState, Config};
+use settlement::OpenJob;
+
+const CLIENTS: usize = 4;
+const JOBS_PER_CLIENT: usize = 5;
+
+fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    sorted[(sorted.len() - 1) * percent / 100]
+}
+
+fn raw_rates() -> (f64, f64) {
+    let n = 8_192;
+    let keys: Vec<SigningKey> = (0..64u8).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
+    let msgs: Vec<Vec<u8>> =
+        (0..n).map(|i: usize| format!("compute-escrow/receipt/1 bench {i:0>150}").into_bytes()).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = msgs.iter().enumerate().map(|(i, m)| keys[i % 64].sign(m)).collect();
+    let vks: Vec<ed25519_dalek::VerifyingKey> = (0..n).map(|i| keys[i % 64].verifying_key()).collect();
+    let t = Instant::now();
+    for i in 0..n {
+        vks[i].verify_strict(&msgs[i], &sigs[i]).unwrap();
+    }
+    let strict = n as f64 / t.elapsed().as_secs_f64();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let t = Instant::now();
+    for chunk in 0..(n / 1024) {
+        let r = chunk * 1024..(chunk + 1) * 1024;
+        ed25519_dalek::verify_batch(&refs[r.clone()], &sigs[r.clone()], &vks[r]).unwrap();
+    }
+    let batch = n as f64 / t.elapsed().as_secs_f64();
+    (strict, batch)
+}
+
+#[tokio::main]
+async fn main() -> TestResult {
+    let admin_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL unset: run scripts/bench-gateway")?;
+    let (raw_strict, raw_batch) = raw_rates();
+
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = funded(&chain, "//BenchProvider", 1_000 * UNIT).await?;
+    m.escrow.stake(&provider, m.min_stake).await?;
+    let consumer = funded(&chain, "//BenchConsumer", 1_000_000 * UNIT).await?;
+    let key = payer(11);
+    let mut jobs = Vec::new();
+    for _ in 0..CLIENTS * JOBS_PER_CLIENT {
+        let req = OpenJob {
+            providers: vec![account_of(&provider)],
+            payer_key: key.verifying_key().to_bytes(),
+            terms_hash: [0; 32],
+            expires_at: now_ms() + 1_800_000,
+        };
+        jobs.push(m.escrow.open_job(&consumer, 10_000 * UNIT, &req).await?.value);
+    }
+
+    let admin = sqlx::PgPool::connect(&admin_url).await?;
+    let db_name = format!("gateway_bench_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&admin).await?;
+    let (server, _) = admin_url.rsplit_once('/').unwrap();
+    let db = gateway::db::Db::connect(&format!("{server}/{db_name}"), 16).await?;
+    let config = Config { max_batch: 10_000, max_body_bytes: 64 * 1024 * 1024, ..Config::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = app(AppState::new(config, db, m.escrow.clone()));
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    let mut next_seq = vec![1u64; jobs.len()];
+    for (batch, requests_per_client) in [(1usize, 250usize), (100, 10), (1_000, 2)] {
+        // Pre-sign every receipt: each client streams to its own jobs, cumulative and in order.
+        let mut plans: Vec<Vec<serde_json::Value>> = Vec::new();
+        for c in 0..CLIENTS {
+            let mut bodies = Vec::new();
+            for _ in 0..requests_per_client {
+                let mut items = Vec::new();
+                for i in 0..batch {
+                    let j = c * JOBS_PER_CLIENT + i % JOBS_PER_CLIENT;
+                    let seq = next_seq[j];
+                    next_seq[j] += 1;
+                    let (r, s) = signed_receipt(&m, &key, jobs[j], account_of(&provider), u128::from(seq), seq);
+                    items.push(serde_json::to_value(SignedReceiptJson::from_signed(&r, &s))?);
+                }
+                bodies.push(if batch == 1 { items.pop().unwrap() } else { serde_json::Value::Array(items) });
+            }
+            plans.push(bodies);
+        }
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for bodies in plans {
+            let (http, url) = (http.clone(), format!("{base}/v1/receipts"));
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut accepted = 0usize;
+                for body in bodies {
+                    let t = Instant::now();
+                    let resp = http.post(&url).json(&body).timeout(Duration::from_secs(120)).send().await.unwrap();
+                    let v: serde_json::Value = resp.json().await.unwrap();
+                    latencies.push(t.elapsed());
+                    accepted += match v.get("results") {
+                        Some(results) => {
+                            results.as_array().unwrap().iter().filter(|r| r["status"] == "accepted").count()
+                        }
+                        None => usize::from(v["status"] == "accepted"),
+                    };
+                }
+                (latencies, accepted)
+            }));
+        }
+        let mut latencies = Vec::new();
+        let mut accepted = 0;
+        for t in tasks {
+            let (l, a) = t.await?;
+            latencies.extend(l);
+            accepted += a;
+        }
+        let elapsed = started.elapsed();
+        latencies.sort();
+        let total = CLIENTS * requests_per_client * batch;
+        assert_eq!(accepted, total, "every receipt accepted");
+        rows.push((
+            batch,
+            total,
+            accepted as f64 / elapsed.as_secs_f64(),
+            percentile(&latencies, 50),
+            percentile(&latencies, 99),
+        ));
+    }
+    server.abort();
+
+    let mut md = String::new();
+    writeln!(md, "# Gateway figures\n")?;
+    writeln!(
+        md,
+        "Measured by `scripts/bench-gateway` on this machine (2 cores): the gateway's router served over loopback"
+    )?;
+    writeln!(md, "TCP in the bench process, {CLIENTS} concurrent clients each streaming to its own {JOBS_PER_CLIENT} jobs, a private")?;
+    writeln!(
+        md,
+        "Postgres 15 (fsync on) and a `substrate-contracts-node --dev`. \"Accepted\" means parsed, checked (including"
+    )?;
+    writeln!(md, "`verify_strict`) and committed; every receipt sent was accepted.\n")?;
+    writeln!(md, "| batch size | receipts | accepted receipts/s | p50 request latency | p99 request latency |\n|---:|---:|---:|---:|---:|")?;
+    for (batch, total, rate, p50, p99) in &rows {
+        writeln!(
+            md,
+            "| {batch} | {total} | {rate:.0} | {:.1} ms | {:.1} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        )?;
+    }
+    writeln!(md, "\nRaw ed25519 on one core, same run: `verify_strict` {raw_strict:.0}/s, `verify_batch` (1,024 per batch) {raw_batch:.0}/s.")?;
+    let best = rows.iter().map(|r| r.2).fold(0.0, f64::max);
+    writeln!(md, "Best end-to-end rate / raw batch-verify rate: {:.1} % (target: 60 %).", best * 100.0 / raw_batch)?;
+    print!("{md}");
+    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../benchmarks/gateway.md");
+    std::fs::write(out, md)?;
+    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&admin).await?;
+    Ok(())
+}
