@@ -30,6 +30,9 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// A receipt is accepted only if it (and its job) stays valid at least this long, in ms, so that
+    /// the release can still land before the chain would refuse it.
+    pub accept_margin_ms: u64,
     /// Secret URI of the account that submits releases (pays their fees; holds no power over funds).
     /// Prefer `relayer_key_file` or the `GATEWAY__RELAYER_SURI` variable to a config file.
     pub relayer_suri: Option<Secret>,
@@ -97,6 +100,7 @@ impl Default for Config {
             bundle: String::new(),
             max_batch: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
+            accept_margin_ms: 6_000,
             relayer_suri: None,
             relayer_key_file: None,
             settle_interval_ms: 1_000,

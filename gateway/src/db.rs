@@ -1,6 +1,8 @@
 //! Postgres: the accepted receipts, the newest accepted receipt per (job, provider), and the refused
-//! ones. Accepting a receipt is one transaction under a per-job advisory lock that re-runs the
+//! ones. Accepting receipts is one transaction per job under a per-job advisory lock that runs the
 //! settlement checks against the committed state, so concurrent requests cannot both pass a bound.
+
+use std::collections::HashMap;
 
 use escrow_client::AccountId;
 use sha2::{Digest, Sha256};
@@ -15,6 +17,25 @@ use settlement::{Lane, Receipt, Timestamp};
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+}
+
+/// A well-formed receipt for the job, with the verdict of its signature check.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The receipt.
+    pub receipt: Receipt<AccountId>,
+    /// The payer's signature.
+    pub signature: [u8; 64],
+    /// Whether `verify_strict` accepted the signature against the job's payer key.
+    pub signature_ok: bool,
+}
+
+fn view_job_id(items: &[Candidate]) -> Result<u64> {
+    let first = items.first().ok_or(Error::Database(sqlx::Error::RowNotFound))?.receipt.job_id;
+    if items.iter().any(|c| c.receipt.job_id != first) {
+        return Err(Error::bad_request("mixed_jobs", "receipts of one call must share a job"));
+    }
+    Ok(first)
 }
 
 /// The outcome of storing a receipt.
@@ -116,81 +137,172 @@ impl Db {
         &self.pool
     }
 
-    /// Accepts a receipt whose domain was checked: under the job's lock, runs every settlement check
-    /// against the job as the chain has it and the lanes as accepted so far, then commits it. A receipt
-    /// accepted before is reported as a duplicate and nothing is written.
-    pub async fn accept(
+    /// Accepts receipts of one job whose domains were checked and whose signatures were verified apart
+    /// (`signature_ok`). Under the job's lock, in one transaction, each receipt in order runs the
+    /// settlement rules against the job as the chain has it and the lanes as accepted so far (including
+    /// the receipts before it in `items`); the accepted ones are inserted together. A receipt accepted
+    /// before is reported as a duplicate and not written again. Returns one outcome per item, in order.
+    pub async fn accept_for_job(
         &self,
         view: &JobView,
-        receipt: &Receipt<AccountId>,
-        signature: &[u8; 64],
+        items: &[Candidate],
         now: Timestamp,
-    ) -> Result<Accepted> {
-        let digest = digest(receipt, signature);
-        let job_key = i64::try_from(receipt.job_id).map_err(|_| Error::Refused(settlement::Error::JobNotFound))?;
+    ) -> Result<Vec<core::result::Result<Accepted, settlement::Error>>> {
+        let job_id = view_job_id(items)?;
+        let job_key = i64::try_from(job_id).map_err(|_| Error::Refused(settlement::Error::JobNotFound))?;
+        let digests: Vec<[u8; 32]> = items.iter().map(|c| digest(&c.receipt, &c.signature)).collect();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(job_key).execute(&mut *tx).await?;
 
-        if let Some(row) =
-            sqlx::query("SELECT id FROM receipts WHERE digest = $1").bind(&digest[..]).fetch_optional(&mut *tx).await?
+        let digest_list: Vec<Vec<u8>> = digests.iter().map(|d| d.to_vec()).collect();
+        let mut known: HashMap<[u8; 32], i64> = HashMap::new();
+        for row in sqlx::query("SELECT digest, id FROM receipts WHERE digest = ANY($1)")
+            .bind(&digest_list)
+            .fetch_all(&mut *tx)
+            .await?
         {
-            return Ok(Accepted { id: row.try_get("id")?, duplicate: true });
+            known.insert(fixed(&row, "digest")?, row.try_get("id")?);
         }
-        let accepted: Vec<AcceptedLane> = sqlx::query(LANES)
-            .bind(receipt.job_id.to_string())
+        let mut lanes: Vec<AcceptedLane> = sqlx::query(LANES)
+            .bind(job_id.to_string())
             .fetch_all(&mut *tx)
             .await?
             .iter()
             .map(lane_of)
             .collect::<Result<_>>()?;
-        let (job, lane) = view.with_accepted(&accepted, &receipt.provider);
-        settlement::checks::check_against_job(&job, &lane, receipt, signature, now).map_err(Error::Refused)?;
 
-        let id: i64 = sqlx::query(
-            "INSERT INTO receipts (job_id, provider, amount, units, sequence, expires_at, genesis_hash, contract, \
-             signature, digest) VALUES ($1::numeric, $2, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7, $8, \
-             $9, $10) RETURNING id",
-        )
-        .bind(receipt.job_id.to_string())
-        .bind(&receipt.provider[..])
-        .bind(receipt.amount.to_string())
-        .bind(receipt.units.to_string())
-        .bind(receipt.sequence.to_string())
-        .bind(receipt.expires_at.to_string())
-        .bind(&receipt.domain.genesis_hash[..])
-        .bind(&receipt.domain.contract[..])
-        .bind(&signature[..])
-        .bind(&digest[..])
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        sqlx::query(
-            "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
-             VALUES ($1::numeric, $2, $3, $4::numeric, $5::numeric, $6::numeric, now()) \
-             ON CONFLICT (job_id, provider) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, \
-             amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
-             unsettled_since = COALESCE(lanes.unsettled_since, now())",
-        )
-        .bind(receipt.job_id.to_string())
-        .bind(&receipt.provider[..])
-        .bind(id)
-        .bind(receipt.amount.to_string())
-        .bind(receipt.units.to_string())
-        .bind(receipt.sequence.to_string())
-        .execute(&mut *tx)
-        .await?;
+        // Decide every item in order against the lanes as they grow.
+        enum Decision {
+            Known(i64),
+            New(usize),
+            SameAsNew(usize),
+            Refused(settlement::Error),
+        }
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut fresh_digests: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut decisions = Vec::with_capacity(items.len());
+        for (i, c) in items.iter().enumerate() {
+            if let Some(id) = known.get(&digests[i]) {
+                decisions.push(Decision::Known(*id));
+                continue;
+            }
+            if let Some(slot) = fresh_digests.get(&digests[i]) {
+                decisions.push(Decision::SameAsNew(*slot));
+                continue;
+            }
+            let (job, lane) = view.with_accepted(&lanes, &c.receipt.provider);
+            let signature = if c.signature_ok { Ok(()) } else { Err(settlement::Error::BadSignature) };
+            let verdict = settlement::checks::check_rules(&job, &lane, &c.receipt, now).and(signature);
+            match verdict {
+                Err(e) => decisions.push(Decision::Refused(e)),
+                Ok(()) => {
+                    let lane =
+                        Lane { amount: c.receipt.amount, units: c.receipt.units, sequence: c.receipt.sequence, fee: 0 };
+                    match lanes.iter_mut().find(|l| l.provider == c.receipt.provider) {
+                        Some(l) => l.lane = lane,
+                        None => lanes.push(AcceptedLane { provider: c.receipt.provider, receipt_id: 0, lane }),
+                    }
+                    fresh_digests.insert(digests[i], fresh.len());
+                    decisions.push(Decision::New(fresh.len()));
+                    fresh.push(i);
+                }
+            }
+        }
+
+        let ids = self.insert_receipts(&mut tx, items, &digests, &fresh).await?;
+        // Each touched lane moves to its newest accepted receipt.
+        let mut newest: HashMap<AccountId, usize> = HashMap::new();
+        for (slot, i) in fresh.iter().enumerate() {
+            newest.insert(items[*i].receipt.provider, slot);
+        }
+        for slot in newest.values() {
+            let r = &items[fresh[*slot]].receipt;
+            sqlx::query(
+                "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
+                 VALUES ($1::numeric, $2, $3, $4::numeric, $5::numeric, $6::numeric, now()) \
+                 ON CONFLICT (job_id, provider) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, \
+                 amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
+                 unsettled_since = COALESCE(lanes.unsettled_since, now()), stalled = NULL",
+            )
+            .bind(job_id.to_string())
+            .bind(&r.provider[..])
+            .bind(ids[*slot])
+            .bind(r.amount.to_string())
+            .bind(r.units.to_string())
+            .bind(r.sequence.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(Accepted { id, duplicate: false })
+        Ok(decisions
+            .into_iter()
+            .map(|d| match d {
+                Decision::Known(id) => Ok(Accepted { id, duplicate: true }),
+                Decision::New(slot) => Ok(Accepted { id: ids[slot], duplicate: false }),
+                Decision::SameAsNew(slot) => Ok(Accepted { id: ids[slot], duplicate: true }),
+                Decision::Refused(e) => Err(e),
+            })
+            .collect())
     }
 
-    /// Keeps a refused receipt for audit.
-    pub async fn log_rejection(&self, code: &str, message: &str, body: Option<&serde_json::Value>) -> Result<()> {
-        sqlx::query("INSERT INTO rejected_receipts (code, message, body) VALUES ($1, $2, $3)")
-            .bind(code)
-            .bind(message)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
+    /// Inserts `items[fresh]` in one statement; returns their ids in the order of `fresh`.
+    async fn insert_receipts(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        items: &[Candidate],
+        digests: &[[u8; 32]],
+        fresh: &[usize],
+    ) -> Result<Vec<i64>> {
+        if fresh.is_empty() {
+            return Ok(Vec::new());
+        }
+        let col = |f: &dyn Fn(&Candidate) -> String| fresh.iter().map(|i| f(&items[*i])).collect::<Vec<String>>();
+        let bytes = |f: &dyn Fn(usize) -> Vec<u8>| fresh.iter().map(|i| f(*i)).collect::<Vec<Vec<u8>>>();
+        let rows = sqlx::query(
+            "INSERT INTO receipts (job_id, provider, amount, units, sequence, expires_at, genesis_hash, contract, \
+             signature, digest) SELECT j::numeric, p, a::numeric, u::numeric, s::numeric, e::numeric, g, c, sig, d \
+             FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
+             $8::bytea[], $9::bytea[], $10::bytea[]) AS t(j, p, a, u, s, e, g, c, sig, d) RETURNING id, digest",
+        )
+        .bind(col(&|c| c.receipt.job_id.to_string()))
+        .bind(bytes(&|i| items[i].receipt.provider.to_vec()))
+        .bind(col(&|c| c.receipt.amount.to_string()))
+        .bind(col(&|c| c.receipt.units.to_string()))
+        .bind(col(&|c| c.receipt.sequence.to_string()))
+        .bind(col(&|c| c.receipt.expires_at.to_string()))
+        .bind(bytes(&|i| items[i].receipt.domain.genesis_hash.to_vec()))
+        .bind(bytes(&|i| items[i].receipt.domain.contract.to_vec()))
+        .bind(bytes(&|i| items[i].signature.to_vec()))
+        .bind(bytes(&|i| digests[i].to_vec()))
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut by_digest: HashMap<[u8; 32], i64> = HashMap::new();
+        for row in &rows {
+            by_digest.insert(fixed(row, "digest")?, row.try_get("id")?);
+        }
+        fresh
+            .iter()
+            .map(|i| by_digest.get(&digests[*i]).copied().ok_or(Error::Database(sqlx::Error::RowNotFound)))
+            .collect()
+    }
+
+    /// Keeps refused receipts for audit: (code, message, the receipt's JSON if it was an object).
+    pub async fn log_rejections(&self, rejected: &[(&str, String, Option<String>)]) -> Result<()> {
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        let codes: Vec<&str> = rejected.iter().map(|r| r.0).collect();
+        let messages: Vec<&str> = rejected.iter().map(|r| r.1.as_str()).collect();
+        let bodies: Vec<Option<&str>> = rejected.iter().map(|r| r.2.as_deref()).collect();
+        sqlx::query(
+            "INSERT INTO rejected_receipts (code, message, body) \
+             SELECT c, m, b::jsonb FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(c, m, b)",
+        )
+        .bind(codes)
+        .bind(messages)
+        .bind(bodies)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -1,14 +1,16 @@
-//! The intake pipeline: parse each receipt, check its domain, look its job up on chain (once per job
-//! per request), then check and commit it in Postgres. Each receipt gets its own verdict; refusals are
-//! kept apart for audit and counted by code.
+//! The intake pipeline: parse each receipt and check its domain; look each job up on chain once per
+//! request; verify the signatures (`verify_strict`, in parallel for batches); then, per job, check the
+//! rules and commit in one Postgres transaction. Each receipt gets its own verdict; refusals are kept
+//! apart for audit and counted by code.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use escrow_client::AccountId;
 use serde_json::Value;
-use settlement::JobId;
+use settlement::{JobId, Receipt};
 
-use crate::db::Accepted;
+use crate::db::{Accepted, Candidate};
 use crate::error::{Error, Result};
 use crate::jobs::JobView;
 use crate::wire::SignedReceiptJson;
@@ -31,40 +33,113 @@ pub fn now_ms() -> u64 {
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
-async fn one(state: &AppState, jobs: &mut HashMap<JobId, Option<JobView>>, item: Value) -> Result<Accepted> {
-    let (receipt, signature) = SignedReceiptJson::from_value(item)?;
-    settlement::checks::check_domain(&state.domain, &receipt).map_err(Error::Refused)?;
-    let view = match jobs.entry(receipt.job_id) {
-        Entry::Occupied(known) => known.into_mut(),
-        Entry::Vacant(slot) => slot.insert(JobView::fetch(&state.escrow, receipt.job_id).await?),
+/// Batches at least this large have their signatures verified on every core.
+const PARALLEL_FROM: usize = 64;
+
+/// `verify_strict` of every (key, receipt, signature), in order; on all cores for large inputs.
+async fn verify_all(work: Vec<([u8; 32], Receipt<AccountId>, [u8; 64])>) -> Result<Vec<bool>> {
+    let check = |chunk: &[([u8; 32], Receipt<AccountId>, [u8; 64])]| -> Vec<bool> {
+        chunk.iter().map(|(key, receipt, sig)| receipt.verify(key, sig)).collect()
     };
-    let view = view.as_ref().ok_or(Error::Refused(settlement::Error::JobNotFound))?;
-    state.db.accept(view, &receipt, &signature, now_ms()).await
+    if work.len() < PARALLEL_FROM {
+        return Ok(check(&work));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let size = work.len().div_ceil(cores);
+    let mut tasks = Vec::new();
+    let mut rest = work;
+    while !rest.is_empty() {
+        let tail = rest.split_off(size.min(rest.len()));
+        let chunk = std::mem::replace(&mut rest, tail);
+        tasks.push(tokio::task::spawn_blocking(move || check(&chunk)));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.extend(task.await.map_err(|e| Error::Config(format!("signature worker: {e}")))?);
+    }
+    Ok(out)
 }
 
-/// Processes receipts in order. Client faults become per-receipt rejections; a failure of ours
-/// (database, node) ends the request with an error, after the receipts before it were committed.
+struct Item {
+    index: usize,
+    receipt: Receipt<AccountId>,
+    signature: [u8; 64],
+    body: Option<String>,
+}
+
+/// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
+/// node) ends the request with an error, after the jobs before it were committed.
 pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
-    let mut jobs = HashMap::new();
-    let mut verdicts = Vec::with_capacity(items.len());
-    for item in items {
-        let kept = if matches!(item, Value::Object(_)) { Some(item.clone()) } else { None };
-        match one(state, &mut jobs, item).await {
-            Ok(accepted) => {
-                if accepted.duplicate {
-                    state.metrics.duplicates.inc();
-                } else {
-                    state.metrics.accepted.inc();
-                }
-                verdicts.push(Verdict::Accepted(accepted));
-            }
-            Err(e @ (Error::Refused(_) | Error::BadRequest { .. })) => {
-                state.metrics.rejected.with_label_values(&[e.code()]).inc();
-                state.db.log_rejection(e.code(), &e.public_message(), kept.as_ref()).await?;
-                verdicts.push(Verdict::Rejected(e));
-            }
-            Err(e) => return Err(e),
+    // The rules are checked as of the latest moment the release may land.
+    let now = now_ms().saturating_add(state.config.accept_margin_ms);
+    let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let mut rejected: Vec<(usize, Error, Option<String>)> = Vec::new();
+
+    // Parse and check the domain.
+    let mut good = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let body = item.is_object().then(|| item.to_string());
+        let parsed = SignedReceiptJson::from_value(item).and_then(|(receipt, signature)| {
+            settlement::checks::check_domain(&state.domain, &receipt).map_err(Error::Refused)?;
+            Ok((receipt, signature))
+        });
+        match parsed {
+            Ok((receipt, signature)) => good.push(Item { index, receipt, signature, body }),
+            Err(e) => rejected.push((index, e, body)),
         }
     }
-    Ok(verdicts)
+
+    // One chain lookup per job.
+    let mut views: HashMap<JobId, Option<JobView>> = HashMap::new();
+    for item in &good {
+        if let Entry::Vacant(slot) = views.entry(item.receipt.job_id) {
+            slot.insert(JobView::fetch(&state.escrow, item.receipt.job_id).await?);
+        }
+    }
+    let mut known = Vec::with_capacity(good.len());
+    for item in good {
+        match views.get(&item.receipt.job_id).and_then(Option::as_ref) {
+            Some(view) => known.push((view.job.payer_key, item)),
+            None => rejected.push((item.index, Error::Refused(settlement::Error::JobNotFound), item.body)),
+        }
+    }
+
+    // Signatures, then the rules and the commit per job, in the order received.
+    let work = known.iter().map(|(key, item)| (*key, item.receipt.clone(), item.signature)).collect();
+    let signature_ok = verify_all(work).await?;
+    let mut by_job: BTreeMap<JobId, Vec<(Item, bool)>> = BTreeMap::new();
+    for ((_, item), ok) in known.into_iter().zip(signature_ok) {
+        by_job.entry(item.receipt.job_id).or_default().push((item, ok));
+    }
+    for (job_id, group) in by_job {
+        let Some(Some(view)) = views.get(&job_id) else { continue };
+        let candidates: Vec<Candidate> = group
+            .iter()
+            .map(|(item, ok)| Candidate { receipt: item.receipt.clone(), signature: item.signature, signature_ok: *ok })
+            .collect();
+        let outcomes = state.db.accept_for_job(view, &candidates, now).await?;
+        for ((item, _), outcome) in group.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(accepted) => {
+                    if accepted.duplicate {
+                        state.metrics.duplicates.inc();
+                    } else {
+                        state.metrics.accepted.inc();
+                    }
+                    verdicts[item.index] = Some(Verdict::Accepted(accepted));
+                }
+                Err(e) => rejected.push((item.index, Error::Refused(e), item.body)),
+            }
+        }
+    }
+
+    // Refusals: kept for audit, counted, answered.
+    let log: Vec<(&str, String, Option<String>)> =
+        rejected.iter().map(|(_, e, body)| (e.code(), e.public_message(), body.clone())).collect();
+    state.db.log_rejections(&log).await?;
+    for (index, e, _) in rejected {
+        state.metrics.rejected.with_label_values(&[e.code()]).inc();
+        verdicts[index] = Some(Verdict::Rejected(e));
+    }
+    verdicts.into_iter().map(|v| v.ok_or(Error::Config("a receipt got no verdict".into()))).collect()
 }

@@ -250,7 +250,11 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
     let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&config.bundle)?), account(&config.contract)?);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, contract = %ss58(escrow.address()), "gateway ready");
-    let relayer = config.relayer()?.map(|secret| keypair(&secret.0)).transpose()?;
+    // The secret stays out of the error: a bad key is reported without echoing it.
+    let relayer = config
+        .relayer()?
+        .map(|secret| keypair(&secret.0).map_err(|_| "the relayer key is not a valid secret URI"))
+        .transpose()?;
     let state = gateway::AppState::new(config, db, escrow);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let settler = match relayer {

@@ -1,7 +1,7 @@
 //! The HTTP API. Handlers are thin: parse, call the intake pipeline or the database, shape JSON.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +54,7 @@ async fn post_receipts(
 ) -> Result<Response> {
     let _timer = state.metrics.request_seconds.start_timer();
     let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => {
+        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
             Error::bad_request("body_too_large", format!("the body is over {} bytes", state.config.max_body_bytes))
         }
         other => Error::bad_request("malformed_body", other.body_text()),

@@ -43,6 +43,7 @@ struct Pending {
     receipt_id: i64,
     amount: u128,
     age_ms: u64,
+    expires_at: u64,
 }
 
 /// What one tick did.
@@ -54,13 +55,22 @@ pub struct Tick {
     pub released: usize,
 }
 
-/// Is a lane with `unreleased` value and `age_ms`, on `job`, due at `now`?
+/// Is a lane with `unreleased` value, `age_ms` and a newest receipt expiring at `receipt_expires_at`,
+/// on `view`'s job, due at `now`?
 #[must_use]
-pub fn is_due(policy: &Policy, view: &JobView, unreleased: u128, age_ms: u64, now: u64) -> bool {
+pub fn is_due(
+    policy: &Policy,
+    view: &JobView,
+    unreleased: u128,
+    age_ms: u64,
+    receipt_expires_at: u64,
+    now: u64,
+) -> bool {
     unreleased >= policy.threshold
         || age_ms >= policy.max_age_ms
         || view.job.status == JobStatus::Completed
         || view.job.ends_at.saturating_sub(now) <= policy.expiry_margin_ms
+        || receipt_expires_at.saturating_sub(now) <= policy.expiry_margin_ms
 }
 
 fn parse<T: std::str::FromStr>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T> {
@@ -86,9 +96,6 @@ impl Settler {
 
     /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
     pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
-        if let Err(e) = self.recover().await {
-            tracing::error!(error = %e, "settlement recovery failed; will retry through the ticks");
-        }
         tokio::pin!(stop);
         loop {
             match self.tick().await {
@@ -138,9 +145,12 @@ impl Settler {
 
     async fn pending(&self) -> Result<Vec<Pending>> {
         let rows = sqlx::query(
-            "SELECT job_id::text AS job_id, provider, receipt_id, amount::text AS amount, \
-             (extract(epoch FROM now() - COALESCE(unsettled_since, now())) * 1000)::bigint AS age_ms \
-             FROM lanes WHERE amount > settled_amount ORDER BY unsettled_since NULLS LAST LIMIT 10000",
+            "SELECT l.job_id::text AS job_id, l.provider, l.receipt_id, l.amount::text AS amount, \
+             r.expires_at::text AS expires_at, \
+             (extract(epoch FROM now() - COALESCE(l.unsettled_since, now())) * 1000)::bigint AS age_ms \
+             FROM lanes l JOIN receipts r ON r.id = l.receipt_id \
+             WHERE l.amount > l.settled_amount AND l.stalled IS NULL \
+             ORDER BY l.unsettled_since NULLS LAST LIMIT 10000",
         )
         .fetch_all(self.db.pool())
         .await?;
@@ -153,6 +163,7 @@ impl Settler {
                     receipt_id: row.try_get("receipt_id")?,
                     amount: parse(row, "amount")?,
                     age_ms: u64::try_from(row.try_get::<i64, _>("age_ms")?).unwrap_or(0),
+                    expires_at: parse(row, "expires_at")?,
                 })
             })
             .collect()
@@ -163,7 +174,7 @@ impl Settler {
             "UPDATE lanes SET settled_amount = GREATEST(settled_amount, $3::numeric), \
              settled_sequence = GREATEST(settled_sequence, $4::numeric), \
              unsettled_since = CASE WHEN amount <= GREATEST(settled_amount, $3::numeric) THEN NULL \
-             ELSE unsettled_since END WHERE job_id = $1::numeric AND provider = $2",
+             ELSE now() END WHERE job_id = $1::numeric AND provider = $2",
         )
         .bind(job_id.to_string())
         .bind(&provider[..])
@@ -171,6 +182,18 @@ impl Settler {
         .bind(sequence.to_string())
         .execute(self.db.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Leaves a lane alone until a newer receipt is accepted for it.
+    async fn stall(&self, job_id: JobId, provider: &AccountId, reason: &str) -> Result<()> {
+        tracing::warn!(job_id, reason, "lane stalled: its newest receipt cannot be settled");
+        sqlx::query("UPDATE lanes SET stalled = $3 WHERE job_id = $1::numeric AND provider = $2")
+            .bind(job_id.to_string())
+            .bind(&provider[..])
+            .bind(reason)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
@@ -183,9 +206,11 @@ impl Settler {
         Ok(out)
     }
 
-    /// One pass: refresh what the chain settled, pick the due lanes, release them in one extrinsic and
-    /// follow it to finality.
+    /// One pass: resolve interrupted submissions, refresh what the chain settled, pick the due lanes,
+    /// drop the receipts the chain would refuse (stalling their lanes), release the rest in one
+    /// extrinsic and follow it to finality.
     pub async fn tick(&self) -> Result<Tick> {
+        self.recover().await?;
         let pending = self.pending().await?;
         let now = now_ms();
         let mut by_job: BTreeMap<JobId, Vec<Pending>> = BTreeMap::new();
@@ -195,20 +220,33 @@ impl Settler {
         let mut due = Vec::new();
         let mut queue = 0i64;
         for (job_id, lanes) in by_job {
-            let Some(view) = JobView::fetch(&self.escrow, job_id).await? else { continue };
+            let view = match JobView::fetch(&self.escrow, job_id).await {
+                Ok(view) => view,
+                Err(e) => {
+                    // One job's trouble does not hold up the others.
+                    tracing::warn!(job_id, error = %e, "cannot read the job; retrying next tick");
+                    continue;
+                }
+            };
             for lane in lanes {
+                let Some(view) = &view else {
+                    self.stall(job_id, &lane.provider, "unknown_job").await?;
+                    continue;
+                };
                 let settled =
                     view.settled.iter().find(|(p, _)| *p == lane.provider).map(|(_, l)| *l).unwrap_or_default();
                 if settled.amount >= lane.amount {
                     self.mark_settled(job_id, &lane.provider, settled.amount, settled.sequence).await?;
                     continue;
                 }
+                if view.job.status == JobStatus::Finalized || view.job.has_ended(now) {
+                    self.stall(job_id, &lane.provider, "job_ended").await?;
+                    continue;
+                }
                 queue = queue.saturating_add(1);
-                let open = view.job.status != JobStatus::Finalized && !view.job.has_ended(now);
                 let unreleased = lane.amount.saturating_sub(settled.amount);
-                if open
-                    && due.len() < self.policy.max_batch
-                    && is_due(&self.policy, &view, unreleased, lane.age_ms, now)
+                if due.len() < self.policy.max_batch
+                    && is_due(&self.policy, view, unreleased, lane.age_ms, lane.expires_at, now)
                 {
                     due.push(lane.receipt_id);
                 }
@@ -218,9 +256,27 @@ impl Settler {
         if due.is_empty() {
             return Ok(Tick::default());
         }
-        let batch = self.receipts(&due).await?;
+        // What the chain would refuse is not sent: its lane waits for a newer receipt.
+        let mut batch = self.receipts(&due).await?;
         let items: Vec<(Receipt<AccountId>, [u8; 64])> = batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
-        self.submit(&batch, &items).await
+        let relayer = escrow_client::account_of(&self.signer);
+        let (outcomes, _) = self
+            .escrow
+            .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(relayer, 0, "release_many", &items)
+            .await?;
+        let outcomes = outcomes.map_err(Error::Refused)?;
+        let mut keep = Vec::with_capacity(batch.len());
+        for (entry, outcome) in batch.drain(..).zip(outcomes) {
+            match outcome {
+                Ok(_) => keep.push(entry),
+                Err(e) => self.stall(entry.1.job_id, &entry.1.provider, crate::error::refusal_code(e)).await?,
+            }
+        }
+        if keep.is_empty() {
+            return Ok(Tick::default());
+        }
+        let items: Vec<(Receipt<AccountId>, [u8; 64])> = keep.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
+        self.submit(&keep, &items).await
     }
 
     async fn submit(

@@ -177,5 +177,18 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
         expected_net += settlement::fee::split(*amount, 500).net;
     }
     assert_eq!(m.escrow.balance_of(p).await.unwrap(), expected_net);
+    // Every submission was resolved: none is left pending or in block.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions WHERE status IN ('pending', 'in_block')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} submissions left open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(gateway);
 }

@@ -125,3 +125,27 @@ async fn recovery_lets_the_chain_decide_interrupted_submissions(pool: PgPool) {
     assert_eq!(h.market.escrow.lane(second_job, p).await.unwrap().amount, 2 * UNIT);
     assert_eq!(h.market.escrow.job(h.job).await.unwrap().unwrap().released, 6 * UNIT);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_receipt_the_chain_would_refuse_is_not_sent_and_its_lane_waits(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    // Accepted while valid (it outlives the acceptance margin by a little), then left to expire.
+    let (mut r, _) = h.signed(8 * UNIT, 1);
+    r.expires_at = now_ms() + 8_000;
+    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &sign(&payer(1), &r))).unwrap();
+    assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
+    wait_until(h.market.escrow.chain(), r.expires_at).await.unwrap();
+
+    let settler = settler(&h, EAGER);
+    assert_eq!(settler.tick().await.unwrap(), Tick::default(), "nothing sent");
+    assert!(submissions(&h).await.is_empty());
+    let stalled: Option<String> = sqlx::query_scalar("SELECT stalled FROM lanes").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(stalled.as_deref(), Some("receipt_expired"));
+    assert_eq!(settler.tick().await.unwrap(), Tick::default(), "and not tried again");
+
+    // A newer receipt revives the lane and settles.
+    assert_eq!(h.post(&h.json(9 * UNIT, 2)).await.0, StatusCode::CREATED);
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 9 * UNIT);
+}
