@@ -3,10 +3,10 @@
 //! rules and commit in one Postgres transaction. Each receipt gets its own verdict; refusals are kept
 //! apart for audit and counted by code.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use escrow_client::AccountId;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use settlement::{JobId, Receipt};
 
@@ -32,6 +32,9 @@ pub fn now_ms() -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
+
+/// Chain lookups in flight at once for one request.
+const LOOKUPS_AT_ONCE: usize = 16;
 
 /// Batches at least this large have their signatures verified on every core.
 const PARALLEL_FROM: usize = 64;
@@ -89,13 +92,16 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         }
     }
 
-    // One chain lookup per job.
-    let mut views: HashMap<JobId, Option<JobView>> = HashMap::new();
-    for item in &good {
-        if let Entry::Vacant(slot) = views.entry(item.receipt.job_id) {
-            slot.insert(JobView::fetch(&state.escrow, item.receipt.job_id).await?);
-        }
-    }
+    // One chain lookup per job, a bounded number at a time.
+    let mut job_ids: Vec<JobId> = good.iter().map(|item| item.receipt.job_id).collect();
+    job_ids.sort_unstable();
+    job_ids.dedup();
+    let lookups = job_ids.clone().into_iter().map(|id| {
+        let escrow = state.escrow.clone();
+        async move { JobView::fetch(&escrow, id).await }
+    });
+    let fetched: Vec<Option<JobView>> = futures::stream::iter(lookups).buffered(LOOKUPS_AT_ONCE).try_collect().await?;
+    let views: HashMap<JobId, Option<JobView>> = job_ids.into_iter().zip(fetched).collect();
     let mut known = Vec::with_capacity(good.len());
     for item in good {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {

@@ -26,13 +26,12 @@ fn max_lane(a: &Lane, b: &Lane) -> Lane {
 }
 
 impl JobView {
-    /// Reads the job and its providers' lanes from the contract; `None` if there is no such job.
+    /// Reads the job and its providers' lanes from the contract (the lanes concurrently); `None` if
+    /// there is no such job.
     pub async fn fetch(escrow: &Escrow, job_id: JobId) -> Result<Option<Self>> {
         let Some(job) = escrow.job(job_id).await? else { return Ok(None) };
-        let mut settled = Vec::with_capacity(job.providers.len());
-        for provider in &job.providers {
-            settled.push((*provider, escrow.lane(job_id, *provider).await?));
-        }
+        let lanes = futures::future::try_join_all(job.providers.iter().map(|p| escrow.lane(job_id, *p))).await?;
+        let settled = job.providers.iter().copied().zip(lanes).collect();
         Ok(Some(Self { job, settled }))
     }
 
