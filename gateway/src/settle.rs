@@ -118,7 +118,8 @@ impl Settler {
             .await?;
         for id in &open {
             let items = sqlx::query(
-                "SELECT r.job_id::text AS job_id, r.provider, r.amount::text AS amount FROM submission_items i \
+                "SELECT i.receipt_id, r.job_id::text AS job_id, r.provider, r.amount::text AS amount \
+                 FROM submission_items i \
                  JOIN receipts r ON r.id = i.receipt_id WHERE i.submission_id = $1",
             )
             .bind(id)
@@ -129,16 +130,18 @@ impl Settler {
                 let provider: Vec<u8> = item.try_get("provider")?;
                 let provider: AccountId = provider.try_into().map_err(|_| Error::Database(sqlx::Error::RowNotFound))?;
                 let lane = self.escrow.lane(parse(item, "job_id")?, provider).await?;
-                all_paid &= lane.amount >= parse::<u128>(item, "amount")?;
+                let paid = lane.amount >= parse::<u128>(item, "amount")?;
+                all_paid &= paid;
+                sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
+                    .bind(id)
+                    .bind(item.try_get::<i64, _>("receipt_id")?)
+                    .bind(if paid { "released" } else { "not_released" })
+                    .execute(self.db.pool())
+                    .await?;
             }
             let (status, error) =
                 if all_paid { ("finalized", None) } else { ("failed", Some("interrupted before finality")) };
-            sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
-                .bind(id)
-                .bind(status)
-                .bind(error)
-                .execute(self.db.pool())
-                .await?;
+            self.set_status(*id, status, error).await?;
         }
         Ok(open.len())
     }
@@ -182,6 +185,16 @@ impl Settler {
         .bind(sequence.to_string())
         .execute(self.db.pool())
         .await?;
+        Ok(())
+    }
+
+    async fn set_status(&self, id: i64, status: &str, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
@@ -300,17 +313,19 @@ impl Settler {
 
         let started = Instant::now();
         let outcome = self.follow(id, items).await;
-        let (status, error) = match &outcome {
-            Ok(_) => ("finalized", None),
-            Err(e) => ("failed", Some(e.to_string())),
-        };
-        sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(error)
-            .execute(self.db.pool())
-            .await?;
+        if let Err(e) = &outcome {
+            // Once sent, the extrinsic may still land: the status stays open and the next tick's
+            // recovery lets the chain decide. Not sent at all: it failed.
+            let sent: bool = sqlx::query_scalar("SELECT tx_hash IS NOT NULL FROM submissions WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await?;
+            if !sent {
+                self.set_status(id, "failed", Some(&e.to_string())).await?;
+            }
+        }
         let events = outcome?;
+        self.set_status(id, "finalized", None).await?;
         self.metrics.release_seconds.observe(started.elapsed().as_secs_f64());
         let mut released = 0usize;
         for (receipt_id, receipt, _) in batch {
