@@ -80,16 +80,14 @@ pub fn digest(receipt: &Receipt<AccountId>, signature: &[u8; 64]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn num(row: &sqlx::postgres::PgRow, column: &str) -> Result<u128> {
+/// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
+pub fn numeric<T: std::str::FromStr>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
     text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
 }
 
-fn small(row: &sqlx::postgres::PgRow, column: &str) -> Result<u64> {
-    u64::try_from(num(row, column)?).map_err(|_| Error::Database(sqlx::Error::Decode(column.to_string().into())))
-}
-
-fn fixed<const N: usize>(row: &sqlx::postgres::PgRow, column: &str) -> Result<[u8; N]> {
+/// A BYTEA column of exactly `N` bytes.
+pub fn fixed<const N: usize>(row: &sqlx::postgres::PgRow, column: &str) -> Result<[u8; N]> {
     let raw: Vec<u8> = row.try_get(column)?;
     raw.try_into().map_err(|_| Error::Database(sqlx::Error::Decode(column.to_string().into())))
 }
@@ -99,9 +97,9 @@ fn lane_of(row: &sqlx::postgres::PgRow) -> Result<AcceptedLane> {
         provider: fixed(row, "provider")?,
         receipt_id: row.try_get("receipt_id")?,
         lane: Lane {
-            amount: num(row, "amount")?,
-            units: num(row, "units")?,
-            sequence: small(row, "sequence")?,
+            amount: numeric::<u128>(row, "amount")?,
+            units: numeric::<u128>(row, "units")?,
+            sequence: numeric::<u64>(row, "sequence")?,
             fee: 0,
         },
     })
@@ -325,12 +323,12 @@ impl Db {
                     genesis_hash: fixed(&row, "genesis_hash")?,
                     contract: fixed(&row, "contract")?,
                 },
-                job_id: small(&row, "job_id")?,
+                job_id: numeric::<u64>(&row, "job_id")?,
                 provider: fixed(&row, "provider")?,
-                amount: num(&row, "amount")?,
-                units: num(&row, "units")?,
-                sequence: small(&row, "sequence")?,
-                expires_at: small(&row, "expires_at")?,
+                amount: numeric::<u128>(&row, "amount")?,
+                units: numeric::<u128>(&row, "units")?,
+                sequence: numeric::<u64>(&row, "sequence")?,
+                expires_at: numeric::<u64>(&row, "expires_at")?,
             },
             signature: fixed(&row, "signature")?,
             accepted_at: row.try_get("accepted_at")?,

@@ -16,7 +16,7 @@ use settlement::fee::Split;
 use settlement::{Event, JobId, JobStatus, Receipt};
 use sqlx::Row;
 
-use crate::db::Db;
+use crate::db::{fixed, numeric, Db};
 use crate::error::{Error, Result};
 use crate::intake::now_ms;
 use crate::jobs::JobView;
@@ -73,11 +73,6 @@ pub fn is_due(
         || receipt_expires_at.saturating_sub(now) <= policy.expiry_margin_ms
 }
 
-fn parse<T: std::str::FromStr>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
-}
-
 /// The loop's state.
 pub struct Settler {
     db: Db,
@@ -127,16 +122,11 @@ impl Settler {
             .await?;
             let mut all_paid = true;
             for item in &items {
-                let provider: Vec<u8> = item.try_get("provider")?;
-                let provider: AccountId = provider.try_into().map_err(|_| Error::Database(sqlx::Error::RowNotFound))?;
-                let lane = self.escrow.lane(parse(item, "job_id")?, provider).await?;
-                let paid = lane.amount >= parse::<u128>(item, "amount")?;
+                let provider: AccountId = fixed(item, "provider")?;
+                let lane = self.escrow.lane(numeric(item, "job_id")?, provider).await?;
+                let paid = lane.amount >= numeric::<u128>(item, "amount")?;
                 all_paid &= paid;
-                sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
-                    .bind(id)
-                    .bind(item.try_get::<i64, _>("receipt_id")?)
-                    .bind(if paid { "released" } else { "not_released" })
-                    .execute(self.db.pool())
+                self.set_outcome(*id, item.try_get("receipt_id")?, if paid { "released" } else { "not_released" })
                     .await?;
             }
             let (status, error) =
@@ -159,14 +149,13 @@ impl Settler {
         .await?;
         rows.iter()
             .map(|row| {
-                let provider: Vec<u8> = row.try_get("provider")?;
                 Ok(Pending {
-                    job_id: parse(row, "job_id")?,
-                    provider: provider.try_into().map_err(|_| Error::Database(sqlx::Error::RowNotFound))?,
+                    job_id: numeric(row, "job_id")?,
+                    provider: fixed(row, "provider")?,
                     receipt_id: row.try_get("receipt_id")?,
-                    amount: parse(row, "amount")?,
+                    amount: numeric(row, "amount")?,
                     age_ms: u64::try_from(row.try_get::<i64, _>("age_ms")?).unwrap_or(0),
-                    expires_at: parse(row, "expires_at")?,
+                    expires_at: numeric(row, "expires_at")?,
                 })
             })
             .collect()
@@ -193,6 +182,16 @@ impl Settler {
             .bind(id)
             .bind(status)
             .bind(error)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn set_outcome(&self, id: i64, receipt_id: i64, outcome: &str) -> Result<()> {
+        sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
+            .bind(id)
+            .bind(receipt_id)
+            .bind(outcome)
             .execute(self.db.pool())
             .await?;
         Ok(())
@@ -333,13 +332,7 @@ impl Settler {
                 matches!(e, Event::Released { job_id, provider, cumulative, .. }
                     if *job_id == receipt.job_id && *provider == receipt.provider && *cumulative == receipt.amount)
             });
-            let label = if paid { "released" } else { "refused" };
-            sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
-                .bind(id)
-                .bind(receipt_id)
-                .bind(label)
-                .execute(self.db.pool())
-                .await?;
+            self.set_outcome(id, *receipt_id, if paid { "released" } else { "refused" }).await?;
             if paid {
                 released = released.saturating_add(1);
                 self.mark_settled(receipt.job_id, &receipt.provider, receipt.amount, receipt.sequence).await?;
