@@ -281,13 +281,12 @@ fn release_many_of_refused_receipts_changes_nothing() {
     assert_unchanged(&before, &snapshot(&c), "an empty batch");
 }
 
-// ---------------------------------------------------------------- known bug
+// ---------------------------------------------------------------- regression: late overflow
 
-/// `release` credits the provider before the treasury. If the treasury's credit overflows, the rules
-/// return `Overflow` with the provider already credited (and the lane and job not updated). A single
-/// `release` reverts that on chain, but `release_many` returns `Ok` with the receipt's `Err` inside, so
-/// the call commits and the provider keeps an unbacked credit; the receipt can be resubmitted to repeat
-/// it. Only reachable with claimable balances near `u128::MAX`, which real issuance cannot back.
+/// Regression test. `release` once credited the provider before checking the treasury's credit: when
+/// that overflowed, `release_many` (which commits with each receipt's `Err` inside) kept an unbacked
+/// provider credit. Both credits are now formed before either is written, so the refused receipt leaves
+/// nothing behind. Only reachable with claimable balances near `u128::MAX`.
 #[ink::test]
 fn release_many_keeps_nothing_of_a_receipt_that_overflows_late() {
     let mut c = deploy();
