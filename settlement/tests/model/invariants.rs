@@ -1,0 +1,147 @@
+//! The invariants checked after every operation: the engine's records match the model's, nothing that
+//! only grows ever shrinks, every fee split is exact, no receipt pays twice and funds are conserved.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use settlement::fee;
+use settlement::memory::MemoryStore;
+use settlement::{Event, Lane, Stake};
+
+use crate::harness::Harness;
+use crate::ops::Op;
+use crate::world::{accounts, naive_fee, public, Acc, DOMAIN, TERMS, TIMING};
+
+impl Harness {
+    /// Every invariant, after `op` moved the store from `before` to its current state.
+    pub(crate) fn check(&mut self, before: &MemoryStore, op: &Op) {
+        let s = &self.store;
+        let m = &self.model;
+
+        // The configuration.
+        let c = &s.config;
+        assert_eq!(
+            (c.owner, c.pending_owner, c.treasury, c.arbiter),
+            (m.owner, m.pending_owner, m.treasury, m.arbiter)
+        );
+        assert_eq!(
+            (c.fee_bps, c.min_stake, c.paused, c.next_job_id),
+            (m.fee_bps, m.min_stake, m.paused, m.next_job_id)
+        );
+        assert_eq!((c.timing, c.domain), (TIMING, DOMAIN));
+
+        // Jobs: as the model has them, never more released than deposited, nothing ever decreasing.
+        assert!(s.jobs.keys().eq(m.jobs.keys()), "after {op:?}: jobs differ");
+        for (id, job) in &s.jobs {
+            let mj = &m.jobs[id];
+            assert_eq!(
+                (&job.consumer, &job.providers, job.payer_key, job.terms_hash, job.fee_bps),
+                (&mj.consumer, &mj.providers, public(mj.key), TERMS, mj.fee_bps),
+                "after {op:?}: job {id}"
+            );
+            assert_eq!(
+                (job.deposit, job.released, job.opened_at, job.expires_at, job.ends_at, job.status),
+                (mj.deposit, mj.released, mj.opened_at, mj.expires_at, mj.ends_at, mj.status),
+                "after {op:?}: job {id}"
+            );
+            assert!(job.fee_bps <= fee::MAX_FEE_BPS);
+            assert!(job.released <= job.deposit, "after {op:?}: job {id} released {} > {}", job.released, job.deposit);
+            let lanes: u128 = s.lanes.iter().filter(|((lid, _), _)| lid == id).map(|(_, l)| l.amount).sum();
+            assert_eq!(job.released, lanes, "after {op:?}: job {id} released vs its lanes");
+            if let Some(prev) = before.jobs.get(id) {
+                assert!(job.deposit >= prev.deposit && job.released >= prev.released, "after {op:?}: job {id}");
+                assert!(job.ends_at <= prev.ends_at, "after {op:?}: job {id} end moved later");
+            }
+        }
+
+        // Lanes: as the model has them, fee exact on the cumulative amount, never decreasing.
+        let model_lanes: BTreeMap<(u64, Acc), Lane> =
+            m.jobs.iter().flat_map(|(id, j)| j.lanes.iter().map(move |(p, l)| ((*id, *p), *l))).collect();
+        assert_eq!(s.lanes, model_lanes, "after {op:?}: lanes differ");
+        for (key, lane) in &s.lanes {
+            let bps = s.jobs[&key.0].fee_bps;
+            assert_eq!(lane.fee, fee::fee_of(lane.amount, bps), "lane {key:?}");
+            assert_eq!(lane.fee, naive_fee(lane.amount, bps), "lane {key:?}");
+            assert!(lane.amount > 0 && lane.sequence > 0, "lane {key:?} written without a payment");
+        }
+        for (key, prev) in &before.lanes {
+            let lane = s.lanes[key];
+            assert!(
+                lane.amount >= prev.amount
+                    && lane.sequence >= prev.sequence
+                    && lane.units >= prev.units
+                    && lane.fee >= prev.fee,
+                "after {op:?}: lane {key:?} went back from {prev:?} to {lane:?}"
+            );
+        }
+
+        // Stakes, reputations and disputes.
+        same_with_default(&s.stakes, &m.stakes, "stakes", op);
+        same_with_default(&s.reputations, &m.reputations, "reputations", op);
+        assert_eq!(s.disputes, m.disputes, "after {op:?}: disputes differ");
+
+        // Claimable balances: the closed form of the model.
+        let mut who: BTreeSet<Acc> = s.balances.keys().copied().collect();
+        who.extend(accounts());
+        for a in &who {
+            let actual = s.balances.get(a).copied().unwrap_or(0);
+            assert_eq!(actual, m.balance(a), "after {op:?}: balance of {:#04x}", a[0]);
+        }
+        let fees: u128 = m.fees_to.values().sum();
+        let lane_fees: u128 =
+            m.jobs.values().flat_map(|j| j.lanes.values().map(|l| naive_fee(l.amount, j.fee_bps))).sum();
+        assert_eq!(fees, lane_fees, "treasury fees vs the fees of the cumulative amounts");
+
+        // Conservation: what came in and did not go out is held, staked or claimable.
+        let held: u128 = s.jobs.values().map(settlement::Job::held).sum();
+        let staked: u128 = s.stakes.values().map(Stake::total).sum();
+        let claimable: u128 = s.balances.values().sum();
+        assert_eq!(m.value_in - m.value_out, held + staked + claimable, "after {op:?}: funds not conserved");
+
+        // The events of this operation.
+        let f = &mut self.flows;
+        for event in &s.events[self.events_seen..] {
+            match event {
+                Event::JobOpened { deposit, .. } => f.deposited += deposit,
+                Event::ToppedUp { amount, .. } => f.deposited += amount,
+                Event::Released { job_id, provider, cumulative, sequence, amount, fee, net, units, .. } => {
+                    assert_eq!(net + fee, *amount, "{event:?}: net + fee != amount");
+                    let lane = s.lanes[&(*job_id, *provider)];
+                    let prev = before.lanes.get(&(*job_id, *provider)).copied().unwrap_or_default();
+                    let bps = s.jobs[job_id].fee_bps;
+                    assert_eq!((lane.amount, lane.units, lane.sequence), (*cumulative, *units, *sequence), "{event:?}");
+                    assert_eq!(*amount, cumulative - prev.amount, "{event:?}");
+                    assert_eq!(lane.fee, fee::fee_of(*cumulative, bps), "{event:?}: cumulative fee");
+                    assert_eq!(*fee, naive_fee(*cumulative, bps) - naive_fee(prev.amount, bps), "{event:?}");
+                    assert!(self.paid.insert((*job_id, *provider, *sequence)), "{event:?}: receipt paid twice");
+                    f.net += net;
+                    f.fee += fee;
+                }
+                Event::Refunded { amount, .. } => f.refunded += amount,
+                Event::Claimed { amount, .. } => f.claimed += amount,
+                Event::Staked { amount, .. } => f.staked += amount,
+                Event::Withdrawn { amount, .. } => f.withdrawn += amount,
+                Event::DisputeResolved { slashed, .. } => f.slashed += slashed,
+                _ => {}
+            }
+        }
+        self.events_seen = s.events.len();
+        assert_eq!(f.deposited, f.net + f.fee + f.refunded + held, "after {op:?}: deposits not conserved");
+        assert_eq!(f.staked, f.withdrawn + f.slashed + staked, "after {op:?}: stakes not conserved");
+        assert_eq!(f.net + f.fee + f.refunded + f.slashed, f.claimed + claimable, "after {op:?}: credits");
+        assert_eq!((f.deposited + f.staked, f.claimed + f.withdrawn), (m.value_in, m.value_out), "after {op:?}");
+    }
+}
+
+fn same_with_default<K: Ord + Copy + Debug, V: Default + PartialEq + Debug + Copy>(
+    actual: &BTreeMap<K, V>,
+    expected: &BTreeMap<K, V>,
+    what: &str,
+    op: &Op,
+) {
+    for key in actual.keys().chain(expected.keys()) {
+        let a = actual.get(key).copied().unwrap_or_default();
+        let e = expected.get(key).copied().unwrap_or_default();
+        assert_eq!(a, e, "after {op:?}: {what} of {key:?}");
+    }
+}

@@ -1,0 +1,307 @@
+//! The reference model's operations: each checks the rules in order and changes the model only on `Ok`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use settlement::fee::Split;
+use settlement::receipt::SignatureBytes;
+use settlement::{Dispute, DisputeStatus, Error, JobStatus, Lane, Receipt, SettingsChange, Stake, MAX_PROVIDERS};
+
+use crate::reference::{MJob, Model};
+use crate::world::{naive_fee, Acc, CONTRACT, GENESIS, REASON, TIMING};
+
+impl Model {
+    pub(crate) fn open(
+        &mut self,
+        consumer: Acc,
+        deposit: u128,
+        providers: &[Acc],
+        key: usize,
+        expires_at: u64,
+    ) -> Result<u64, Error> {
+        if self.paused {
+            return Err(Error::Paused);
+        }
+        if deposit == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let distinct: BTreeSet<&Acc> = providers.iter().collect();
+        if providers.is_empty() || providers.len() > MAX_PROVIDERS || distinct.len() != providers.len() {
+            return Err(Error::InvalidProviders);
+        }
+        if expires_at <= self.now {
+            return Err(Error::ExpiryInPast);
+        }
+        if expires_at > self.now + TIMING.max_job_duration {
+            return Err(Error::ExpiryTooFar);
+        }
+        if providers.iter().any(|p| self.stake_of(p).active < self.min_stake) {
+            return Err(Error::InsufficientStake);
+        }
+        let id = self.next_job_id;
+        self.next_job_id += 1;
+        for p in providers {
+            let stake = self.stakes.entry(*p).or_default();
+            stake.locked_until = stake.locked_until.max(expires_at + TIMING.dispute_window);
+        }
+        let job = MJob {
+            consumer,
+            providers: providers.to_vec(),
+            key,
+            fee_bps: self.fee_bps,
+            deposit,
+            released: 0,
+            opened_at: self.now,
+            expires_at,
+            ends_at: expires_at,
+            status: JobStatus::Open,
+            lanes: BTreeMap::new(),
+        };
+        self.jobs.insert(id, job);
+        self.value_in += deposit;
+        Ok(id)
+    }
+
+    pub(crate) fn top_up(&mut self, caller: Acc, job_id: u64, amount: u128) -> Result<(), Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let now = self.now;
+        let job = self.jobs.get_mut(&job_id).ok_or(Error::JobNotFound)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        if job.status == JobStatus::Finalized || now >= job.ends_at {
+            return Err(Error::JobEnded);
+        }
+        job.deposit = job.deposit.checked_add(amount).ok_or(Error::Overflow)?;
+        self.value_in += amount;
+        Ok(())
+    }
+
+    /// `signed_by_job_key`: whether the model signed exactly this receipt with the job's payer key.
+    pub(crate) fn release(
+        &mut self,
+        receipt: &Receipt<Acc>,
+        signature: &SignatureBytes,
+        signed_by_job_key: bool,
+    ) -> Result<Split, Error> {
+        if receipt.domain.genesis_hash != GENESIS {
+            return Err(Error::WrongChain);
+        }
+        if receipt.domain.contract != CONTRACT {
+            return Err(Error::WrongContract);
+        }
+        let now = self.now;
+        let job = self.jobs.get_mut(&receipt.job_id).ok_or(Error::JobNotFound)?;
+        if job.status == JobStatus::Finalized {
+            return Err(Error::JobFinalized);
+        }
+        if now >= job.ends_at {
+            return Err(Error::JobEnded);
+        }
+        if !job.providers.contains(&receipt.provider) {
+            return Err(Error::NotAProvider);
+        }
+        if receipt.expires_at <= now {
+            return Err(Error::ReceiptExpired);
+        }
+        let lane = job.lanes.get(&receipt.provider).copied().unwrap_or_default();
+        if receipt.sequence <= lane.sequence {
+            return Err(Error::Replayed);
+        }
+        if receipt.amount <= lane.amount {
+            return Err(Error::CumulativeNotIncreasing);
+        }
+        if receipt.units < lane.units {
+            return Err(Error::UnitsDecreased);
+        }
+        let step = receipt.amount - lane.amount;
+        if job.released + step > job.deposit {
+            return Err(Error::ExceedsEscrow);
+        }
+        if !signed_by_job_key {
+            return Err(Error::BadSignature);
+        }
+        let fee = naive_fee(receipt.amount, job.fee_bps) - naive_fee(lane.amount, job.fee_bps);
+        let net = step - fee;
+        job.lanes.insert(
+            receipt.provider,
+            Lane { amount: receipt.amount, units: receipt.units, sequence: receipt.sequence, fee: lane.fee + fee },
+        );
+        job.released += step;
+        *self.fees_to.entry(self.treasury).or_default() += fee;
+        self.reputations.entry(receipt.provider).or_default().volume += step;
+        self.settled.push((receipt.clone(), *signature));
+        Ok(Split { net, fee })
+    }
+
+    pub(crate) fn complete(&mut self, caller: Acc, job_id: u64) -> Result<u64, Error> {
+        let now = self.now;
+        let job = self.jobs.get_mut(&job_id).ok_or(Error::JobNotFound)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        match job.status {
+            JobStatus::Open => {}
+            JobStatus::Completed => return Err(Error::AlreadyCompleted),
+            JobStatus::Finalized => return Err(Error::JobFinalized),
+        }
+        if now >= job.ends_at {
+            return Err(Error::JobEnded);
+        }
+        job.ends_at = job.ends_at.min(now + TIMING.settle_grace);
+        job.status = JobStatus::Completed;
+        Ok(job.ends_at)
+    }
+
+    pub(crate) fn refund(&mut self, job_id: u64) -> Result<u128, Error> {
+        let now = self.now;
+        let job = self.jobs.get_mut(&job_id).ok_or(Error::JobNotFound)?;
+        if job.status == JobStatus::Finalized {
+            return Err(Error::JobFinalized);
+        }
+        if now < job.ends_at {
+            return Err(Error::JobNotEnded);
+        }
+        job.status = JobStatus::Finalized;
+        for (provider, lane) in &job.lanes {
+            if lane.amount > 0 {
+                self.reputations.entry(*provider).or_default().jobs_completed += 1;
+            }
+        }
+        Ok(job.deposit - job.released)
+    }
+
+    pub(crate) fn claim(&mut self, who: Acc) -> Result<u128, Error> {
+        let amount = self.balance(&who);
+        if amount == 0 {
+            return Err(Error::NothingToClaim);
+        }
+        *self.claimed.entry(who).or_default() += amount;
+        self.value_out += amount;
+        Ok(amount)
+    }
+
+    pub(crate) fn stake(&mut self, provider: Acc, amount: u128) -> Result<(), Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let stake = self.stake_of(&provider);
+        let active = stake.active.checked_add(amount).ok_or(Error::Overflow)?;
+        active.checked_add(stake.unbonding).ok_or(Error::Overflow)?;
+        self.stakes.insert(provider, Stake { active, ..stake });
+        self.value_in += amount;
+        Ok(())
+    }
+
+    pub(crate) fn unbond(&mut self, provider: Acc, amount: u128) -> Result<u64, Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let now = self.now;
+        let stake = self.stakes.entry(provider).or_default();
+        if amount > stake.active {
+            return Err(Error::InsufficientActiveStake);
+        }
+        stake.active -= amount;
+        stake.unbonding += amount;
+        stake.unlock_at = now + TIMING.unbond_delay;
+        Ok(stake.unlock_at)
+    }
+
+    pub(crate) fn withdraw(&mut self, provider: Acc) -> Result<u128, Error> {
+        let now = self.now;
+        let mut stake = self.stake_of(&provider);
+        if stake.unbonding == 0 {
+            return Err(Error::NothingToClaim);
+        }
+        if now < stake.unlock_at || now < stake.locked_until || stake.pending_disputes > 0 {
+            return Err(Error::StakeLocked);
+        }
+        let amount = stake.unbonding;
+        stake.unbonding = 0;
+        self.stakes.insert(provider, stake);
+        self.value_out += amount;
+        Ok(amount)
+    }
+
+    pub(crate) fn dispute(&mut self, caller: Acc, job_id: u64, provider: Acc) -> Result<(), Error> {
+        let job = self.jobs.get(&job_id).ok_or(Error::JobNotFound)?;
+        if job.consumer != caller {
+            return Err(Error::Unauthorized);
+        }
+        if !job.providers.contains(&provider) {
+            return Err(Error::NotAProvider);
+        }
+        if self.now >= job.ends_at + TIMING.dispute_window {
+            return Err(Error::DisputeWindowClosed);
+        }
+        if self.disputes.contains_key(&(job_id, provider)) {
+            return Err(Error::DisputeExists);
+        }
+        self.stakes.entry(provider).or_default().pending_disputes += 1;
+        let dispute = Dispute { reason: REASON, opened_at: self.now, status: DisputeStatus::Pending, slashed: 0 };
+        self.disputes.insert((job_id, provider), dispute);
+        Ok(())
+    }
+
+    pub(crate) fn resolve(&mut self, caller: Acc, job_id: u64, provider: Acc, slash: u128) -> Result<(), Error> {
+        if caller != self.arbiter {
+            return Err(Error::Unauthorized);
+        }
+        let dispute = match self.disputes.get_mut(&(job_id, provider)) {
+            Some(d) if d.status == DisputeStatus::Pending => d,
+            _ => return Err(Error::DisputeNotFound),
+        };
+        let stake = self.stakes.entry(provider).or_default();
+        if slash > stake.active + stake.unbonding {
+            return Err(Error::SlashExceedsStake);
+        }
+        let from_active = slash.min(stake.active);
+        stake.active -= from_active;
+        stake.unbonding -= slash - from_active;
+        stake.pending_disputes -= 1;
+        dispute.status = if slash > 0 { DisputeStatus::Upheld } else { DisputeStatus::Dismissed };
+        dispute.slashed = slash;
+        if slash > 0 {
+            let reputation = self.reputations.entry(provider).or_default();
+            reputation.disputes_lost += 1;
+            reputation.slashed += slash;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn settings(&mut self, caller: Acc, change: &SettingsChange<Acc>) -> Result<(), Error> {
+        if caller != self.owner {
+            return Err(Error::Unauthorized);
+        }
+        if let Some(bps) = change.fee_bps {
+            if bps > 1_000 {
+                return Err(Error::FeeTooHigh);
+            }
+            self.fee_bps = bps;
+        }
+        self.treasury = change.treasury.unwrap_or(self.treasury);
+        self.arbiter = change.arbiter.unwrap_or(self.arbiter);
+        self.min_stake = change.min_stake.unwrap_or(self.min_stake);
+        self.paused = change.paused.unwrap_or(self.paused);
+        Ok(())
+    }
+
+    pub(crate) fn transfer(&mut self, caller: Acc, to: Acc) -> Result<(), Error> {
+        if caller != self.owner {
+            return Err(Error::Unauthorized);
+        }
+        self.pending_owner = Some(to);
+        Ok(())
+    }
+
+    pub(crate) fn accept(&mut self, caller: Acc) -> Result<(), Error> {
+        if self.pending_owner != Some(caller) {
+            return Err(Error::NoPendingOwner);
+        }
+        self.owner = caller;
+        self.pending_owner = None;
+        Ok(())
+    }
+}

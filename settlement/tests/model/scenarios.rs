@@ -1,0 +1,336 @@
+//! Sequences the random runs reach rarely or never: exact time boundaries, the full withdrawal path,
+//! forged and superseded receipts, settings and ownership, and amounts at the top of `u128`. Every step
+//! still goes through the harness, so the model and all the invariants are checked after each one.
+
+use settlement::fee;
+use settlement::{DisputeStatus, Error, JobStatus, Receipt, SettingsChange};
+
+use crate::harness::Harness;
+use crate::ops::{Amt, JobRef, Op, Pick};
+use crate::world::{
+    naive_fee, Acc, ADMIN_CALLERS, CONSUMERS, DOMAIN, INITIAL_FEE_BPS, OWNERS, PROVIDERS, TIMING, TREASURIES,
+};
+
+fn stake(p: usize, amount: u128) -> Op {
+    Op::Stake { p, amount }
+}
+
+fn open_job(providers: Vec<usize>, deposit: u128, duration: u64, key: usize) -> Op {
+    Op::Open { consumer: 0, providers, deposit, duration, key }
+}
+
+fn advance(dt: u64) -> Op {
+    Op::Advance { dt }
+}
+
+/// `PROVIDERS[p]`, whether or not it is on the job.
+fn provider(p: usize) -> Pick {
+    Pick { on_job: false, idx: p }
+}
+
+fn dispute(job: u64, p: usize) -> Op {
+    Op::Dispute { job: JobRef::Id(job), caller: None, provider: provider(p) }
+}
+
+fn resolve(job: u64, p: usize, slash: Amt) -> Op {
+    Op::Resolve { target: None, job: JobRef::Id(job), provider: provider(p), caller: None, slash }
+}
+
+fn withdraw(p: usize) -> Op {
+    Op::Withdraw { p, guided: false }
+}
+
+fn settings(caller: Option<usize>, change: SettingsChange<usize>) -> Op {
+    Op::Settings {
+        caller,
+        fee_bps: change.fee_bps,
+        treasury: change.treasury,
+        arbiter: change.arbiter,
+        min_stake: change.min_stake,
+        paused: change.paused,
+    }
+}
+
+/// A correctly signed receipt (key 0).
+fn signed(receipt: &Receipt<Acc>) -> Op {
+    Op::Signed { receipt: Box::new(receipt.clone()), key: 0, signed_over: None }
+}
+
+impl Harness {
+    /// A receipt on `job_id` for `PROVIDERS[p]`, valid for a while from now.
+    fn receipt(&self, job_id: u64, p: usize, amount: u128, units: u128, sequence: u64) -> Receipt<Acc> {
+        Receipt {
+            domain: DOMAIN,
+            job_id,
+            provider: PROVIDERS[p],
+            amount,
+            units,
+            sequence,
+            expires_at: self.model.now + 1_000,
+        }
+    }
+
+    fn expect(&mut self, op: &Op, outcome: Result<(), Error>) {
+        assert_eq!(self.apply(op), outcome, "{op:?}");
+    }
+
+    fn balance(&self, who: &Acc) -> u128 {
+        self.store.balances.get(who).copied().unwrap_or(0)
+    }
+}
+
+#[test]
+fn time_boundaries_are_exact() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&stake(1, 1_000), Ok(()));
+    // The expiry is strictly in the future and at most the maximum duration away.
+    h.expect(&open_job(vec![0, 1], 1_000, 0, 0), Err(Error::ExpiryInPast));
+    h.expect(&open_job(vec![0, 1], 1_000, TIMING.max_job_duration + 1, 0), Err(Error::ExpiryTooFar));
+    h.expect(&open_job(vec![0, 1], 1_000, 100, 0), Ok(()));
+    h.expect(&open_job(vec![0], 1_000, TIMING.max_job_duration, 0), Ok(()));
+    h.expect(&advance(99), Ok(()));
+    // A receipt expiring now is expired; one expiring a millisecond later is not.
+    let mut r = h.receipt(1, 0, 10, 1, 1);
+    r.expires_at = h.model.now;
+    h.expect(&signed(&r), Err(Error::ReceiptExpired));
+    r.expires_at += 1;
+    h.expect(&signed(&r), Ok(()));
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Err(Error::JobNotEnded));
+    // From its end on, the job takes nothing more and can be refunded, once.
+    h.expect(&advance(1), Ok(()));
+    let r = h.receipt(1, 0, 20, 2, 2);
+    h.expect(&signed(&r), Err(Error::JobEnded));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Err(Error::JobEnded));
+    h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::JobEnded));
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
+    assert_eq!(h.balance(&CONSUMERS[0]), 990);
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Err(Error::JobFinalized));
+    h.expect(&signed(&r), Err(Error::JobFinalized));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Err(Error::JobEnded));
+    assert_eq!(h.store.reputations[&PROVIDERS[0]].jobs_completed, 1);
+    assert_eq!(h.store.reputations.get(&PROVIDERS[1]).map_or(0, |r| r.jobs_completed), 0);
+    // Disputes stay possible for one dispute window after the end, finalized or not.
+    h.expect(&advance(TIMING.dispute_window - 1), Ok(()));
+    h.expect(&dispute(1, 0), Ok(()));
+    h.expect(&advance(1), Ok(()));
+    h.expect(&dispute(1, 1), Err(Error::DisputeWindowClosed));
+}
+
+#[test]
+fn withdrawal_waits_for_unbonding_job_lock_and_disputes() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&stake(1, 1_000), Ok(()));
+    // Locks both stakes until the job's expiry plus the dispute window: START + 400.
+    h.expect(&open_job(vec![0, 1], 1_000, 300, 0), Ok(()));
+    h.expect(&advance(50), Ok(()));
+    h.expect(&Op::Unbond { p: 0, amount: Amt::Part(400) }, Ok(()));
+    h.expect(&Op::Unbond { p: 1, amount: Amt::All }, Ok(()));
+    h.expect(&Op::Unbond { p: 1, amount: Amt::Over(0) }, Err(Error::InsufficientActiveStake));
+    h.expect(&withdraw(0), Err(Error::StakeLocked));
+    h.expect(&dispute(1, 0), Ok(()));
+    h.expect(&dispute(1, 0), Err(Error::DisputeExists));
+    h.expect(&dispute(1, 1), Ok(()));
+    h.expect(&dispute(1, 2), Err(Error::NotAProvider));
+    let stranger = Op::Resolve {
+        target: None,
+        job: JobRef::Id(1),
+        provider: provider(0),
+        caller: Some(ADMIN_CALLERS.len() - 1),
+        slash: Amt::Zero,
+    };
+    h.expect(&stranger, Err(Error::Unauthorized));
+    // The unbonding delay has passed (START + 350), the job lock has not.
+    h.expect(&advance(TIMING.unbond_delay), Ok(()));
+    h.expect(&withdraw(0), Err(Error::StakeLocked));
+    h.expect(&withdraw(1), Err(Error::StakeLocked));
+    // The lock has passed too (START + 400); only the pending disputes hold the stakes.
+    h.expect(&advance(50), Ok(()));
+    h.expect(&withdraw(0), Err(Error::StakeLocked));
+    // 700 of 1000: all 600 active first, then 100 of the 400 unbonding.
+    h.expect(&resolve(1, 0, Amt::Part(700)), Ok(()));
+    let s = h.store.stakes[&PROVIDERS[0]];
+    assert_eq!((s.active, s.unbonding, s.pending_disputes), (0, 300, 0));
+    assert_eq!(h.balance(&CONSUMERS[0]), 700);
+    h.expect(&resolve(1, 0, Amt::Zero), Err(Error::DisputeNotFound));
+    h.expect(&withdraw(0), Ok(()));
+    h.expect(&withdraw(0), Err(Error::NothingToClaim));
+    h.expect(&withdraw(1), Err(Error::StakeLocked));
+    h.expect(&resolve(1, 1, Amt::Over(0)), Err(Error::SlashExceedsStake));
+    h.expect(&resolve(1, 1, Amt::Zero), Ok(()));
+    assert_eq!(h.store.disputes[&(1, PROVIDERS[1])].status, DisputeStatus::Dismissed);
+    h.expect(&withdraw(1), Ok(()));
+    assert_eq!(h.model.value_out, 300 + 1_000);
+    let r = h.store.reputations[&PROVIDERS[0]];
+    assert_eq!((r.disputes_lost, r.slashed), (1, 700));
+    assert_eq!(h.store.reputations.get(&PROVIDERS[1]).map_or(0, |r| r.disputes_lost), 0);
+}
+
+#[test]
+fn superseded_replayed_and_forged_receipts_pay_nothing() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&stake(1, 1_000), Ok(()));
+    h.expect(&open_job(vec![0, 1], 1_000, 500, 0), Ok(()));
+    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    h.expect(&open_job(vec![0], 1_000, 500, 1), Ok(()));
+    let r1 = h.receipt(1, 0, 100, 10, 1);
+    let r3 = h.receipt(1, 0, 300, 30, 3);
+    h.expect(&signed(&r1), Ok(()));
+    h.expect(&signed(&r3), Ok(()));
+    // Resubmitted, superseded or older receipts.
+    h.expect(&signed(&r1), Err(Error::Replayed));
+    h.expect(&signed(&r3), Err(Error::Replayed));
+    h.expect(&signed(&h.receipt(1, 0, 400, 40, 2)), Err(Error::Replayed));
+    h.expect(&signed(&h.receipt(1, 0, 300, 40, 4)), Err(Error::CumulativeNotIncreasing));
+    h.expect(&signed(&h.receipt(1, 0, 350, 29, 4)), Err(Error::UnitsDecreased));
+    h.expect(&signed(&h.receipt(1, 0, 350, 30, 4)), Ok(()));
+    // A signature moved to another job or provider, or a receipt signed by another key than the job's.
+    let moved = |receipt: Receipt<Acc>| Op::Signed {
+        receipt: Box::new(receipt),
+        key: 0,
+        signed_over: Some(Box::new(r3.clone())),
+    };
+    h.expect(&moved(h.receipt(2, 0, 300, 30, 3)), Err(Error::BadSignature));
+    h.expect(&moved(h.receipt(1, 1, 300, 30, 3)), Err(Error::BadSignature));
+    h.expect(&moved(h.receipt(1, 0, 400, 30, 5)), Err(Error::BadSignature));
+    let on_job_3 = h.receipt(3, 0, 100, 1, 1);
+    h.expect(&signed(&on_job_3), Err(Error::BadSignature));
+    h.expect(&Op::Signed { receipt: Box::new(on_job_3), key: 1, signed_over: None }, Ok(()));
+    // The escrow bound, exactly: 650 of job 1's deposit are left for both lanes together.
+    h.expect(&signed(&h.receipt(1, 1, 651, 1, 1)), Err(Error::ExceedsEscrow));
+    h.expect(&signed(&h.receipt(1, 1, 650, 1, 1)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 351, 30, 5)), Err(Error::ExceedsEscrow));
+    let job = &h.store.jobs[&1];
+    assert_eq!((job.released, job.deposit), (1_000, 1_000));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 351, 30, 5)), Ok(()));
+    // Every receipt that was released once is refused afterwards.
+    for pick in 0..h.model.settled.len() {
+        assert!(h.apply(&Op::Replay { pick }).is_err());
+    }
+}
+
+#[test]
+fn completion_shortens_the_job_to_its_settle_grace() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.expect(&advance(10), Ok(()));
+    h.expect(&Op::Complete { job: JobRef::Id(1), caller: Some(2) }, Err(Error::Unauthorized));
+    h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Ok(()));
+    assert_eq!(h.store.jobs[&1].ends_at, h.model.now + TIMING.settle_grace);
+    h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::AlreadyCompleted));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Ok(()));
+    h.expect(&advance(TIMING.settle_grace - 1), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 10_005, 1, 1)), Ok(()));
+    h.expect(&advance(1), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 10_005, 1, 2)), Err(Error::JobEnded));
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
+    assert_eq!(h.balance(&CONSUMERS[0]), 0);
+    h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::JobFinalized));
+    // Completed shortly before its expiry, a job keeps its expiry as its end.
+    h.expect(&open_job(vec![0], 100, 500, 0), Ok(()));
+    h.expect(&advance(490), Ok(()));
+    h.expect(&Op::Complete { job: JobRef::Id(2), caller: None }, Ok(()));
+    let job = &h.store.jobs[&2];
+    assert_eq!((job.ends_at, job.status), (job.expires_at, JobStatus::Completed));
+}
+
+#[test]
+fn settings_and_ownership() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    let fee = |bps| SettingsChange { fee_bps: Some(bps), ..SettingsChange::default() };
+    h.expect(&settings(None, fee(fee::MAX_FEE_BPS + 1)), Err(Error::FeeTooHigh));
+    h.expect(&settings(None, fee(u16::MAX)), Err(Error::FeeTooHigh));
+    h.expect(&settings(Some(1), fee(0)), Err(Error::Unauthorized));
+    let change = SettingsChange { fee_bps: Some(fee::MAX_FEE_BPS), treasury: Some(1), ..SettingsChange::default() };
+    h.expect(&settings(None, change), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    // Job 1 keeps the 5 % it was opened with; job 2 pays 10 %; both to the treasury of the moment.
+    h.expect(&signed(&h.receipt(1, 0, 1_000, 1, 1)), Ok(()));
+    h.expect(&signed(&h.receipt(2, 0, 1_000, 1, 1)), Ok(()));
+    assert_eq!((h.balance(&TREASURIES[0]), h.balance(&TREASURIES[1])), (0, 50 + 100));
+    assert_eq!(h.balance(&PROVIDERS[0]), 950 + 900);
+    // Rounding favours the provider step by step, and the cumulative fee stays exact.
+    h.expect(&signed(&h.receipt(1, 0, 1_019, 1, 2)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 1_020, 1, 3)), Ok(()));
+    assert_eq!(h.store.lanes[&(1, PROVIDERS[0])].fee, 51);
+    assert_eq!(h.balance(&TREASURIES[1]), 151);
+    // Pausing stops new jobs only.
+    let pause = SettingsChange { paused: Some(true), min_stake: Some(5_000), ..SettingsChange::default() };
+    h.expect(&settings(None, pause), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::Paused));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 1_030, 1, 4)), Ok(()));
+    let resume = SettingsChange { paused: Some(false), ..SettingsChange::default() };
+    h.expect(&settings(None, resume.clone()), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::InsufficientStake));
+    // Ownership moves in two steps.
+    h.expect(&Op::Transfer { caller: Some(1), to: 1 }, Err(Error::Unauthorized));
+    h.expect(&Op::Transfer { caller: None, to: 1 }, Ok(()));
+    h.expect(&settings(Some(1), resume.clone()), Err(Error::Unauthorized));
+    h.expect(&Op::Accept { caller: 4 }, Err(Error::NoPendingOwner));
+    h.expect(&Op::Accept { caller: 1 }, Ok(()));
+    h.expect(&Op::Accept { caller: 1 }, Err(Error::NoPendingOwner));
+    h.expect(&settings(Some(0), resume.clone()), Err(Error::Unauthorized));
+    h.expect(&settings(Some(1), resume), Ok(()));
+    assert_eq!(h.store.config.owner, OWNERS[1]);
+}
+
+#[test]
+fn treasury_may_be_a_provider_or_a_consumer() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 1_000, 1, 1)), Ok(()));
+    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (950, 50));
+    // Provider 0 as the treasury gets the whole step, its net and the fee.
+    h.expect(&settings(None, SettingsChange { treasury: Some(2), ..SettingsChange::default() }), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 3_000, 1, 2)), Ok(()));
+    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (950 + 2_000, 50));
+    // Consumer 0 as the treasury gets the fee on top of its refund.
+    h.expect(&settings(None, SettingsChange { treasury: Some(3), ..SettingsChange::default() }), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 4_000, 1, 3)), Ok(()));
+    h.expect(&advance(500), Ok(()));
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
+    assert_eq!(h.balance(&CONSUMERS[0]), 50 + 6_000);
+    assert_eq!(h.balance(&PROVIDERS[0]), 950 + 2_000 + 950);
+}
+
+#[test]
+fn stake_overflow_is_refused_without_changes() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, u128::MAX - 10), Ok(()));
+    h.expect(&stake(0, 11), Err(Error::Overflow));
+    h.expect(&Op::Unbond { p: 0, amount: Amt::Part(5) }, Ok(()));
+    // The active stake would fit, the total would not.
+    h.expect(&stake(0, 11), Err(Error::Overflow));
+    h.expect(&stake(0, 10), Ok(()));
+    assert_eq!(h.store.stakes[&PROVIDERS[0]].total(), u128::MAX);
+}
+
+#[test]
+fn deposit_at_the_top_of_u128_splits_exactly() {
+    let mut h = Harness::new();
+    let no_minimum = SettingsChange { min_stake: Some(0), ..SettingsChange::default() };
+    h.expect(&settings(None, no_minimum), Ok(()));
+    h.expect(&open_job(vec![0], u128::MAX - 1, 100, 0), Ok(()));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 2 }, Err(Error::Overflow));
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, u128::MAX / 3, 1, 1)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, u128::MAX, 2, 2)), Ok(()));
+    let fee = fee::fee_of(u128::MAX, INITIAL_FEE_BPS);
+    assert_eq!(fee, naive_fee(u128::MAX, INITIAL_FEE_BPS));
+    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (u128::MAX - fee, fee));
+    h.expect(&advance(100), Ok(()));
+    h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
+    assert_eq!(h.balance(&CONSUMERS[0]), 0);
+    h.expect(&Op::Claim { who: 0, guided: true }, Ok(()));
+    h.expect(&Op::Claim { who: 0, guided: true }, Ok(()));
+    h.expect(&Op::Claim { who: 0, guided: true }, Err(Error::NothingToClaim));
+    assert_eq!(h.model.value_out, u128::MAX);
+}
