@@ -6,7 +6,7 @@ use subxt::{OnlineClient, PolkadotConfig};
 use subxt_signer::sr25519::Keypair;
 
 use crate::error::{Error, Result};
-use crate::node::runtime_types::pallet_contracts::primitives::{Code, StorageDeposit};
+use crate::node::runtime_types::pallet_contracts::primitives::{Code, ExecReturnValue, StorageDeposit};
 use crate::node::runtime_types::sp_weights::weight_v2::Weight as NodeWeight;
 use crate::{node, AccountId};
 
@@ -64,6 +64,25 @@ pub struct DryRun {
     pub reverted: bool,
     /// The new contract's account (instantiations only).
     pub account: Option<AccountId>,
+}
+
+impl DryRun {
+    fn new(
+        consumed: NodeWeight,
+        required: NodeWeight,
+        storage: StorageDeposit<u128>,
+        exec: ExecReturnValue,
+        account: Option<AccountId>,
+    ) -> Self {
+        Self {
+            gas_consumed: consumed.into(),
+            gas_required: required.into(),
+            storage_deposit: deposit(storage),
+            reverted: exec.flags.bits & REVERT_FLAG != 0,
+            data: exec.data,
+            account,
+        }
+    }
 }
 
 /// A subxt connection to a node running pallet-contracts.
@@ -136,14 +155,7 @@ impl Chain {
             node::apis().contracts_api().call(AccountId32(origin), AccountId32(contract), value, None, None, data);
         let r = self.api.runtime_api().at_latest().await?.call(call).await?;
         let exec = r.result.map_err(|e| Error::Call(format!("{e:?}")))?;
-        Ok(DryRun {
-            gas_consumed: r.gas_consumed.into(),
-            gas_required: r.gas_required.into(),
-            storage_deposit: deposit(r.storage_deposit),
-            data: exec.data,
-            reverted: exec.flags.bits & REVERT_FLAG != 0,
-            account: None,
-        })
+        Ok(DryRun::new(r.gas_consumed, r.gas_required, r.storage_deposit, exec, None))
     }
 
     /// Runs an upload-and-instantiate without committing it.
@@ -166,14 +178,8 @@ impl Chain {
         );
         let r = self.api.runtime_api().at_latest().await?.call(call).await?;
         let exec = r.result.map_err(|e| Error::Call(format!("{e:?}")))?;
-        Ok(DryRun {
-            gas_consumed: r.gas_consumed.into(),
-            gas_required: r.gas_required.into(),
-            storage_deposit: deposit(r.storage_deposit),
-            data: exec.result.data,
-            reverted: exec.result.flags.bits & REVERT_FLAG != 0,
-            account: Some(exec.account_id.0),
-        })
+        let account = Some(exec.account_id.0);
+        Ok(DryRun::new(r.gas_consumed, r.gas_required, r.storage_deposit, exec.result, account))
     }
 
     /// Uploads `code` and instantiates it; returns the new contract's account.
