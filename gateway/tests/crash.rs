@@ -24,10 +24,6 @@ impl Drop for Gateway {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_gateway(listen: &str, database_url: &str, node_url: &str, contract: &str) -> Gateway {
     let child = Command::new(env!("CARGO_BIN_EXE_escrow"))
         .arg("serve")

@@ -25,7 +25,8 @@ pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>
 /// One unit of the dev chain's native token (12 decimals).
 pub const UNIT: u128 = 1_000_000_000_000;
 
-fn free_port() -> u16 {
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 

@@ -200,7 +200,21 @@ impl Chain {
         Ok(created.contract.0)
     }
 
-    /// Submits a contract call and waits for it to be finalized.
+    /// Submits a contract call and hands back its progress (in block, finalized) to follow.
+    pub async fn start_call(
+        &self,
+        signer: &Keypair,
+        contract: AccountId,
+        value: u128,
+        gas_limit: Weight,
+        data: Vec<u8>,
+    ) -> Result<TxProgress> {
+        let call =
+            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), None, data);
+        Ok(self.api.tx().sign_and_submit_then_watch_default(&call, signer).await?)
+    }
+
+    /// Submits a contract call and waits until it is finalized and succeeded.
     pub async fn call(
         &self,
         signer: &Keypair,
@@ -209,8 +223,7 @@ impl Chain {
         gas_limit: Weight,
         data: Vec<u8>,
     ) -> Result<TxEvents> {
-        let call =
-            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), None, data);
-        self.submit(signer, &call).await
+        let progress = self.start_call(signer, contract, value, gas_limit, data).await?;
+        Ok(progress.wait_for_finalized_success().await?)
     }
 }

@@ -189,14 +189,8 @@ impl Escrow {
         let data = self.bundle.call_data(label, args)?;
         let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
         let value_out = outcome.map_err(Error::Escrow)?;
-        let call = node::tx().contracts().call(
-            subxt::utils::MultiAddress::Id(subxt::utils::AccountId32(self.address)),
-            value,
-            dry_run.gas_required.with_margin().into(),
-            None,
-            data,
-        );
-        let progress = self.chain.api().tx().sign_and_submit_then_watch_default(&call, signer).await?;
+        let progress =
+            self.chain.start_call(signer, self.address, value, dry_run.gas_required.with_margin(), data).await?;
         Ok((value_out, dry_run, progress))
     }
 
