@@ -9,7 +9,6 @@
 //! ([`settle`]). Still to come: the receipt/payout subcommands of the CLI, the crash test and the
 //! load benchmark.
 
-pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod db;

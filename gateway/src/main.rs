@@ -1,13 +1,13 @@
-//! `escrow`: the project's command-line tool: run the receipt gateway; for consumers, payer keys and
-//! signed receipts; for providers, sending receipts, balance and payout; for operators, deploying the
-//! escrow contract and showing its configuration.
+//! `escrow`: the project's command-line tool: run the receipt gateway and the indexer, and audit the
+//! indexed history; for consumers, payer keys and signed receipts; for providers, sending receipts,
+//! balance and payout; for operators, deploying the escrow contract and showing its configuration.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use escrow_client::accounts::{account, keypair, ss58};
 use escrow_client::{Bundle, Chain, Deploy, Escrow};
-use gateway::accounts::{account, keypair, ss58};
 use settlement::Timing;
 
 #[derive(Parser)]
@@ -27,6 +27,26 @@ enum Command {
         /// A TOML configuration file.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Runs the indexer: mirrors the escrow's events into Postgres and serves the auditor API
+    /// (configuration: defaults, then --config FILE, then INDEXER__* variables).
+    Index {
+        /// A TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Audits the indexed history: hash chain, typed tables, every job's books and fee, and the
+    /// gateway's receipts behind each release. Prints a report; exits 1 on any mismatch.
+    Audit {
+        /// The indexer's TOML configuration file (for its database_url; INDEXER__* also apply).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this job's books (the hash chain and tables are always checked in full).
+        #[arg(long)]
+        job: Option<u64>,
+        /// The gateway's database, to check each release against the receipt it stored.
+        #[arg(long, env = "ESCROW_GATEWAY_DATABASE_URL")]
+        gateway_database_url: Option<String>,
     },
     /// Uploads and instantiates the escrow contract; prints its address.
     Deploy {
@@ -145,6 +165,18 @@ async fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config.as_deref()).await?,
+        Command::Index { config } => {
+            init_logging();
+            indexer::service::serve(indexer::Config::load(config.as_deref())?, shutdown()).await?;
+            tracing::info!("indexer stopped");
+        }
+        Command::Audit { config, job, gateway_database_url } => {
+            let config = indexer::Config::load(config.as_deref())?;
+            let clean = audit(&config, job, gateway_database_url.as_deref()).await?;
+            if !clean {
+                std::process::exit(1);
+            }
+        }
         Command::Deploy {
             bundle,
             suri,
@@ -238,12 +270,36 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
+}
+
+/// Runs the audit and prints its report; `true` if everything checked out.
+async fn audit(config: &indexer::Config, job: Option<u64>, gateway_db: Option<&str>) -> Result<bool, BoxError> {
+    let db = indexer::db::Db::connect(&config.database_url, 2).await?;
+    let mut report = indexer::audit::audit(&db, job).await?;
+    if let Some(url) = gateway_db {
+        let gateway = gateway::db::Db::connect(url, 2).await?;
+        let keys: Vec<_> = report.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
+        let mut stored = std::collections::HashMap::new();
+        for chunk in keys.chunks(10_000) {
+            for s in gateway.receipts_at(chunk).await? {
+                let key = (s.receipt.job_id, s.receipt.provider, s.receipt.sequence);
+                stored.insert(key, indexer::audit::StoredReceipt { receipt: s.receipt, signature: s.signature });
+            }
+        }
+        report.check_receipts(&stored);
+    }
+    print!("{}", report.render());
+    Ok(report.is_clean())
+}
+
+async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
+    init_logging();
     let config = gateway::Config::load(config_file)?;
     let db = gateway::db::Db::connect(&config.database_url, config.database_max_connections).await?;
     let chain = Chain::connect(&config.node_url).await?;

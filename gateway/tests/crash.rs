@@ -56,9 +56,7 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
 
 /// This test's own database (the one `sqlx::test` made) as a URL for the gateway process.
 fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{}", pool.connect_options().get_database().unwrap())
+    database_url(pool.connect_options().get_database().unwrap())
 }
 
 async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: usize) -> Vec<JobId> {

@@ -1,6 +1,36 @@
 //! # indexer
 //!
-//! Follows the chain, mirrors every escrow contract event into Postgres and serves auditors the
-//! settlement history.
+//! Follows the chain's finalized blocks, mirrors every event of the escrow contract into Postgres
+//! exactly once (typed tables, each block linked into a tamper-evident hash chain, the cursor moved in
+//! the same transaction as the rows), serves auditors the settlement history, and audits it: the
+//! `escrow index` and `escrow audit` commands.
 //!
-//! Not built yet (issue 4): this crate only reserves its place in the workspace.
+//! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
+//! - [`record`]: what is stored, and the hash chain. [`typed`]: the typed tables.
+//! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
+//! - [`api`]: the auditor routes.
+
+pub mod api;
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod follow;
+pub mod ledger;
+pub mod metrics;
+pub mod record;
+pub mod service;
+pub mod typed;
+
+pub use api::app;
+pub use config::Config;
+pub use error::{Error, Result};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Postgres.
+    pub db: db::Db,
+    /// The follower's gauges (the chain height the status route reports).
+    pub metrics: metrics::Metrics,
+}

@@ -159,7 +159,8 @@ pub enum Event<A> {
         /// The new owner.
         owner: A,
     },
-    /// The owner changed a setting; carries all of them as they now are.
+    /// The owner changed a setting; carries all of them as they now are. The constructor emits it
+    /// too, with the initial settings.
     SettingsChanged {
         /// Fee recipient.
         treasury: A,

@@ -19,6 +19,8 @@ use escrow_client::{account_of, AccountId, Bundle, Chain, Deploy, Escrow, Keypai
 use settlement::{Domain, JobId, Receipt, Timing};
 use subxt_signer::SecretUri;
 
+pub mod activity;
+
 /// Boxed error for test helpers.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -30,26 +32,57 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
-/// A `substrate-contracts-node --dev --tmp` of our own, killed when dropped.
+/// A `substrate-contracts-node --dev` of our own (archive state, so every block can be re-read), killed
+/// when dropped.
 pub struct DevNode {
     child: Child,
     /// Its WebSocket RPC endpoint.
     pub url: String,
+    rpc: u16,
+    base: Option<PathBuf>,
 }
 
 impl DevNode {
-    /// Starts the node named by `$CONTRACTS_NODE` (set by `scripts/env.sh`) and waits for its RPC.
+    /// Starts the node named by `$CONTRACTS_NODE` (set by `scripts/env.sh`) on a temporary chain and
+    /// waits for its RPC.
     pub async fn start() -> TestResult<(Self, Chain)> {
+        Self::launch(None, free_port()).await
+    }
+
+    /// Like [`DevNode::start`], but the chain lives in `base`, so [`DevNode::restart`] keeps it.
+    pub async fn start_in(base: &std::path::Path) -> TestResult<(Self, Chain)> {
+        Self::launch(Some(base.to_path_buf()), free_port()).await
+    }
+
+    /// Stops the node (SIGKILL) without starting it again.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the node and starts it again on the same port and chain (needs [`DevNode::start_in`]).
+    pub async fn restart(&mut self) -> TestResult<Chain> {
+        self.stop();
+        let (node, chain) = Self::launch(self.base.clone(), self.rpc).await?;
+        *self = node;
+        Ok(chain)
+    }
+
+    async fn launch(base: Option<PathBuf>, rpc: u16) -> TestResult<(Self, Chain)> {
         let binary = std::env::var("CONTRACTS_NODE").unwrap_or_else(|_| "substrate-contracts-node".into());
-        let rpc = free_port();
-        let child = Command::new(&binary)
-            .args(["--dev", "--tmp", "--no-telemetry", "--no-prometheus", "--no-mdns"])
+        let mut cmd = Command::new(&binary);
+        cmd.args(["--dev", "--state-pruning", "archive", "--no-telemetry", "--no-prometheus", "--no-mdns"]);
+        match &base {
+            Some(dir) => cmd.arg("--base-path").arg(dir),
+            None => cmd.arg("--tmp"),
+        };
+        let child = cmd
             .args(["--rpc-port", &rpc.to_string(), "--port", &free_port().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {binary} (run scripts/setup, source scripts/env.sh): {e}"))?;
-        let node = Self { child, url: format!("ws://127.0.0.1:{rpc}") };
+        let node = Self { child, url: format!("ws://127.0.0.1:{rpc}"), rpc, base };
         let started = Instant::now();
         loop {
             match Chain::connect(&node.url).await {
@@ -61,6 +94,13 @@ impl DevNode {
             }
         }
     }
+}
+
+/// `$DATABASE_URL` (the test cluster) with the database name replaced by `name`.
+pub fn database_url(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1/postgres".into());
+    let server = base.rsplit_once('/').map_or(base.as_str(), |(server, _)| server);
+    format!("{server}/{name}")
 }
 
 impl Drop for DevNode {

@@ -1,5 +1,7 @@
 //! A connection to the node: balances, contract dry-runs and submissions through pallet-contracts.
 
+use subxt::backend::legacy::LegacyRpcMethods;
+use subxt::backend::rpc::RpcClient;
 use subxt::blocks::ExtrinsicEvents;
 use subxt::utils::{AccountId32, MultiAddress};
 use subxt::{OnlineClient, PolkadotConfig};
@@ -89,6 +91,7 @@ impl DryRun {
 #[derive(Clone)]
 pub struct Chain {
     api: OnlineClient<PolkadotConfig>,
+    rpc: LegacyRpcMethods<PolkadotConfig>,
 }
 
 fn deposit(d: StorageDeposit<u128>) -> i128 {
@@ -103,7 +106,15 @@ const REVERT_FLAG: u32 = 1;
 impl Chain {
     /// Connects to a node's WebSocket RPC (e.g. `ws://127.0.0.1:9944`).
     pub async fn connect(url: &str) -> Result<Self> {
-        Ok(Self { api: OnlineClient::<PolkadotConfig>::from_insecure_url(url).await? })
+        let client = RpcClient::from_insecure_url(url).await.map_err(subxt::Error::from)?;
+        let api = OnlineClient::<PolkadotConfig>::from_rpc_client(client.clone()).await?;
+        Ok(Self { api, rpc: LegacyRpcMethods::new(client) })
+    }
+
+    /// The node's JSON-RPC methods (block hashes by number, headers, finality).
+    #[must_use]
+    pub fn rpc(&self) -> &LegacyRpcMethods<PolkadotConfig> {
+        &self.rpc
     }
 
     /// The subxt client, for anything this wrapper does not cover.

@@ -20,9 +20,18 @@ pub struct RawEvent<'a> {
 
 /// The escrow event in `raw`.
 pub fn decode_event(bundle: &Bundle, raw: &RawEvent<'_>) -> Result<Event<AccountId>> {
+    decode_labelled(event_label(bundle, raw)?, raw.data)
+}
+
+/// The label (event name) of the escrow event in `raw`, from its signature topic.
+pub fn event_label<'b>(bundle: &'b Bundle, raw: &RawEvent<'_>) -> Result<&'b str> {
     let signature = raw.topics.first().ok_or_else(|| Error::Call("contract event without topics".into()))?;
-    let label = bundle.event_label(signature).ok_or_else(|| Error::Call("unknown contract event".into()))?;
-    let input = &mut &raw.data[..];
+    bundle.event_label(signature).ok_or_else(|| Error::Call("unknown contract event".into()))
+}
+
+/// The escrow event named `label` with SCALE-encoded fields `data`; every byte must be used.
+pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
+    let input = &mut &data[..];
     let event = match label {
         "JobOpened" => {
             let (job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at) =

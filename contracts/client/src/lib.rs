@@ -8,6 +8,8 @@
 //! The node's runtime types come from `metadata/contracts-node-0.42.0.scale` (the V15 metadata of
 //! `substrate-contracts-node` 0.42.0, fetched with the `Metadata_metadata_at_version` runtime call).
 
+pub mod accounts;
+pub mod blocks;
 pub mod bundle;
 pub mod chain;
 pub mod error;

@@ -387,6 +387,8 @@ pub mod escrow {
         ) -> Result<Self> {
             let domain = Domain { genesis_hash, contract: Self::env().account_id() };
             let config = Config::new(Self::env().caller(), treasury, arbiter, fee_bps, min_stake, timing, domain)?;
+            // The initial settings are a state change too: indexers learn the treasury from it.
+            emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused: false });
             Ok(Self {
                 config,
                 jobs: Mapping::default(),

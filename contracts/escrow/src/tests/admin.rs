@@ -26,7 +26,17 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
             next_job_id: 1,
         }
     );
-    assert_eq!(event_count(), 0);
+    // The initial settings are announced, so an indexer knows the treasury from the first block.
+    let initial = SettingsChanged {
+        treasury: treasury(),
+        arbiter: arbiter(),
+        fee_bps: DEFAULT_FEE_BPS,
+        min_stake: MIN_STAKE,
+        paused: false,
+    };
+    let all = events();
+    assert_eq!(all.len(), 1);
+    assert_event(&all[0], &initial, &[]);
 }
 
 #[ink::test]
@@ -36,9 +46,10 @@ fn new_accepts_the_fee_cap_and_refuses_more() {
     let fee = |bps| Escrow::new(GENESIS, treasury(), arbiter(), bps, MIN_STAKE, TIMING).err();
     assert_eq!(fee(MAX_FEE_BPS + 1), Some(Error::FeeTooHigh));
     assert_eq!(fee(u16::MAX), Some(Error::FeeTooHigh));
+    assert_eq!(event_count(), 0, "a refused constructor emits nothing");
     assert_eq!(fee(MAX_FEE_BPS), None);
     assert_eq!(fee(0), None);
-    assert_eq!(event_count(), 0);
+    assert_eq!(event_count(), 2, "each accepted one announces its settings");
 }
 
 #[ink::test]
@@ -52,8 +63,8 @@ fn new_refuses_invalid_timing() {
     assert_eq!(timing(unbond_equals_window), Some(Error::InvalidConfig));
     assert_eq!(timing(unbond_shorter), Some(Error::InvalidConfig));
     assert_eq!(timing(no_duration), Some(Error::InvalidConfig));
-    assert_eq!(timing(Timing { unbond_delay: TIMING.dispute_window + 1, ..TIMING }), None);
     assert_eq!(event_count(), 0);
+    assert_eq!(timing(Timing { unbond_delay: TIMING.dispute_window + 1, ..TIMING }), None);
 }
 
 // ---------------------------------------------------------------- ownership
@@ -243,5 +254,5 @@ fn views_of_unknown_records_are_empty() {
     assert_eq!(c.balance_of(provider()), 0);
     assert_eq!(c.dispute_of(1, provider()), None);
     assert_eq!(c.config().next_job_id, 1);
-    assert_eq!(event_count(), 0);
+    assert_eq!(event_count(), 1, "views emit nothing; the one event is the constructor's");
 }

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use escrow_client::{account_of, AccountId, Keypair};
+use crate::{account_of, AccountId, Keypair};
 use subxt::utils::AccountId32;
 use subxt_signer::SecretUri;
 

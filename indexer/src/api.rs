@@ -1,0 +1,374 @@
+//! The auditor API: job history, provider payouts and reputation, account statements (JSON or CSV),
+//! the treasury's fee totals, and the indexer's status; plus health, readiness and metrics.
+//! Accounts are SS58 (or 0x hex) in paths and SS58 in answers; amounts are decimal strings.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use escrow_client::accounts::{account, ss58};
+use escrow_client::AccountId;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use settlement::{Event, JobId};
+use sqlx::Row;
+
+use crate::db::{Filter, StoredEvent};
+use crate::error::{Error, Result};
+use crate::record::{release_treasury, IndexedEvent};
+use crate::typed::{row_of, Val};
+use crate::AppState;
+
+/// The auditor API over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/jobs/{id}/history", get(job_history))
+        .route("/v1/providers/{account}/payouts", get(provider_payouts))
+        .route("/v1/accounts/{account}/statement", get(statement))
+        .route("/v1/treasury/fees", get(fees))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn parse_account(text: &str) -> Result<AccountId> {
+    account(text).map_err(|e| Error::bad_request("bad_account", e.to_string()))
+}
+
+const ACCOUNT_COLUMNS: [&str; 8] =
+    ["consumer", "provider", "treasury", "account", "arbiter", "from_account", "to_account", "providers"];
+
+/// An event as JSON: its position, kind and fields (accounts SS58, amounts as strings, bytes hex).
+pub fn event_json(e: &StoredEvent, event: &Event<AccountId>) -> Result<Value> {
+    let treasury = release_treasury(event, &e.accounts);
+    let indexed = IndexedEvent {
+        event_index: e.event_index,
+        extrinsic_index: e.extrinsic_index,
+        kind: e.kind.clone(),
+        data: Vec::new(),
+        event: event.clone(),
+        treasury,
+    };
+    let row = row_of(&indexed)?;
+    let mut fields = Map::new();
+    for (column, value) in row.columns.iter().zip(row.values) {
+        let is_account = ACCOUNT_COLUMNS.contains(column);
+        let v = match value {
+            Val::Int(n) => json!(n),
+            Val::Num(n) => json!(n.to_string()),
+            Val::Bool(b) => json!(b),
+            Val::Text(t) => json!(t),
+            Val::Bytes(b) => bytes_json(&b, is_account),
+            Val::OptBytes(b) => b.map_or(Value::Null, |b| bytes_json(&b, is_account)),
+            Val::BytesList(list) => Value::Array(list.iter().map(|b| bytes_json(b, is_account)).collect()),
+        };
+        fields.insert((*column).to_string(), v);
+    }
+    Ok(json!({
+        "block": e.block_number,
+        "block_hash": format!("0x{}", hex::encode(e.block_hash)),
+        "timestamp_ms": e.timestamp,
+        "extrinsic_index": e.extrinsic_index,
+        "event_index": e.event_index,
+        "kind": e.kind,
+        "fields": fields,
+    }))
+}
+
+fn bytes_json(b: &[u8], is_account: bool) -> Value {
+    match <[u8; 32]>::try_from(b) {
+        Ok(a) if is_account => json!(ss58(a)),
+        _ => json!(format!("0x{}", hex::encode(b))),
+    }
+}
+
+fn decode(e: &StoredEvent) -> Result<Event<AccountId>> {
+    escrow_client::events::decode_labelled(&e.kind, &e.data).map_err(|err| Error::Decode(err.to_string()))
+}
+
+async fn status(State(s): State<AppState>) -> Result<Json<Value>> {
+    let state = s.db.state().await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(s.db.pool()).await?;
+    let height = s.metrics.chain_height.get();
+    let cursor = state.as_ref().and_then(|st| st.cursor);
+    let lag = match (cursor, u64::try_from(height)) {
+        (Some(c), Ok(h)) => Some(h.saturating_sub(c.number)),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "contract": state.as_ref().map(|st| ss58(st.contract)),
+        "genesis_hash": state.as_ref().map(|st| format!("0x{}", hex::encode(st.genesis_hash))),
+        "start_block": state.as_ref().map(|st| st.start_block),
+        "cursor": cursor.map(|c| json!({ "number": c.number, "hash": format!("0x{}", hex::encode(c.hash)) })),
+        "chain_head": u64::try_from(height).ok(),
+        "lag_blocks": lag,
+        "events": events,
+    })))
+}
+
+async fn job_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+    let job: JobId = id.parse().map_err(|_| Error::bad_request("bad_job_id", format!("`{id}` is not a job id")))?;
+    let stored = s.db.events(&Filter { job: Some(job), ..Filter::default() }).await?;
+    if stored.is_empty() {
+        return Err(Error::NotFound);
+    }
+    let events = stored.iter().map(|e| event_json(e, &decode(e)?)).collect::<Result<Vec<_>>>()?;
+    Ok(Json(json!({ "job_id": job, "events": events })))
+}
+
+async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) -> Result<Json<Value>> {
+    let provider = parse_account(&who)?.to_vec();
+    let pool = s.db.pool();
+    let jobs = sqlx::query(
+        "SELECT job_id::text AS job_id, count(*) AS releases, sum(net)::text AS net, sum(fee)::text AS fee, \
+         max(cumulative)::text AS cumulative FROM releases WHERE provider = $1 GROUP BY job_id ORDER BY job_id",
+    )
+    .bind(&provider)
+    .fetch_all(pool)
+    .await?;
+    let totals = sqlx::query(
+        "SELECT coalesce((SELECT sum(net) FROM releases WHERE provider = $1), 0)::text AS net, \
+         coalesce((SELECT sum(amount) FROM claims WHERE account = $1), 0)::text AS claimed, \
+         coalesce((SELECT sum(slashed) FROM dispute_resolutions WHERE provider = $1), 0)::text AS slashed",
+    )
+    .bind(&provider)
+    .fetch_one(pool)
+    .await?;
+    let reputation = sqlx::query(
+        "SELECT jobs_completed::text AS jobs_completed, volume::text AS volume, disputes_lost, \
+         slashed::text AS slashed, score FROM reputation_changes WHERE provider = $1 \
+         ORDER BY block_number DESC, event_index DESC LIMIT 1",
+    )
+    .bind(&provider)
+    .fetch_optional(pool)
+    .await?;
+    let mut per_job = Vec::with_capacity(jobs.len());
+    for r in &jobs {
+        per_job.push(json!({
+            "job_id": r.try_get::<String, _>("job_id")?,
+            "releases": r.try_get::<i64, _>("releases")?,
+            "net": r.try_get::<String, _>("net")?,
+            "fee": r.try_get::<String, _>("fee")?,
+            "settled_cumulative": r.try_get::<String, _>("cumulative")?,
+        }));
+    }
+    let reputation = match reputation {
+        Some(r) => json!({
+            "jobs_completed": r.try_get::<String, _>("jobs_completed")?,
+            "volume": r.try_get::<String, _>("volume")?,
+            "disputes_lost": r.try_get::<i64, _>("disputes_lost")?,
+            "slashed": r.try_get::<String, _>("slashed")?,
+            "score": r.try_get::<i64, _>("score")?,
+        }),
+        None => Value::Null,
+    };
+    Ok(Json(json!({
+        "provider": ss58(parse_account(&who)?),
+        "released_net": totals.try_get::<String, _>("net")?,
+        "claimed": totals.try_get::<String, _>("claimed")?,
+        "slashed": totals.try_get::<String, _>("slashed")?,
+        "jobs": per_job,
+        "reputation": reputation,
+    })))
+}
+
+/// Query of the period routes: block times in ms since the Unix epoch (`from` inclusive, `to`
+/// exclusive), and for statements the format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    /// Start (inclusive), ms.
+    pub from: Option<u64>,
+    /// End (exclusive), ms.
+    pub to: Option<u64>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One line of an account statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// When (block time, ms).
+    pub timestamp: u64,
+    /// Block.
+    pub block: u64,
+    /// Event index in the block.
+    pub event_index: u32,
+    /// The job, if any.
+    pub job: Option<JobId>,
+    /// What happened: deposit, top_up, release_net, fee, refund, slash_credit, slash, claim, stake,
+    /// withdraw.
+    pub entry: &'static str,
+    /// Which way the money went: `to_escrow` (paid in by the account), `credited` (to its claimable
+    /// balance), `paid_out` (to its wallet), `slashed` (taken from its stake).
+    pub flow: &'static str,
+    /// How much.
+    pub amount: u128,
+}
+
+/// The money lines `event` makes for `who`.
+#[must_use]
+pub fn lines_for(
+    who: &AccountId,
+    event: &Event<AccountId>,
+    treasury: Option<AccountId>,
+) -> Vec<(&'static str, &'static str, u128)> {
+    let mut out = Vec::new();
+    match event {
+        Event::JobOpened { consumer, deposit, .. } if consumer == who => out.push(("deposit", "to_escrow", *deposit)),
+        Event::ToppedUp { consumer, amount, .. } if consumer == who => out.push(("top_up", "to_escrow", *amount)),
+        Event::Released { provider, fee, net, .. } => {
+            if provider == who {
+                out.push(("release_net", "credited", *net));
+            }
+            if treasury.as_ref() == Some(who) && *fee > 0 {
+                out.push(("fee", "credited", *fee));
+            }
+        }
+        Event::Refunded { consumer, amount, .. } if consumer == who => out.push(("refund", "credited", *amount)),
+        Event::DisputeResolved { consumer, provider, slashed, .. } if *slashed > 0 => {
+            if consumer == who {
+                out.push(("slash_credit", "credited", *slashed));
+            }
+            if provider == who {
+                out.push(("slash", "slashed", *slashed));
+            }
+        }
+        Event::Claimed { account, amount } if account == who => out.push(("claim", "paid_out", *amount)),
+        Event::Staked { provider, amount, .. } if provider == who => out.push(("stake", "to_escrow", *amount)),
+        Event::Withdrawn { provider, amount } if provider == who => out.push(("withdraw", "paid_out", *amount)),
+        _ => {}
+    }
+    out
+}
+
+async fn statement(
+    State(s): State<AppState>,
+    Path(who): Path<String>,
+    Query(period): Query<Period>,
+) -> Result<Response> {
+    let who = parse_account(&who)?;
+    if let (Some(from), Some(to)) = (period.from, period.to) {
+        if from >= to {
+            return Err(Error::bad_request("bad_period", "`from` must be before `to`"));
+        }
+    }
+    let stored =
+        s.db.events(&Filter { account: Some(who), from: period.from, to: period.to, ..Filter::default() }).await?;
+    let mut lines = Vec::new();
+    for e in &stored {
+        let event = decode(e)?;
+        let treasury = release_treasury(&event, &e.accounts);
+        for (entry, flow, amount) in lines_for(&who, &event, treasury) {
+            lines.push(Line {
+                timestamp: e.timestamp,
+                block: e.block_number,
+                event_index: e.event_index,
+                job: e.job_id,
+                entry,
+                flow,
+                amount,
+            });
+        }
+    }
+    match period.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(statement_json(&who, &period, &lines)).into_response()),
+        "csv" => {
+            let body = statement_csv(&lines)?;
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+        }
+        other => Err(Error::bad_request("bad_format", format!("format `{other}` is not json or csv"))),
+    }
+}
+
+fn statement_json(who: &AccountId, period: &Period, lines: &[Line]) -> Value {
+    let mut totals = std::collections::BTreeMap::<&str, u128>::new();
+    for l in lines {
+        let t = totals.entry(l.flow).or_default();
+        *t = t.saturating_add(l.amount);
+    }
+    json!({
+        "account": ss58(*who),
+        "from": period.from,
+        "to": period.to,
+        "totals": totals.iter().map(|(k, v)| ((*k).to_string(), json!(v.to_string()))).collect::<Map<_, _>>(),
+        "lines": lines.iter().map(|l| json!({
+            "timestamp_ms": l.timestamp,
+            "block": l.block,
+            "event_index": l.event_index,
+            "job_id": l.job,
+            "entry": l.entry,
+            "flow": l.flow,
+            "amount": l.amount.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The statement as CSV: a header line, then one line per movement.
+pub fn statement_csv(lines: &[Line]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| Error::Decode(e.to_string());
+    w.write_record(["timestamp_ms", "block", "event_index", "job_id", "entry", "flow", "amount"]).map_err(bad)?;
+    for l in lines {
+        w.write_record([
+            l.timestamp.to_string(),
+            l.block.to_string(),
+            l.event_index.to_string(),
+            l.job.map(|j| j.to_string()).unwrap_or_default(),
+            l.entry.to_string(),
+            l.flow.to_string(),
+            l.amount.to_string(),
+        ])
+        .map_err(bad)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Decode(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| Error::Decode(e.to_string()))
+}
+
+async fn fees(State(s): State<AppState>, Query(period): Query<Period>) -> Result<Json<Value>> {
+    if period.format.is_some() {
+        return Err(Error::bad_request("bad_format", "fee totals are JSON only"));
+    }
+    let signed = |v: Option<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = sqlx::query(
+        "SELECT r.treasury, count(*) AS releases, sum(r.fee)::text AS fees, sum(r.amount)::text AS gross \
+         FROM releases r JOIN blocks b ON b.number = r.block_number \
+         WHERE ($1::bigint IS NULL OR b.timestamp_ms >= $1) AND ($2::bigint IS NULL OR b.timestamp_ms < $2) \
+         GROUP BY r.treasury ORDER BY r.treasury",
+    )
+    .bind(signed(period.from))
+    .bind(signed(period.to))
+    .fetch_all(s.db.pool())
+    .await?;
+    let mut total: u128 = 0;
+    let mut by_treasury = Vec::new();
+    for r in &rows {
+        let fees: String = r.try_get("fees")?;
+        total = total.saturating_add(fees.parse().map_err(|_| Error::Decode(fees.clone()))?);
+        let treasury: Option<Vec<u8>> = r.try_get("treasury")?;
+        by_treasury.push(json!({
+            "treasury": treasury.map(|t| bytes_json(&t, true)),
+            "releases": r.try_get::<i64, _>("releases")?,
+            "fees": fees,
+            "gross": r.try_get::<String, _>("gross")?,
+        }));
+    }
+    Ok(Json(
+        json!({ "from": period.from, "to": period.to, "total_fees": total.to_string(), "by_treasury": by_treasury }),
+    ))
+}
+
+async fn ready(State(s): State<AppState>) -> Result<&'static str> {
+    sqlx::query("SELECT 1").execute(s.db.pool()).await?;
+    if s.metrics.chain_height.get() < 0 {
+        return Err(Error::Fatal("the chain has not been reached yet".into()));
+    }
+    Ok("ready")
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+}

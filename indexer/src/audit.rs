@@ -1,0 +1,314 @@
+//! The audit: recomputes everything from the stored events' bytes and compares. It re-links the hash
+//! chain from the start block (any edited, inserted or deleted block or event breaks it), re-derives
+//! every typed table and compares it row for row, re-derives the books ([`Ledger`]), and, where the
+//! gateway stored the receipt a release settled, checks the receipt matches and its signature verifies.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use escrow_client::events::decode_labelled;
+use escrow_client::AccountId;
+use settlement::{Domain, Event, JobId, Receipt};
+use sqlx::Row;
+
+use crate::db::{Db, Filter};
+use crate::error::{Error, Result};
+use crate::ledger::{Finding, Ledger, Position};
+use crate::record::{accounts_of, job_of, link, IndexedEvent};
+use crate::typed::{self, TABLES};
+
+/// Blocks read per round.
+const CHUNK: u64 = 5_000;
+
+/// A receipt the gateway stored, with the payer's signature.
+#[derive(Debug, Clone)]
+pub struct StoredReceipt {
+    /// The receipt.
+    pub receipt: Receipt<AccountId>,
+    /// The signature over its signing bytes.
+    pub signature: [u8; 64],
+}
+
+/// What the audit found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The chain and contract audited.
+    pub domain: Domain<AccountId>,
+    /// Blocks audited (`first..=last`), if any were indexed.
+    pub range: Option<(u64, u64)>,
+    /// Blocks whose links were recomputed.
+    pub blocks: u64,
+    /// The books re-derived from the events.
+    pub ledger: Ledger,
+    /// Hash-chain, continuity and typed-table mismatches.
+    pub integrity: Vec<Finding>,
+    /// Releases whose receipt the gateway stored, matched and verified.
+    pub receipts_verified: u64,
+    /// Releases with no stored receipt to compare (released without the gateway, or another one).
+    pub receipts_absent: u64,
+    /// Receipt mismatches.
+    pub receipt_findings: Vec<Finding>,
+    /// Report only this job's books (integrity is always checked in full).
+    pub job: Option<JobId>,
+}
+
+fn at(block: u64, event: u32) -> Position {
+    Position { block, event }
+}
+
+/// Audits the database (every job, or only `job`'s books).
+pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
+    let state = db.state().await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
+    let domain = Domain { genesis_hash: state.genesis_hash, contract: state.contract };
+    let mut report = Report {
+        domain,
+        range: state.cursor.map(|c| (state.start_block, c.number)),
+        blocks: 0,
+        ledger: Ledger::default(),
+        integrity: Vec::new(),
+        receipts_verified: 0,
+        receipts_absent: 0,
+        receipt_findings: Vec::new(),
+        job,
+    };
+    let Some(cursor) = state.cursor else { return Ok(report) };
+
+    let mut tx = db.pool().begin().await?;
+    for table in TABLES {
+        sqlx::query(&format!("CREATE TEMP TABLE expected_{table} (LIKE {table}) ON COMMIT DROP"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut prev: Option<(u64, [u8; 32])> = None;
+    let mut digest = [0u8; 32];
+    let mut treasury: Option<AccountId> = None;
+    let mut first = state.start_block;
+    while first <= cursor.number {
+        let last = first.saturating_add(CHUNK - 1).min(cursor.number);
+        let blocks = db.blocks(first, last).await?;
+        let stored = db.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
+        let mut stored = stored.into_iter().peekable();
+        let mut derived: Vec<(u64, IndexedEvent)> = Vec::new();
+        for b in &blocks {
+            let expected_number = prev.map_or(state.start_block, |(n, _)| n.saturating_add(1));
+            if b.number != expected_number {
+                report.integrity.push(Finding {
+                    at: at(b.number, 0),
+                    job: None,
+                    what: format!("blocks {expected_number}..{} are missing", b.number),
+                });
+            }
+            if let Some((_, hash)) = prev.filter(|(n, _)| n.saturating_add(1) == b.number) {
+                if b.parent_hash != hash {
+                    report.integrity.push(Finding {
+                        at: at(b.number, 0),
+                        job: None,
+                        what: "parent hash is not the previous block's hash".into(),
+                    });
+                }
+            }
+            let mut events = Vec::new();
+            while let Some(e) = stored.next_if(|e| e.block_number == b.number) {
+                let event = match decode_labelled(&e.kind, &e.data) {
+                    Ok(ev) => ev,
+                    Err(err) => {
+                        report.integrity.push(Finding {
+                            at: at(b.number, e.event_index),
+                            job: e.job_id,
+                            what: format!("{} does not decode: {err}", e.kind),
+                        });
+                        continue;
+                    }
+                };
+                if let Event::SettingsChanged { treasury: t, .. } = &event {
+                    treasury = Some(*t);
+                }
+                if e.job_id != job_of(&event) || e.accounts != accounts_of(&event, treasury) {
+                    report.integrity.push(Finding {
+                        at: at(b.number, e.event_index),
+                        job: e.job_id,
+                        what: "the event's job or accounts columns do not match its bytes".into(),
+                    });
+                }
+                report.ledger.apply(at(b.number, e.event_index), &event);
+                events.push(IndexedEvent {
+                    event_index: e.event_index,
+                    extrinsic_index: e.extrinsic_index,
+                    kind: e.kind,
+                    data: e.data,
+                    event,
+                    treasury,
+                });
+            }
+            if u32::try_from(events.len()).ok() != Some(b.event_count) {
+                report.integrity.push(Finding {
+                    at: at(b.number, 0),
+                    job: None,
+                    what: format!("holds {} events, the block row says {}", events.len(), b.event_count),
+                });
+            }
+            digest = link(&digest, b.number, &b.hash, &b.parent_hash, b.timestamp, &events);
+            if digest != b.digest {
+                report.integrity.push(Finding {
+                    at: at(b.number, 0),
+                    job: None,
+                    what: "hash-chain link does not match: this block or its events were changed".into(),
+                });
+                digest = b.digest; // report each broken link once, not every later one
+            }
+            derived.extend(events.into_iter().map(|e| (b.number, e)));
+            prev = Some((b.number, b.hash));
+            report.blocks = report.blocks.saturating_add(1);
+        }
+        for e in stored {
+            report.integrity.push(Finding {
+                at: at(e.block_number, e.event_index),
+                job: e.job_id,
+                what: "event row without its block row".into(),
+            });
+        }
+        let refs: Vec<(u64, &IndexedEvent)> = derived.iter().map(|(n, e)| (*n, e)).collect();
+        typed::insert(&mut tx, "expected_", &refs).await?;
+        first = last.saturating_add(1);
+    }
+    if prev.map(|(n, _)| n) != Some(cursor.number) || digest != cursor.digest {
+        report.integrity.push(Finding {
+            at: at(cursor.number, 0),
+            job: None,
+            what: "the cursor is not the end of the stored hash chain".into(),
+        });
+    }
+    for table in TABLES {
+        let diff = sqlx::query(&format!(
+            "SELECT block_number, event_index FROM \
+             ((TABLE {table} EXCEPT ALL TABLE expected_{table}) UNION ALL \
+              (TABLE expected_{table} EXCEPT ALL TABLE {table})) d ORDER BY 1, 2"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in diff.iter().take(10) {
+            let block: i64 = row.try_get(0)?;
+            let event: i32 = row.try_get(1)?;
+            report.integrity.push(Finding {
+                at: at(u64::try_from(block).unwrap_or_default(), u32::try_from(event).unwrap_or_default()),
+                job: None,
+                what: format!("{table} row differs from the event's bytes"),
+            });
+        }
+    }
+    tx.rollback().await?;
+    Ok(report)
+}
+
+impl Report {
+    /// Checks each release against the receipt the gateway stored for its (job, provider, sequence),
+    /// if any: same cumulative and units, this chain and contract, and a signature that verifies
+    /// (strictly, as the contract does) against the job's payer key.
+    pub fn check_receipts(&mut self, stored: &HashMap<(JobId, AccountId, u64), StoredReceipt>) {
+        for r in &self.ledger.releases {
+            let Some(s) = stored.get(&(r.job, r.provider, r.sequence)) else {
+                self.receipts_absent = self.receipts_absent.saturating_add(1);
+                continue;
+            };
+            let payer_key = self.ledger.jobs.get(&r.job).filter(|b| b.complete).map(|b| b.payer_key);
+            let mut wrong = Vec::new();
+            if s.receipt.amount != r.cumulative || s.receipt.units != r.units {
+                wrong.push(format!(
+                    "released cumulative {} / units {}, the stored receipt says {} / {}",
+                    r.cumulative, r.units, s.receipt.amount, s.receipt.units
+                ));
+            }
+            if s.receipt.domain != self.domain {
+                wrong.push("the stored receipt is for another chain or contract".into());
+            }
+            match payer_key {
+                Some(key) if s.receipt.verify(&key, &s.signature) => {}
+                Some(_) => wrong.push("the stored receipt's signature does not verify against the payer key".into()),
+                None => wrong.push("the job's opening (and payer key) is not indexed".into()),
+            }
+            if wrong.is_empty() {
+                self.receipts_verified = self.receipts_verified.saturating_add(1);
+            }
+            for what in wrong {
+                self.receipt_findings.push(Finding { at: r.at, job: Some(r.job), what });
+            }
+        }
+    }
+
+    /// Every finding that counts for this report (all integrity ones; books and receipts of the job
+    /// audited, or of all jobs).
+    #[must_use]
+    pub fn findings(&self) -> Vec<&Finding> {
+        let wanted = |f: &&Finding| self.job.is_none() || f.job.is_none() || f.job == self.job;
+        self.integrity
+            .iter()
+            .chain(self.ledger.findings.iter().filter(wanted))
+            .chain(self.receipt_findings.iter().filter(wanted))
+            .collect()
+    }
+
+    /// Whether everything checked out.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.findings().is_empty()
+    }
+
+    /// The report, for people.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let contract = escrow_client::accounts::ss58(self.domain.contract);
+        let _ = writeln!(out, "audit of escrow {contract} on chain 0x{}", hex::encode(self.domain.genesis_hash));
+        match self.range {
+            Some((a, b)) => {
+                let _ =
+                    writeln!(out, "blocks {a}..={b}: {} links recomputed, {} events", self.blocks, self.ledger.events);
+            }
+            None => {
+                let _ = writeln!(out, "nothing indexed yet");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{:>6}  {:>24}  {:>24}  {:>22}  {:>24}  {:>24}  {:>22}",
+            "job", "deposited", "released net", "released fee", "refunded", "still held", "slashed (stake)"
+        );
+        for (id, b) in self.ledger.jobs.iter().filter(|(id, _)| self.job.is_none_or(|j| j == **id)) {
+            let note = if b.complete { "" } else { "  (opened before the start block: not balanced)" };
+            let _ = writeln!(
+                out,
+                "{id:>6}  {:>24}  {:>24}  {:>22}  {:>24}  {:>24}  {:>22}{note}",
+                b.deposited,
+                b.net,
+                b.fees,
+                b.refunded,
+                b.held(),
+                b.slashed
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nreleases: {}; matched to a stored receipt with a valid signature: {}; no stored receipt: {}",
+            self.ledger.releases.len(),
+            self.receipts_verified,
+            self.receipts_absent
+        );
+        let _ =
+            writeln!(out, "credited {} to claimable balances, claimed {}", self.ledger.credited, self.ledger.claimed);
+        let findings = self.findings();
+        if findings.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nOK: hash chain intact, typed tables match the events, every job balanced \
+                 (deposits = net + fee + refunds + held), every fee exact"
+            );
+        } else {
+            let _ = writeln!(out, "\nMISMATCH: {} finding(s)", findings.len());
+            for f in findings {
+                let job = f.job.map(|j| format!(" job {j}")).unwrap_or_default();
+                let _ = writeln!(out, "  {}{job}: {}", f.at, f.what);
+            }
+        }
+        out
+    }
+}

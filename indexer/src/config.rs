@@ -1,0 +1,126 @@
+//! Indexer configuration, layered: built-in defaults, then an optional TOML file, then environment
+//! variables `INDEXER__KEY`. Unknown keys are refused at every layer.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Everything the indexer needs to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the auditor API listens.
+    pub listen: SocketAddr,
+    /// Postgres connection URL (its own database: the indexer's tables and migrations).
+    pub database_url: String,
+    /// Most Postgres connections.
+    pub database_max_connections: u32,
+    /// The node's WebSocket RPC endpoint. Backfilling old blocks needs their state: run the node with
+    /// `--state-pruning archive`.
+    pub node_url: String,
+    /// The escrow contract's address (SS58 or 0x hex).
+    pub contract: String,
+    /// The escrow's `.contract` bundle (its metadata names the events).
+    pub bundle: String,
+    /// The first block to index (the contract's deployment block, or 0). Fixed once indexing began.
+    pub start_block: u64,
+    /// Blocks fetched from the node at once during backfill.
+    pub fetch_concurrency: usize,
+    /// Most blocks written in one transaction.
+    pub batch_blocks: usize,
+    /// A batch is written as soon as it holds this many events.
+    pub batch_events: usize,
+    /// How often the head is polled when the finality subscription is quiet, in ms.
+    pub poll_interval_ms: u64,
+    /// First and longest wait between reconnection attempts, in ms (doubling in between).
+    pub reconnect_min_ms: u64,
+    /// See `reconnect_min_ms`.
+    pub reconnect_max_ms: u64,
+    /// Draw a progress bar during backfill (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            database_url: "postgres://postgres@127.0.0.1:5432/indexer".into(),
+            database_max_connections: 8,
+            node_url: "ws://127.0.0.1:9944".into(),
+            contract: String::new(),
+            bundle: String::new(),
+            start_block: 0,
+            fetch_concurrency: 16,
+            batch_blocks: 256,
+            batch_events: 20_000,
+            poll_interval_ms: 2_000,
+            reconnect_min_ms: 250,
+            reconnect_max_ms: 10_000,
+            progress: true,
+        }
+    }
+}
+
+/// The prefix of the indexer's environment variables.
+pub const ENV_PREFIX: &str = "INDEXER__";
+
+impl Config {
+    /// Defaults, then `file` if given, then `INDEXER__*` from the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let base = Figment::from(Serialized::defaults(Config::default()));
+        let base = match file {
+            Some(path) => base.merge(Toml::file_exact(path)),
+            None => base,
+        };
+        let config: Config =
+            base.merge(Env::prefixed(ENV_PREFIX).split("__")).extract().map_err(|e| Error::Config(e.to_string()))?;
+        if config.fetch_concurrency == 0 || config.batch_blocks == 0 || config.batch_events == 0 {
+            return Err(Error::Config("fetch_concurrency, batch_blocks and batch_events must be positive".into()));
+        }
+        if config.reconnect_min_ms == 0 || config.reconnect_max_ms < config.reconnect_min_ms {
+            return Err(Error::Config("need 0 < reconnect_min_ms <= reconnect_max_ms".into()));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn layers_apply_in_order_and_unknown_keys_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("indexer.toml", "start_block = 5\nnode_url = \"ws://file:1\"\n")?;
+            jail.set_env("INDEXER__START_BLOCK", "9");
+            let c = Config::load(Some(Path::new("indexer.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.start_block, 9, "env beats file");
+            assert_eq!(c.node_url, "ws://file:1", "file beats defaults");
+            assert_eq!(c.batch_events, Config::default().batch_events, "defaults fill the rest");
+            jail.create_file("bad.toml", "start_blok = 5\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).expect_err("typo refused").to_string();
+            assert!(err.contains("start_blok"), "{err}");
+            jail.set_env("INDEXER__NOPE", "1");
+            assert!(Config::load(None).is_err(), "unknown env key refused");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zero_sizes_and_inverted_backoff_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("INDEXER__BATCH_EVENTS", "0");
+            assert!(Config::load(None).is_err());
+            jail.set_env("INDEXER__BATCH_EVENTS", "10");
+            jail.set_env("INDEXER__RECONNECT_MAX_MS", "1");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}

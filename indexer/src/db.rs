@@ -1,0 +1,334 @@
+//! Postgres: the indexer's state (what it indexes and its cursor), the batched writes of indexed
+//! blocks, and the reads the auditor API and the audit make.
+
+use escrow_client::AccountId;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use crate::error::{Error, Result};
+use crate::record::IndexedBlock;
+use crate::typed::{self, MAX_PARAMS};
+
+/// The indexer's database.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+/// The last indexed block: where indexing resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its hash-chain link.
+    pub digest: [u8; 32],
+}
+
+/// What a database indexes, and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// The chain.
+    pub genesis_hash: [u8; 32],
+    /// The escrow contract.
+    pub contract: AccountId,
+    /// The first indexed block.
+    pub start_block: u64,
+    /// The last indexed block, if any.
+    pub cursor: Option<Cursor>,
+    /// The treasury in force at the cursor, if known.
+    pub treasury: Option<AccountId>,
+}
+
+/// One stored event with its block's details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: [u8; 32],
+    /// Block timestamp (ms).
+    pub timestamp: u64,
+    /// Index among the block's events.
+    pub event_index: u32,
+    /// Emitting extrinsic.
+    pub extrinsic_index: Option<u32>,
+    /// Event name.
+    pub kind: String,
+    /// Derived: its job.
+    pub job_id: Option<u64>,
+    /// Derived: the accounts it concerns.
+    pub accounts: Vec<AccountId>,
+    /// The chain's bytes.
+    pub data: Vec<u8>,
+}
+
+/// A BYTEA column of exactly `N` bytes.
+pub fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
+    let raw: Vec<u8> = row.try_get(column)?;
+    raw.try_into().map_err(|_| Error::Decode(format!("{column}: not {N} bytes")))
+}
+
+/// A NUMERIC column (read as text) parsed into an integer type.
+pub fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| Error::Decode(format!("{column}: {text}")))
+}
+
+fn unsigned(n: i64, what: &str) -> Result<u64> {
+    u64::try_from(n).map_err(|_| Error::Decode(format!("{what}: {n}")))
+}
+
+fn signed(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::Decode(format!("{n} does not fit a BIGINT")))
+}
+
+impl Db {
+    /// Connects and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect(url).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The stored state, if this database was initialised.
+    pub async fn state(&self) -> Result<Option<State>> {
+        let row = sqlx::query("SELECT * FROM indexer_state").fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let cursor = match row.try_get::<Option<i64>, _>("cursor_number")? {
+            Some(n) => Some(Cursor {
+                number: unsigned(n, "cursor_number")?,
+                hash: fixed(&row, "cursor_hash")?,
+                digest: fixed(&row, "cursor_digest")?,
+            }),
+            None => None,
+        };
+        let treasury: Option<Vec<u8>> = row.try_get("treasury")?;
+        Ok(Some(State {
+            genesis_hash: fixed(&row, "genesis_hash")?,
+            contract: fixed(&row, "contract")?,
+            start_block: unsigned(row.try_get("start_block")?, "start_block")?,
+            cursor,
+            treasury: treasury.map(|t| t.try_into().map_err(|_| Error::Decode("treasury".into()))).transpose()?,
+        }))
+    }
+
+    /// The state for indexing `contract` on the chain `genesis_hash` from `start_block`: created on
+    /// first use, then checked, so one database never mixes two chains or two contracts. A stored
+    /// start block wins over a different configured one (indexing already began there).
+    pub async fn init(&self, genesis_hash: [u8; 32], contract: AccountId, start_block: u64) -> Result<State> {
+        sqlx::query(
+            "INSERT INTO indexer_state (genesis_hash, contract, start_block) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(genesis_hash.to_vec())
+        .bind(contract.to_vec())
+        .bind(signed(start_block)?)
+        .execute(&self.pool)
+        .await?;
+        let state = self.state().await?.ok_or_else(|| Error::Fatal("indexer_state missing after insert".into()))?;
+        if state.genesis_hash != genesis_hash {
+            return Err(Error::Fatal(format!(
+                "this database indexes the chain with genesis 0x{}, the node serves 0x{}",
+                hex::encode(state.genesis_hash),
+                hex::encode(genesis_hash)
+            )));
+        }
+        if state.contract != contract {
+            return Err(Error::Fatal(format!(
+                "this database indexes contract 0x{}, configured: 0x{}",
+                hex::encode(state.contract),
+                hex::encode(contract)
+            )));
+        }
+        if state.start_block != start_block {
+            tracing::warn!(stored = state.start_block, configured = start_block, "start block fixed by the database");
+        }
+        Ok(state)
+    }
+
+    /// Writes `blocks` (consecutive, after `prev`) with their events and typed rows, and moves the
+    /// cursor to the last of them, all in one transaction. Refuses if the cursor is no longer `prev`
+    /// (another indexer wrote meanwhile).
+    pub async fn commit(&self, prev: Option<u64>, blocks: &[IndexedBlock], treasury: Option<AccountId>) -> Result<()> {
+        let Some(last) = blocks.last() else { return Ok(()) };
+        let mut tx = self.pool.begin().await?;
+        for chunk in blocks.chunks(MAX_PARAMS / 6) {
+            let mut q: QueryBuilder<Postgres> =
+                QueryBuilder::new("INSERT INTO blocks (number, hash, parent_hash, timestamp_ms, event_count, digest) ");
+            let mut rows = Vec::with_capacity(chunk.len());
+            for b in chunk {
+                let count = i32::try_from(b.events.len()).map_err(|_| Error::Decode("event count".into()))?;
+                rows.push((signed(b.number)?, signed(b.timestamp)?, count, b));
+            }
+            q.push_values(rows, |mut r, (number, timestamp, count, b)| {
+                r.push_bind(number)
+                    .push_bind(b.hash.to_vec())
+                    .push_bind(b.parent_hash.to_vec())
+                    .push_bind(timestamp)
+                    .push_bind(count)
+                    .push_bind(b.digest.to_vec());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let events: Vec<(u64, &crate::record::IndexedEvent)> =
+            blocks.iter().flat_map(|b| b.events.iter().map(move |e| (b.number, e))).collect();
+        for chunk in events.chunks(MAX_PARAMS / 7) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (number, e) in chunk {
+                let job = crate::record::job_of(&e.event).map(|j| j.to_string());
+                let accounts: Vec<Vec<u8>> =
+                    crate::record::accounts_of(&e.event, e.treasury).iter().map(|a| a.to_vec()).collect();
+                rows.push((signed(*number)?, *e, job, accounts));
+            }
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "INSERT INTO events (block_number, event_index, extrinsic_index, kind, job_id, accounts, data) ",
+            );
+            q.push_values(rows, |mut r, (number, e, job, accounts)| {
+                r.push_bind(number)
+                    .push_bind(i64::from(e.event_index))
+                    .push_bind(e.extrinsic_index.map(i64::from))
+                    .push_bind(e.kind.clone())
+                    .push_bind(job)
+                    .push_unseparated("::numeric")
+                    .push_bind(accounts)
+                    .push_bind(e.data.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        typed::insert(&mut tx, "", &events).await?;
+        let prev = prev.map(signed).transpose()?;
+        let moved = sqlx::query(
+            "UPDATE indexer_state SET cursor_number = $1, cursor_hash = $2, cursor_digest = $3, treasury = $4 \
+             WHERE cursor_number IS NOT DISTINCT FROM $5",
+        )
+        .bind(signed(last.number)?)
+        .bind(last.hash.to_vec())
+        .bind(last.digest.to_vec())
+        .bind(treasury.map(|t| t.to_vec()))
+        .bind(prev)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(Error::Fatal("the cursor moved under this indexer: is another one writing here?".into()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stored events in chain order, optionally only those of one job, or concerning one account,
+    /// or within a time range (block timestamps, ms, `from` inclusive, `to` exclusive).
+    pub async fn events(&self, filter: &Filter) -> Result<Vec<StoredEvent>> {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT e.block_number, b.hash, b.timestamp_ms, e.event_index, e.extrinsic_index, e.kind, \
+             e.job_id::text AS job_id, e.accounts, e.data \
+             FROM events e JOIN blocks b ON b.number = e.block_number WHERE TRUE",
+        );
+        if let Some(job) = filter.job {
+            q.push(" AND e.job_id = ").push_bind(job.to_string()).push("::numeric");
+        }
+        if let Some(account) = filter.account {
+            q.push(" AND e.accounts @> ARRAY[").push_bind(account.to_vec()).push("]");
+        }
+        if let Some((first, last)) = filter.blocks {
+            q.push(" AND e.block_number BETWEEN ").push_bind(signed(first)?).push(" AND ").push_bind(signed(last)?);
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND b.timestamp_ms >= ").push_bind(signed(from)?);
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND b.timestamp_ms < ").push_bind(signed(to)?);
+        }
+        q.push(" ORDER BY e.block_number, e.event_index");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    /// Indexed blocks `from..=to` (number, hash, parent, timestamp, event count, digest).
+    pub async fn blocks(&self, from: u64, to: u64) -> Result<Vec<StoredBlock>> {
+        let rows = sqlx::query(
+            "SELECT number, hash, parent_hash, timestamp_ms, event_count, digest FROM blocks \
+             WHERE number BETWEEN $1 AND $2 ORDER BY number",
+        )
+        .bind(signed(from)?)
+        .bind(signed(to)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredBlock {
+                    number: unsigned(r.try_get("number")?, "number")?,
+                    hash: fixed(r, "hash")?,
+                    parent_hash: fixed(r, "parent_hash")?,
+                    timestamp: unsigned(r.try_get("timestamp_ms")?, "timestamp_ms")?,
+                    event_count: u32::try_from(r.try_get::<i32, _>("event_count")?)
+                        .map_err(|_| Error::Decode("event_count".into()))?,
+                    digest: fixed(r, "digest")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A stored block row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// Number.
+    pub number: u64,
+    /// Hash.
+    pub hash: [u8; 32],
+    /// Parent hash.
+    pub parent_hash: [u8; 32],
+    /// Timestamp (ms).
+    pub timestamp: u64,
+    /// How many escrow events it holds.
+    pub event_count: u32,
+    /// Its hash-chain link.
+    pub digest: [u8; 32],
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// Only this job's.
+    pub job: Option<u64>,
+    /// Only those concerning this account.
+    pub account: Option<AccountId>,
+    /// From this block time (ms, inclusive).
+    pub from: Option<u64>,
+    /// Until this block time (ms, exclusive).
+    pub to: Option<u64>,
+    /// Only blocks `first..=last`.
+    pub blocks: Option<(u64, u64)>,
+}
+
+fn stored_event(r: &PgRow) -> Result<StoredEvent> {
+    let job: Option<String> = r.try_get("job_id")?;
+    let accounts: Vec<Vec<u8>> = r.try_get("accounts")?;
+    let index = |v: i32, what: &str| u32::try_from(v).map_err(|_| Error::Decode(format!("{what}: {v}")));
+    Ok(StoredEvent {
+        block_number: unsigned(r.try_get("block_number")?, "block_number")?,
+        block_hash: fixed(r, "hash")?,
+        timestamp: unsigned(r.try_get("timestamp_ms")?, "timestamp_ms")?,
+        event_index: index(r.try_get("event_index")?, "event_index")?,
+        extrinsic_index: r
+            .try_get::<Option<i32>, _>("extrinsic_index")?
+            .map(|v| index(v, "extrinsic_index"))
+            .transpose()?,
+        kind: r.try_get("kind")?,
+        job_id: job.map(|j| j.parse().map_err(|_| Error::Decode(format!("job_id: {j}")))).transpose()?,
+        accounts: accounts
+            .into_iter()
+            .map(|a| a.try_into().map_err(|_| Error::Decode("accounts: not 32 bytes".into())))
+            .collect::<Result<_>>()?,
+        data: r.try_get("data")?,
+    })
+}

@@ -1,0 +1,118 @@
+//! The indexer's one error type, and the one place errors become HTTP responses: a stable code, a
+//! message safe to show, and a status. Internal details (database, node) are logged, never echoed.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// Everything that can go wrong in the indexer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A request is unusable (bad account, bad period, unknown format).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// Nothing with that id.
+    #[error("not found")]
+    NotFound,
+    /// The chain and the database disagree in a way retrying cannot fix (another chain or contract,
+    /// a stored block the chain no longer has, an event the contract's metadata does not describe).
+    #[error("{0}")]
+    Fatal(String),
+    /// Stored or chain data did not decode.
+    #[error("decoding: {0}")]
+    Decode(String),
+    /// Postgres failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The node failed or could not be reached.
+    #[error("chain: {0}")]
+    Chain(#[from] escrow_client::Error),
+}
+
+/// Result of an indexer operation.
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    /// A bad-request error with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    /// Whether reconnecting and retrying may help (a dropped node or database), as opposed to a
+    /// disagreement that needs an operator.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Database(_) | Self::Chain(_))
+    }
+
+    /// The stable code clients see.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::Config(_)
+            | Self::Fatal(_)
+            | Self::Decode(_)
+            | Self::Database(_)
+            | Self::Migrate(_)
+            | Self::Chain(_) => "unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Config(_)
+            | Self::Fatal(_)
+            | Self::Decode(_)
+            | Self::Database(_)
+            | Self::Migrate(_)
+            | Self::Chain(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The message clients see: the error itself for client faults, a fixed text for ours.
+    #[must_use]
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::BadRequest { message, .. } => message.clone(),
+            Self::NotFound => "not found".into(),
+            _ => "the indexer cannot serve this right now; retry later".into(),
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = ErrorBody { code: self.code().into(), message: self.public_message() };
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,54 @@
+//! Running the indexer: the follower and the auditor API side by side, until shutdown or a fatal
+//! disagreement (which stops both and is returned).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use escrow_client::accounts::{account, ss58};
+use escrow_client::Bundle;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::follow::Follower;
+use crate::metrics::Metrics;
+use crate::AppState;
+
+/// Runs the indexer with `config` until `shutdown` resolves.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let contract = account(&config.contract).map_err(|e| Error::Config(format!("contract: {e}")))?;
+    let bundle = Arc::new(Bundle::load(&config.bundle).map_err(|e| Error::Config(e.to_string()))?);
+    let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+    let metrics = Metrics::new();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Config(format!("listen {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| Error::Config(e.to_string()))?;
+    tracing::info!(listen = %addr, contract = %ss58(contract), "indexer API ready");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = Follower::new(Arc::new(config), db.clone(), bundle, contract, metrics.clone());
+    let mut following = tokio::spawn(async move { follower.run(stop_rx).await });
+    let app = crate::app(AppState { db, metrics });
+    let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop_rx.await;
+            })
+            .await
+    });
+    let outcome = tokio::select! {
+        () = shutdown => {
+            let _ = stop_tx.send(true);
+            following.await
+        }
+        done = &mut following => done,
+    };
+    let _ = server_stop_tx.send(());
+    let _ = server.await;
+    match outcome {
+        Ok(result) => result,
+        Err(e) => Err(Error::Fatal(format!("the follower panicked: {e}"))),
+    }
+}
