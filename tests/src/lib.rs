@@ -54,9 +54,9 @@ impl DevNode {
         Self::launch(Some(base.to_path_buf()), free_port()).await
     }
 
-    /// Stops the node (SIGKILL) without starting it again.
+    /// Stops the node (SIGTERM, so it flushes its database) without starting it again.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
 
