@@ -107,7 +107,7 @@ impl Default for Config {
             settle_threshold: Amount(1_000_000_000_000),
             settle_max_age_ms: 30_000,
             settle_expiry_margin_ms: 60_000,
-            settle_max_batch: 100,
+            settle_max_batch: escrow_client::MAX_RELEASES_PER_CALL,
         }
     }
 }
@@ -133,6 +133,12 @@ impl Config {
         let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
         if config.max_batch == 0 || config.max_body_bytes == 0 || config.settle_max_batch == 0 {
             return Err(Error::Config("max_batch, max_body_bytes and settle_max_batch must be positive".into()));
+        }
+        if config.settle_max_batch > escrow_client::MAX_RELEASES_PER_CALL {
+            return Err(Error::Config(format!(
+                "settle_max_batch is at most {} (the contract's input buffer)",
+                escrow_client::MAX_RELEASES_PER_CALL
+            )));
         }
         Ok(config)
     }
@@ -193,8 +199,12 @@ mod tests {
     }
 
     #[test]
-    fn zero_limits_are_refused() {
+    fn zero_limits_and_oversize_release_batches_are_refused() {
         Jail::expect_with(|jail| {
+            jail.set_env("GATEWAY__SETTLE_MAX_BATCH", "65");
+            assert!(Config::load(None).is_err(), "more receipts than one release_many can carry");
+            jail.set_env("GATEWAY__SETTLE_MAX_BATCH", "64");
+            assert!(Config::load(None).is_ok());
             jail.set_env("GATEWAY__MAX_BATCH", "0");
             assert!(Config::load(None).is_err());
             Ok(())

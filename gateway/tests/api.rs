@@ -161,6 +161,14 @@ async fn a_batch_gets_one_verdict_per_receipt_in_order(pool: PgPool) {
     );
     assert_eq!(results[0]["id"], results[4]["id"]);
     assert_eq!(h.accepted_set().await.len(), 2);
+    // What the audit looks up: stored receipts by (job, provider, sequence); unknown keys are skipped.
+    let p = account_of(&h.provider);
+    let found =
+        h.state.db.receipts_at(&[(h.job, p, 3), (h.job, p, 2), (h.job + 1, p, 1), (h.job, p, 1)]).await.unwrap();
+    let mut amounts: Vec<(u64, u128)> = found.iter().map(|s| (s.receipt.sequence, s.receipt.amount)).collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, vec![(1, 10 * UNIT), (3, 20 * UNIT)]);
+    assert!(found.iter().all(|s| s.receipt.verify(&payer(1).verifying_key().to_bytes(), &s.signature)));
 
     let too_many = Value::Array((0..51u64).map(|i| h.json(UNIT + u128::from(i), i + 10)).collect());
     let (status, v) = h.post(&too_many).await;

@@ -66,7 +66,8 @@ async fn killed_mid_backfill_it_resumes_to_exactly_a_clean_index(pool: PgPool) {
     assert!(kills_mid_backfill >= 3, "kills landed mid-backfill: {kills_mid_backfill}");
 
     // A clean index of the same chain, in another database, from the same start block.
-    let clean_name = format!("{name}_clean");
+    let clean_name = format!("indexer_clean_{}_{}", std::process::id(), now_ms()); // within 63 bytes
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {clean_name}")).execute(&pool).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {clean_name}")).execute(&pool).await.unwrap();
     let clean_url = database_url(&clean_name);
     let clean = indexer::db::Db::connect(&clean_url, 4).await.unwrap();

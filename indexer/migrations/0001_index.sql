@@ -46,9 +46,10 @@ CREATE TABLE events (
 CREATE INDEX events_job ON events (job_id, block_number, event_index) WHERE job_id IS NOT NULL;
 CREATE INDEX events_accounts ON events USING GIN (accounts);
 
--- Typed tables: one row per event of their kind, keyed by the event's position.
+-- Typed tables: one row per event of their kind, keyed by the event's position (block number and
+-- event index), with the block's hash and the emitting extrinsic's index.
 CREATE TABLE jobs (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id      NUMERIC(20,0) NOT NULL UNIQUE,
     consumer    BYTEA NOT NULL,
     providers   BYTEA[] NOT NULL,
@@ -61,7 +62,7 @@ CREATE TABLE jobs (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE top_ups (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id  NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
     amount  NUMERIC(39,0) NOT NULL,
@@ -70,7 +71,7 @@ CREATE TABLE top_ups (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE completions (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id   NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
     ends_at  BIGINT NOT NULL,
@@ -78,7 +79,7 @@ CREATE TABLE completions (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE releases (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id     NUMERIC(20,0) NOT NULL,
     consumer   BYTEA NOT NULL,
     provider   BYTEA NOT NULL,
@@ -96,7 +97,7 @@ CREATE TABLE releases (
 CREATE INDEX releases_provider ON releases (provider);
 CREATE INDEX releases_job ON releases (job_id);
 CREATE TABLE refunds (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id   NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
     amount   NUMERIC(39,0) NOT NULL,
@@ -104,14 +105,14 @@ CREATE TABLE refunds (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE claims (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     account BYTEA NOT NULL,
     amount  NUMERIC(39,0) NOT NULL,
     PRIMARY KEY (block_number, event_index),
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE stakes (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     provider BYTEA NOT NULL,
     amount   NUMERIC(39,0) NOT NULL,
     active   NUMERIC(39,0) NOT NULL,
@@ -119,7 +120,7 @@ CREATE TABLE stakes (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE unbonds (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     provider  BYTEA NOT NULL,
     amount    NUMERIC(39,0) NOT NULL,
     unbonding NUMERIC(39,0) NOT NULL,
@@ -128,14 +129,14 @@ CREATE TABLE unbonds (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE withdrawals (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     provider BYTEA NOT NULL,
     amount   NUMERIC(39,0) NOT NULL,
     PRIMARY KEY (block_number, event_index),
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE disputes (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id   NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
     provider BYTEA NOT NULL,
@@ -145,7 +146,7 @@ CREATE TABLE disputes (
 );
 -- A resolution with slashed = 0 is a dismissal; the `slashes` view keeps the others.
 CREATE TABLE dispute_resolutions (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id   NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
     provider BYTEA NOT NULL,
@@ -154,7 +155,7 @@ CREATE TABLE dispute_resolutions (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE reputation_changes (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     provider       BYTEA NOT NULL,
     jobs_completed NUMERIC(20,0) NOT NULL,
     volume         NUMERIC(39,0) NOT NULL,
@@ -166,7 +167,7 @@ CREATE TABLE reputation_changes (
 );
 CREATE INDEX reputation_changes_provider ON reputation_changes (provider, block_number DESC, event_index DESC);
 CREATE TABLE settings_changes (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     treasury  BYTEA NOT NULL,
     arbiter   BYTEA NOT NULL,
     fee_bps   INTEGER NOT NULL,
@@ -176,7 +177,7 @@ CREATE TABLE settings_changes (
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
 CREATE TABLE ownership_changes (
-    block_number BIGINT NOT NULL, event_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     -- 'started' (a transfer proposed) or 'transferred' (accepted).
     step         TEXT NOT NULL CHECK (step IN ('started', 'transferred')),
     from_account BYTEA NOT NULL,
@@ -187,9 +188,12 @@ CREATE TABLE ownership_changes (
 
 -- Money into escrow: each job's opening deposit and its top-ups.
 CREATE VIEW deposits AS
-    SELECT block_number, event_index, job_id, consumer, deposit AS amount, deposit AS total FROM jobs
+    SELECT block_number, block_hash, event_index, extrinsic_index, job_id, consumer, deposit AS amount,
+           deposit AS total
+    FROM jobs
     UNION ALL
-    SELECT block_number, event_index, job_id, consumer, amount, deposit AS total FROM top_ups;
+    SELECT block_number, block_hash, event_index, extrinsic_index, job_id, consumer, amount, deposit AS total
+    FROM top_ups;
 
 CREATE VIEW slashes AS
     SELECT * FROM dispute_resolutions WHERE slashed > 0;

@@ -1,5 +1,6 @@
 //! The auditor API: job history, provider payouts and reputation, account statements (JSON or CSV),
-//! the treasury's fee totals, and the indexer's status; plus health, readiness and metrics.
+//! the treasury's fee totals, and the indexer's status; plus health, readiness and metrics, and the
+//! dashboard's overview routes ([`crate::overview`]).
 //! Accounts are SS58 (or 0x hex) in paths and SS58 in answers; amounts are decimal strings.
 
 use axum::extract::{Path, Query, State};
@@ -23,6 +24,10 @@ use crate::AppState;
 /// The auditor API over `state`.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(crate::overview::dashboard))
+        .route("/v1/jobs", get(crate::overview::jobs))
+        .route("/v1/releases", get(crate::overview::releases))
+        .route("/v1/providers", get(crate::overview::providers))
         .route("/v1/status", get(status))
         .route("/v1/jobs/{id}/history", get(job_history))
         .route("/v1/providers/{account}/payouts", get(provider_payouts))

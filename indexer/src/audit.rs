@@ -88,7 +88,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         let blocks = db.blocks(first, last).await?;
         let stored = db.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
         let mut stored = stored.into_iter().peekable();
-        let mut derived: Vec<(u64, IndexedEvent)> = Vec::new();
+        let mut derived: Vec<(u64, [u8; 32], IndexedEvent)> = Vec::new();
         for b in &blocks {
             let expected_number = prev.map_or(state.start_block, |(n, _)| n.saturating_add(1));
             if b.number != expected_number {
@@ -156,7 +156,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
                 });
                 digest = b.digest; // report each broken link once, not every later one
             }
-            derived.extend(events.into_iter().map(|e| (b.number, e)));
+            derived.extend(events.into_iter().map(|e| (b.number, b.hash, e)));
             prev = Some((b.number, b.hash));
             report.blocks = report.blocks.saturating_add(1);
         }
@@ -167,7 +167,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
                 what: "event row without its block row".into(),
             });
         }
-        let refs: Vec<(u64, &IndexedEvent)> = derived.iter().map(|(n, e)| (*n, e)).collect();
+        let refs: Vec<typed::At<'_>> = derived.iter().map(|(n, h, e)| (*n, *h, e)).collect();
         typed::insert(&mut tx, "expected_", &refs).await?;
         first = last.saturating_add(1);
     }

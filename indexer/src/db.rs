@@ -1,13 +1,14 @@
 //! Postgres: the indexer's state (what it indexes and its cursor), the batched writes of indexed
-//! blocks, and the reads the auditor API and the audit make.
+//! blocks (`COPY`, one transaction per batch), and the reads the auditor API and the audit make.
 
 use escrow_client::AccountId;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
+use crate::copy::CopyRows;
 use crate::error::{Error, Result};
 use crate::record::IndexedBlock;
-use crate::typed::{self, MAX_PARAMS};
+use crate::typed;
 
 /// The indexer's database.
 #[derive(Clone)]
@@ -160,49 +161,27 @@ impl Db {
     pub async fn commit(&self, prev: Option<u64>, blocks: &[IndexedBlock], treasury: Option<AccountId>) -> Result<()> {
         let Some(last) = blocks.last() else { return Ok(()) };
         let mut tx = self.pool.begin().await?;
-        for chunk in blocks.chunks(MAX_PARAMS / 6) {
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new("INSERT INTO blocks (number, hash, parent_hash, timestamp_ms, event_count, digest) ");
-            let mut rows = Vec::with_capacity(chunk.len());
-            for b in chunk {
-                let count = i32::try_from(b.events.len()).map_err(|_| Error::Decode("event count".into()))?;
-                rows.push((signed(b.number)?, signed(b.timestamp)?, count, b));
-            }
-            q.push_values(rows, |mut r, (number, timestamp, count, b)| {
-                r.push_bind(number)
-                    .push_bind(b.hash.to_vec())
-                    .push_bind(b.parent_hash.to_vec())
-                    .push_bind(timestamp)
-                    .push_bind(count)
-                    .push_bind(b.digest.to_vec());
-            });
-            q.build().execute(&mut *tx).await?;
+        let mut rows = CopyRows::new();
+        for b in blocks {
+            let count = i64::try_from(b.events.len()).map_err(|_| Error::Decode("event count".into()))?;
+            rows.int(signed(b.number)?).bytes(&b.hash).bytes(&b.parent_hash).int(signed(b.timestamp)?);
+            rows.int(count).bytes(&b.digest);
+            rows.end_row();
         }
-        let events: Vec<(u64, &crate::record::IndexedEvent)> =
-            blocks.iter().flat_map(|b| b.events.iter().map(move |e| (b.number, e))).collect();
-        for chunk in events.chunks(MAX_PARAMS / 7) {
-            let mut rows = Vec::with_capacity(chunk.len());
-            for (number, e) in chunk {
-                let job = crate::record::job_of(&e.event).map(|j| j.to_string());
-                let accounts: Vec<Vec<u8>> =
-                    crate::record::accounts_of(&e.event, e.treasury).iter().map(|a| a.to_vec()).collect();
-                rows.push((signed(*number)?, *e, job, accounts));
-            }
-            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-                "INSERT INTO events (block_number, event_index, extrinsic_index, kind, job_id, accounts, data) ",
-            );
-            q.push_values(rows, |mut r, (number, e, job, accounts)| {
-                r.push_bind(number)
-                    .push_bind(i64::from(e.event_index))
-                    .push_bind(e.extrinsic_index.map(i64::from))
-                    .push_bind(e.kind.clone())
-                    .push_bind(job)
-                    .push_unseparated("::numeric")
-                    .push_bind(accounts)
-                    .push_bind(e.data.clone());
-            });
-            q.build().execute(&mut *tx).await?;
+        rows.send(&mut tx, "blocks", &["number", "hash", "parent_hash", "timestamp_ms", "event_count", "digest"])
+            .await?;
+        let events: Vec<typed::At<'_>> =
+            blocks.iter().flat_map(|b| b.events.iter().map(move |e| (b.number, b.hash, e))).collect();
+        let mut rows = CopyRows::new();
+        for (number, _, e) in &events {
+            let accounts = crate::record::accounts_of(&e.event, e.treasury);
+            rows.int(signed(*number)?).int(e.event_index.into()).opt_int(e.extrinsic_index.map(i64::from));
+            rows.text(&e.kind).opt_num(crate::record::job_of(&e.event).map(u128::from));
+            rows.bytes_list(&accounts).bytes(&e.data);
+            rows.end_row();
         }
+        let columns = ["block_number", "event_index", "extrinsic_index", "kind", "job_id", "accounts", "data"];
+        rows.send(&mut tx, "events", &columns).await?;
         typed::insert(&mut tx, "", &events).await?;
         let prev = prev.map(signed).transpose()?;
         let moved = sqlx::query(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use escrow_client::blocks::ChainBlock;
 use escrow_client::events::{decode_labelled, event_label, RawEvent};
 use escrow_client::{AccountId, Bundle, Chain};
-use futures::{stream, StreamExt, TryStreamExt};
+use futures::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use settlement::Event;
 use tokio::sync::watch;
@@ -226,21 +226,37 @@ impl Follower {
         shutdown: &watch::Receiver<bool>,
     ) -> Result<()> {
         let bar = self.progress_bar(from, to);
-        let mut blocks = stream::iter(from..=to)
-            .map(|n| {
-                let chain = chain.clone();
-                async move {
-                    chain.block(n).await?.ok_or_else(|| {
-                        escrow_client::Error::Call(format!("the node has no block {n} below its finalized head"))
+        // Fetching runs in its own task, so the node is read while the previous batch is written.
+        let (sender, mut blocks) =
+            tokio::sync::mpsc::channel::<Result<ChainBlock>>(self.config.fetch_concurrency.saturating_mul(4));
+        let fetching = chain.clone();
+        let concurrency = self.config.fetch_concurrency;
+        let _fetcher = AbortOnDrop(tokio::spawn(async move {
+            let mut fetched = stream::iter(from..=to)
+                .map(|n| {
+                    // A task per block: decoding a block's events is CPU work, spread over the cores.
+                    let chain = fetching.clone();
+                    tokio::spawn(async move {
+                        chain.block(n).await?.ok_or_else(|| {
+                            escrow_client::Error::Call(format!("the node has no block {n} below its finalized head"))
+                        })
                     })
+                })
+                .buffered(concurrency)
+                .map(|joined| match joined {
+                    Ok(block) => block.map_err(Error::from),
+                    Err(e) => Err(Error::Fatal(format!("block fetch task failed: {e}"))),
+                });
+            while let Some(block) = fetched.next().await {
+                if sender.send(block).await.is_err() {
+                    break;
                 }
-            })
-            .buffered(self.config.fetch_concurrency)
-            .map_err(Error::from);
+            }
+        }));
         let mut batch: Vec<IndexedBlock> = Vec::new();
         let mut batch_events = 0usize;
         let mut committed = tip.number;
-        while let Some(block) = blocks.next().await {
+        while let Some(block) = blocks.recv().await {
             let indexed = index_block(block?, &self.contract, &self.bundle, tip)?;
             batch_events = batch_events.saturating_add(indexed.events.len());
             batch.push(indexed);
@@ -267,7 +283,9 @@ impl Follower {
         let Some(last) = batch.last() else { return Ok(()) };
         let last = last.number;
         let events: usize = batch.iter().map(|b| b.events.len()).sum();
+        let started = std::time::Instant::now();
         self.db.commit(*committed, batch, tip.treasury).await?;
+        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         *committed = Some(last);
         self.metrics.indexed(last, batch.len(), events);
         bar.inc(u64::try_from(batch.len()).unwrap_or(u64::MAX));

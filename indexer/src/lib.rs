@@ -8,16 +8,18 @@
 //! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
 //! - [`record`]: what is stored, and the hash chain. [`typed`]: the typed tables.
 //! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
-//! - [`api`]: the auditor routes.
+//! - [`api`]: the auditor routes; [`overview`]: the dashboard and its routes.
 
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod copy;
 pub mod db;
 pub mod error;
 pub mod follow;
 pub mod ledger;
 pub mod metrics;
+pub mod overview;
 pub mod record;
 pub mod service;
 pub mod typed;

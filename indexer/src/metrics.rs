@@ -1,6 +1,6 @@
 //! Prometheus metrics of the indexer: how far it got, how far the chain is, how much it mirrored.
 
-use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
 
 /// The indexer's gauges and counters, in their own registry.
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct Metrics {
     pub events: IntCounter,
     /// Reconnections after a dropped node or database.
     pub reconnects: IntCounter,
+    /// Time to write one batch (its transaction, commit included).
+    pub commit_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,12 @@ impl Metrics {
         let blocks = counter("indexer_blocks_total", "Blocks indexed since start");
         let events = counter("indexer_events_total", "Contract events indexed since start");
         let reconnects = counter("indexer_reconnects_total", "Reconnections after a dropped node or database");
+        let commit_seconds = Histogram::with_opts(
+            HistogramOpts::new("indexer_commit_seconds", "Time to write one batch, commit included")
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        )
+        .unwrap_or_else(|e| unreachable!("fixed metric: {e}"));
+        let _ = registry.register(Box::new(commit_seconds.clone()));
         last_block.set(-1);
         chain_height.set(-1);
         for m in [&last_block, &chain_height] {
@@ -54,7 +62,7 @@ impl Metrics {
         for m in [&blocks, &events, &reconnects] {
             let _ = registry.register(Box::new(m.clone()));
         }
-        Self { registry, last_block, chain_height, blocks, events, reconnects }
+        Self { registry, last_block, chain_height, blocks, events, reconnects, commit_seconds }
     }
 
     /// Records a committed batch ending at `last`.

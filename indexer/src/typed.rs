@@ -1,12 +1,14 @@
-//! The typed tables: which row of which table each escrow event becomes, and the batched insert that
-//! writes them (multi-row `INSERT`, chunked under Postgres's 65,535 bind parameters). The audit uses
-//! the same derivation to check the stored tables still match the events' bytes.
+//! The typed tables: which row of which table each escrow event becomes, and the batched write (one
+//! `COPY` per table). The audit uses the same derivation to check the stored tables still match the
+//! events' bytes.
 
 use std::collections::BTreeMap;
 
 use escrow_client::AccountId;
 use settlement::Event;
-use sqlx::{Postgres, QueryBuilder, Transaction};
+use sqlx::{Postgres, Transaction};
+
+use crate::copy::CopyRows;
 
 use crate::error::{Error, Result};
 use crate::record::IndexedEvent;
@@ -28,9 +30,6 @@ pub const TABLES: [&str; 14] = [
     "settings_changes",
     "ownership_changes",
 ];
-
-/// Most bind parameters in one statement.
-pub const MAX_PARAMS: usize = 65_535;
 
 /// A value bound into a typed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,39 +169,34 @@ pub fn row_of(e: &IndexedEvent) -> Result<Row> {
     Ok(Row { table, columns, values })
 }
 
-/// Inserts the typed rows of `events` (each with its block number) into `prefix` + table name.
-pub async fn insert(tx: &mut Transaction<'_, Postgres>, prefix: &str, events: &[(u64, &IndexedEvent)]) -> Result<()> {
-    let mut by_table: BTreeMap<&'static str, Vec<(i64, i64, Row)>> = BTreeMap::new();
-    for (block, e) in events {
+/// Where an event is: its block's number and hash.
+pub type At<'a> = (u64, [u8; 32], &'a IndexedEvent);
+
+/// Writes the typed rows of `events` into `prefix` + table name, one `COPY` per table.
+pub async fn insert(tx: &mut Transaction<'_, Postgres>, prefix: &str, events: &[At<'_>]) -> Result<()> {
+    let mut by_table: BTreeMap<&'static str, (&'static [&'static str], CopyRows)> = BTreeMap::new();
+    for (block, hash, e) in events {
         let row = row_of(e)?;
         let block = i64::try_from(*block).map_err(|_| Error::Decode("block number".into()))?;
-        by_table.entry(row.table).or_default().push((block, e.event_index.into(), row));
-    }
-    for (table, rows) in by_table {
-        let Some((_, _, first)) = rows.first() else { continue };
-        let columns = first.columns;
-        let per_row = columns.len().saturating_add(2);
-        for chunk in rows.chunks(MAX_PARAMS.checked_div(per_row).unwrap_or(1)) {
-            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-                "INSERT INTO {prefix}{table} (block_number, event_index, {}) ",
-                columns.join(", ")
-            ));
-            q.push_values(chunk, |mut b, (block, index, row)| {
-                b.push_bind(*block).push_bind(*index);
-                for v in &row.values {
-                    match v {
-                        Val::Int(n) => b.push_bind(*n),
-                        Val::Num(n) => b.push_bind(n.to_string()).push_unseparated("::numeric"),
-                        Val::Bytes(x) => b.push_bind(x.clone()),
-                        Val::OptBytes(x) => b.push_bind(x.clone()),
-                        Val::BytesList(x) => b.push_bind(x.clone()),
-                        Val::Bool(x) => b.push_bind(*x),
-                        Val::Text(x) => b.push_bind(*x),
-                    };
-                }
-            });
-            q.build().execute(&mut **tx).await?;
+        let (_, rows) = by_table.entry(row.table).or_insert_with(|| (row.columns, CopyRows::new()));
+        rows.int(block).bytes(hash).int(e.event_index.into()).opt_int(e.extrinsic_index.map(i64::from));
+        for v in &row.values {
+            match v {
+                Val::Int(n) => rows.int(*n),
+                Val::Num(n) => rows.num(*n),
+                Val::Bytes(x) => rows.bytes(x),
+                Val::OptBytes(x) => rows.opt_bytes(x.as_deref()),
+                Val::BytesList(x) => rows.bytes_list(x),
+                Val::Bool(x) => rows.bool(*x),
+                Val::Text(x) => rows.text(x),
+            };
         }
+        rows.end_row();
+    }
+    for (table, (columns, rows)) in by_table {
+        let mut all = vec!["block_number", "block_hash", "event_index", "extrinsic_index"];
+        all.extend(columns);
+        rows.send(tx, &format!("{prefix}{table}"), &all).await?;
     }
     Ok(())
 }

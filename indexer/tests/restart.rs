@@ -1,5 +1,6 @@
 //! The node goes away under a running indexer and comes back on the same chain: the indexer reconnects
-//! with backoff and resumes from its cursor, with no gap and no duplicate.
+//! with backoff and resumes from its cursor, with no gap and no duplicate. Indexing from a later start
+//! block mirrors only what came after it.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -57,6 +58,25 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
     running.stop().await.unwrap();
     let report = indexer::audit::audit(&db, None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
+
+    // Another database indexes the same chain from a later start block: only what happened since.
+    let later = format!("indexer_later_{}_{}", std::process::id(), now_ms()); // within Postgres's 63 bytes
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {later}")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {later}")).execute(&pool).await.unwrap();
+    let later_db = indexer::db::Db::connect(&database_url(&later), 4).await.unwrap();
+    let running =
+        Running::start(indexer::Config { start_block: before + 1, ..config(&node.url, &m) }, later_db.clone());
+    caught_up(&later_db, &chain).await;
+    running.stop().await.unwrap();
+    let stored = later_db.events(&Filter::default()).await.unwrap();
+    let decoded: Vec<Event<AccountId>> =
+        stored.iter().map(|e| escrow_client::events::decode_labelled(&e.kind, &e.data).unwrap()).collect();
+    assert_eq!(decoded, expected[4..], "the events after the start block");
+    assert_eq!(later_db.blocks(0, before).await.unwrap().len(), 0);
+    let report = indexer::audit::audit(&later_db, None).await.unwrap();
+    assert!(report.is_clean(), "{}", report.render());
+    later_db.pool().close().await;
+    sqlx::query(&format!("DROP DATABASE {later}")).execute(&pool).await.unwrap();
     drop(node);
     let _ = std::fs::remove_dir_all(&base);
 }

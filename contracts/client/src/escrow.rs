@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 use crate::events::{decode_event, RawEvent};
 use crate::{account_of, node, AccountId};
 
+/// Most receipts one `release_many` call can carry. ink! 5 reads a call's input into its 16 KiB static
+/// buffer, and a signed receipt takes 216 bytes (152 of receipt, 64 of signature): 75 would fit, and
+/// the contract refuses larger inputs before running (`OutputBufferTooSmall`).
+pub const MAX_RELEASES_PER_CALL: usize = 64;
+
 /// What the escrow's constructor needs besides the chain's genesis hash.
 #[derive(Debug, Clone)]
 pub struct Deploy {
@@ -252,12 +257,19 @@ impl Escrow {
         self.exec(submitter, 0, "release", (receipt, signature)).await
     }
 
-    /// Settles many signed receipts in one extrinsic; each has its own outcome.
+    /// Settles many signed receipts in one extrinsic (at most [`MAX_RELEASES_PER_CALL`]); each has its
+    /// own outcome.
     pub async fn release_many(
         &self,
         submitter: &Keypair,
         receipts: &[(Receipt<AccountId>, [u8; 64])],
     ) -> Result<Submitted<Vec<core::result::Result<Split, settlement::Error>>>> {
+        if receipts.len() > MAX_RELEASES_PER_CALL {
+            return Err(Error::Call(format!(
+                "release_many takes at most {MAX_RELEASES_PER_CALL} receipts, got {}",
+                receipts.len()
+            )));
+        }
         self.exec(submitter, 0, "release_many", receipts).await
     }
 

@@ -19,7 +19,7 @@ pub mod events;
 pub use bundle::Bundle;
 pub use chain::{Chain, DryRun, TxEvents, TxProgress, TxStatus, Weight};
 pub use error::{Error, Result};
-pub use escrow::{Deploy, Escrow, Submitted};
+pub use escrow::{Deploy, Escrow, Submitted, MAX_RELEASES_PER_CALL};
 pub use subxt_signer::sr25519::{dev, Keypair};
 
 /// The node's runtime API, generated from its metadata.
