@@ -4,10 +4,9 @@
 //! named checks the contract runs), and keeps them durably in Postgres: a 2xx answer means the receipt
 //! is committed. Also home of the project's command-line tool, `escrow`.
 //!
-//! Built so far (issue 3, in progress): configuration, the receipt intake API with its read, health,
-//! metrics and OpenAPI routes, and the settlement loop that releases accepted receipts on chain
-//! ([`settle`]). Still to come: the receipt/payout subcommands of the CLI, the crash test and the
-//! load benchmark.
+//! Also here: the settlement loop that releases accepted receipts on chain ([`settle`]), the
+//! receipt and payout subcommands of the CLI ([`cli`]), and the scripted marketplace of `escrow demo`
+//! ([`demo`]).
 
 pub mod cli;
 pub mod config;

@@ -238,6 +238,9 @@ async fn main() -> TestResult {
         copy_time.as_secs_f64(),
         rate * 100.0 / copy_rate
     )?;
+    writeln!(md, "The indexer writes with `COPY` too, but into the indexed tables (primary keys, the GIN index on")?;
+    writeln!(md, "each event's accounts, the job and provider indexes) and inside one transaction per batch with")?;
+    writeln!(md, "its cursor; and the same 2 cores also run the node serving the blocks.\n")?;
     writeln!(md, "## Steady state\n")?;
     writeln!(md, "{STEADY_BLOCKS} blocks, one `stake` each, while the indexer follows the finalized head; the lag")?;
     writeln!(md, "(finalized head - cursor) sampled every 20 ms ({} samples):\n", lags.len())?;

@@ -1,0 +1,172 @@
+//! The whole stack as real processes, as `scripts/dev` runs it: a dev node, Postgres (one database per
+//! service), the escrow deployed by `escrow deploy`, the gateway (`escrow serve`, with its relayer) and
+//! the indexer (`escrow index`). `escrow demo` runs the scripted marketplace and its audit; `escrow
+//! audit` alone agrees; the dashboard shows the result in headless Chromium, and its screenshot is kept
+//! under `$CARGO_TARGET_DIR/artifacts/`.
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::*;
+
+/// The `escrow` binary cargo built next to this test.
+fn escrow_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("escrow");
+    assert!(bin.exists(), "{} missing: cargo build -p gateway --bin escrow", bin.display());
+    bin
+}
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Service {
+    let log = std::fs::File::create(log).unwrap();
+    let child = Command::new(escrow_bin())
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Service(child)
+}
+
+fn run(args: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(escrow_bin()).args(args).envs(env.iter().map(|(k, v)| (*k, v.as_str()))).output().unwrap()
+}
+
+async fn ready(http: &reqwest::Client, base: &str, what: &str, log: &std::path::Path) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(90) {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} not ready: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// Headless Chromium on `url`, as the machine's probe runs it (no sandbox as root, no background
+/// networking on this closed network), with `extra` flags; returns what it printed.
+fn chromium(url: &str, extra: &[&str], profile: &std::path::Path) -> String {
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=15000", "--window-size=1280,1400"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("chromium (Debian's `chromium`; scripts/setup installs it)");
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> TestResult {
+    let admin_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL unset: run scripts/test")?;
+    let admin = sqlx::PgPool::connect(&admin_url).await?;
+    let tag = format!("{}_{}", std::process::id(), now_ms());
+    let (gateway_db, indexer_db) = (format!("stack_gateway_{tag}"), format!("stack_indexer_{tag}"));
+    for db in [&gateway_db, &indexer_db] {
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await?;
+    }
+    let work = std::env::temp_dir().join(format!("escrow-stack-{tag}"));
+    std::fs::create_dir_all(&work)?;
+
+    let (node, _chain) = DevNode::start().await?;
+    let bundle = std::env::var("ESCROW_BUNDLE")?;
+    let deployed = run(&["deploy", "--bundle", &bundle], &[("ESCROW_NODE_URL", node.url.clone())]);
+    assert!(deployed.status.success(), "deploy: {}", String::from_utf8_lossy(&deployed.stderr));
+    let contract = String::from_utf8(deployed.stdout)?.trim().to_string();
+
+    let (gateway_addr, indexer_addr) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let indexer_env = vec![
+        ("INDEXER__LISTEN", indexer_addr.clone()),
+        ("INDEXER__DATABASE_URL", database_url(&indexer_db)),
+        ("INDEXER__NODE_URL", node.url.clone()),
+        ("INDEXER__CONTRACT", contract.clone()),
+        ("INDEXER__BUNDLE", bundle.clone()),
+    ];
+    let _indexer = spawn(&["index"], &indexer_env, &work.join("indexer.log"));
+    let gateway_env = vec![
+        ("GATEWAY__LISTEN", gateway_addr.clone()),
+        ("GATEWAY__DATABASE_URL", database_url(&gateway_db)),
+        ("GATEWAY__NODE_URL", node.url.clone()),
+        ("GATEWAY__CONTRACT", contract.clone()),
+        ("GATEWAY__BUNDLE", bundle.clone()),
+        ("GATEWAY__RELAYER_SURI", "//Dave".to_string()),
+        ("GATEWAY__SETTLE_INTERVAL_MS", "500".to_string()),
+    ];
+    let _gateway = spawn(&["serve"], &gateway_env, &work.join("gateway.log"));
+    let http = reqwest::Client::new();
+    let (gateway, indexer) = (format!("http://{gateway_addr}"), format!("http://{indexer_addr}"));
+    ready(&http, &gateway, "gateway", &work.join("gateway.log")).await;
+    ready(&http, &indexer, "indexer", &work.join("indexer.log")).await;
+
+    // The scripted marketplace, then its audit.
+    let demo_env = vec![
+        ("ESCROW_NODE_URL", node.url.clone()),
+        ("ESCROW_CONTRACT", contract.clone()),
+        ("ESCROW_BUNDLE", bundle.clone()),
+        ("ESCROW_GATEWAY", gateway.clone()),
+        ("ESCROW_INDEXER", indexer.clone()),
+        ("ESCROW_GATEWAY_DATABASE_URL", database_url(&gateway_db)),
+        ("INDEXER__DATABASE_URL", database_url(&indexer_db)),
+    ];
+    let demo = run(&["demo"], &demo_env);
+    let printed = String::from_utf8_lossy(&demo.stdout).into_owned();
+    assert!(demo.status.success(), "demo failed:\n{printed}\n{}", String::from_utf8_lossy(&demo.stderr));
+    for expected in [
+        "95/5 split checked",
+        "standby //DemoProvider2 took over",
+        "slashed 25 of //DemoProvider3's stake",
+        "refunded 80 to //Charlie",
+        "OK: hash chain intact",
+        "audit: every job balanced",
+    ] {
+        assert!(printed.contains(expected), "`{expected}` not in the demo's output:\n{printed}");
+    }
+
+    // The audit on its own agrees, and every release matches a receipt the gateway stored.
+    let audit = run(&["audit", "--gateway-database-url", &database_url(&gateway_db)], &demo_env);
+    let report = String::from_utf8_lossy(&audit.stdout).into_owned();
+    assert!(audit.status.success(), "audit failed:\n{report}");
+    assert!(report.contains("no stored receipt: 0"), "{report}");
+
+    // The dashboard, rendered by headless Chromium from the indexer's API.
+    let dom = chromium(&format!("{indexer}/"), &["--dump-dom"], &work.join("chromium-dom"));
+    assert!(dom.contains("data-ready=\"true\""), "the dashboard did not render its data:\n{dom}");
+    let job_rows = dom.matches("<tr><td>").count();
+    assert!(job_rows >= 2 + 3, "jobs and providers listed:\n{dom}");
+    for expected in ["status-refunded", "status-open", "lag-ok"] {
+        assert!(dom.contains(expected), "`{expected}` not on the dashboard:\n{dom}");
+    }
+    let artifacts =
+        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let shot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&format!("{indexer}/"), &[&format!("--screenshot={}", shot.display())], &work.join("chromium-shot"));
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());
+    println!("dashboard screenshot: {}", shot.display());
+
+    drop((_gateway, _indexer));
+    admin.close().await;
+    let admin = sqlx::PgPool::connect(&admin_url).await?;
+    for db in [&gateway_db, &indexer_db] {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await?;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
