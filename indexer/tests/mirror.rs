@@ -156,6 +156,43 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     assert_eq!(get(&app, "/v1/accounts/nobody/statement").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, &format!("/v1/accounts/{}/statement?from=5&to=5", ss58(p1))).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, &format!("/v1/accounts/{}/statement?format=xml", ss58(p1))).await.0, StatusCode::BAD_REQUEST);
+    // The dashboard's overview routes, and the page itself.
+    let jobs = get_json(&app, "/v1/jobs").await;
+    let listed: Vec<&Value> = jobs["jobs"].as_array().unwrap().iter().collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "refunded");
+    assert_eq!(listed[0]["held"], "0", "refunded: nothing held");
+    let releases = get_json(&app, "/v1/releases?limit=2").await;
+    assert_eq!(releases["releases"].as_array().unwrap().len(), 2);
+    let newest = &releases["releases"][0];
+    assert_eq!(newest["treasury"], ss58(account_of(&activity.new_treasury)), "newest first, with its treasury");
+    let amount = |k: &str| newest[k].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(amount("net") + amount("fee"), amount("amount"));
+    let providers = get_json(&app, "/v1/providers").await;
+    assert_eq!(providers["providers"].as_array().unwrap().len(), 3);
+    assert_eq!(get(&app, "/v1/jobs?limit=0").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/v1/jobs?limit=x").await.0, StatusCode::BAD_REQUEST);
+    let (code, page) = get(&app, "/").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("<title>compute-escrow"), "{page}");
+    // The OpenAPI document describes every route.
+    let doc = get_json(&app, "/openapi.json").await;
+    for path in
+        ["/v1/status", "/v1/jobs/{id}/history", "/v1/providers/{account}/payouts", "/v1/accounts/{account}/statement"]
+            .into_iter()
+            .chain([
+                "/v1/treasury/fees",
+                "/v1/jobs",
+                "/v1/releases",
+                "/v1/providers",
+                "/",
+                "/healthz",
+                "/readyz",
+                "/metrics",
+            ])
+    {
+        assert!(doc["paths"][path].is_object(), "{path} missing from openapi.json");
+    }
     let metrics = get(&app, "/metrics").await.1;
     assert!(metrics.contains(&format!("last_block {head}")), "{metrics}");
     assert!(metrics.contains("chain_height"), "{metrics}");
