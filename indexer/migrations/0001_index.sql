@@ -57,7 +57,7 @@ CREATE TABLE jobs (
     payer_key   BYTEA NOT NULL,
     terms_hash  BYTEA NOT NULL,
     fee_bps     INTEGER NOT NULL,
-    expires_at  BIGINT NOT NULL,
+    expires_at  NUMERIC(20,0) NOT NULL,
     PRIMARY KEY (block_number, event_index),
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
@@ -74,7 +74,7 @@ CREATE TABLE completions (
     block_number BIGINT NOT NULL, block_hash BYTEA NOT NULL, event_index INTEGER NOT NULL, extrinsic_index INTEGER,
     job_id   NUMERIC(20,0) NOT NULL,
     consumer BYTEA NOT NULL,
-    ends_at  BIGINT NOT NULL,
+    ends_at  NUMERIC(20,0) NOT NULL,
     PRIMARY KEY (block_number, event_index),
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );
@@ -124,7 +124,7 @@ CREATE TABLE unbonds (
     provider  BYTEA NOT NULL,
     amount    NUMERIC(39,0) NOT NULL,
     unbonding NUMERIC(39,0) NOT NULL,
-    unlock_at BIGINT NOT NULL,
+    unlock_at NUMERIC(20,0) NOT NULL,
     PRIMARY KEY (block_number, event_index),
     FOREIGN KEY (block_number, event_index) REFERENCES events
 );

@@ -127,13 +127,15 @@ async fn job_history(State(s): State<AppState>, Path(id): Path<String>) -> Resul
 
 async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) -> Result<Json<Value>> {
     let provider = parse_account(&who)?.to_vec();
-    let pool = s.db.pool();
+    // One snapshot, so the per-job sums and the totals agree while the indexer writes.
+    let mut tx = s.db.pool().begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
     let jobs = sqlx::query(
         "SELECT job_id::text AS job_id, count(*) AS releases, sum(net)::text AS net, sum(fee)::text AS fee, \
          max(cumulative)::text AS cumulative FROM releases WHERE provider = $1 GROUP BY job_id ORDER BY job_id",
     )
     .bind(&provider)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let totals = sqlx::query(
         "SELECT coalesce((SELECT sum(net) FROM releases WHERE provider = $1), 0)::text AS net, \
@@ -141,7 +143,7 @@ async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) ->
          coalesce((SELECT sum(slashed) FROM dispute_resolutions WHERE provider = $1), 0)::text AS slashed",
     )
     .bind(&provider)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     let reputation = sqlx::query(
         "SELECT jobs_completed::text AS jobs_completed, volume::text AS volume, disputes_lost, \
@@ -149,8 +151,9 @@ async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) ->
          ORDER BY block_number DESC, event_index DESC LIMIT 1",
     )
     .bind(&provider)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut per_job = Vec::with_capacity(jobs.len());
     for r in &jobs {
         per_job.push(json!({
@@ -192,6 +195,25 @@ pub struct Period {
     pub to: Option<u64>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
+}
+
+impl Period {
+    /// The period's bounds as stored (BIGINT ms), refusing an empty or out-of-range one.
+    fn bounds(&self) -> Result<(Option<i64>, Option<i64>)> {
+        let bound = |v: Option<u64>, name: &str| {
+            v.map(|n| {
+                i64::try_from(n).map_err(|_| Error::bad_request("bad_period", format!("`{name}` {n} is out of range")))
+            })
+            .transpose()
+        };
+        let (from, to) = (bound(self.from, "from")?, bound(self.to, "to")?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                return Err(Error::bad_request("bad_period", "`from` must be before `to`"));
+            }
+        }
+        Ok((from, to))
+    }
 }
 
 /// One line of an account statement.
@@ -257,11 +279,7 @@ async fn statement(
     Query(period): Query<Period>,
 ) -> Result<Response> {
     let who = parse_account(&who)?;
-    if let (Some(from), Some(to)) = (period.from, period.to) {
-        if from >= to {
-            return Err(Error::bad_request("bad_period", "`from` must be before `to`"));
-        }
-    }
+    period.bounds()?;
     let stored =
         s.db.events(&Filter { account: Some(who), from: period.from, to: period.to, ..Filter::default() }).await?;
     let mut lines = Vec::new();
@@ -338,15 +356,15 @@ async fn fees(State(s): State<AppState>, Query(period): Query<Period>) -> Result
     if period.format.is_some() {
         return Err(Error::bad_request("bad_format", "fee totals are JSON only"));
     }
-    let signed = |v: Option<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let (from, to) = period.bounds()?;
     let rows = sqlx::query(
         "SELECT r.treasury, count(*) AS releases, sum(r.fee)::text AS fees, sum(r.amount)::text AS gross \
          FROM releases r JOIN blocks b ON b.number = r.block_number \
          WHERE ($1::bigint IS NULL OR b.timestamp_ms >= $1) AND ($2::bigint IS NULL OR b.timestamp_ms < $2) \
          GROUP BY r.treasury ORDER BY r.treasury",
     )
-    .bind(signed(period.from))
-    .bind(signed(period.to))
+    .bind(from)
+    .bind(to)
     .fetch_all(s.db.pool())
     .await?;
     let mut total: u128 = 0;

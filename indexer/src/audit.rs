@@ -11,7 +11,7 @@ use escrow_client::AccountId;
 use settlement::{Domain, Event, JobId, Receipt};
 use sqlx::Row;
 
-use crate::db::{Db, Filter};
+use crate::db::{blocks_in, events_in, state_in, Db, Filter};
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, job_of, link, IndexedEvent};
@@ -58,13 +58,17 @@ fn at(block: u64, event: u32) -> Position {
 
 /// Audits the database (every job, or only `job`'s books).
 pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
-    let state = db.state().await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
+    // One snapshot for every read: a running indexer may commit meanwhile, and what it commits is
+    // always beyond the cursor this snapshot sees.
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+    let state = state_in(&mut tx).await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
     let domain = Domain { genesis_hash: state.genesis_hash, contract: state.contract };
     let mut report = Report {
         domain,
         range: state.cursor.map(|c| (state.start_block, c.number)),
         blocks: 0,
-        ledger: Ledger::default(),
+        ledger: Ledger { partial: state.start_block > 0, ..Ledger::default() },
         integrity: Vec::new(),
         receipts_verified: 0,
         receipts_absent: 0,
@@ -73,7 +77,6 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     };
     let Some(cursor) = state.cursor else { return Ok(report) };
 
-    let mut tx = db.pool().begin().await?;
     for table in TABLES {
         sqlx::query(&format!("CREATE TEMP TABLE expected_{table} (LIKE {table}) ON COMMIT DROP"))
             .execute(&mut *tx)
@@ -85,8 +88,8 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     let mut first = state.start_block;
     while first <= cursor.number {
         let last = first.saturating_add(CHUNK - 1).min(cursor.number);
-        let blocks = db.blocks(first, last).await?;
-        let stored = db.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
+        let blocks = blocks_in(&mut tx, first, last).await?;
+        let stored = events_in(&mut tx, &Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
         let mut stored = stored.into_iter().peekable();
         let mut derived: Vec<(u64, [u8; 32], IndexedEvent)> = Vec::new();
         for b in &blocks {
@@ -171,12 +174,29 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         typed::insert(&mut tx, "expected_", &refs).await?;
         first = last.saturating_add(1);
     }
-    if prev.map(|(n, _)| n) != Some(cursor.number) || digest != cursor.digest {
+    if prev != Some((cursor.number, cursor.hash)) || digest != cursor.digest || treasury != state.treasury {
         report.integrity.push(Finding {
             at: at(cursor.number, 0),
             job: None,
-            what: "the cursor is not the end of the stored hash chain".into(),
+            what: "the cursor (block, hash, link or treasury) is not where the stored chain ends".into(),
         });
+    }
+    let (start, end) =
+        (i64::try_from(state.start_block).unwrap_or(i64::MAX), i64::try_from(cursor.number).unwrap_or(i64::MAX));
+    for (table, column) in [("blocks", "number"), ("events", "block_number")] {
+        let outside: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} < $1 OR {column} > $2"))
+                .bind(start)
+                .bind(end)
+                .fetch_one(&mut *tx)
+                .await?;
+        if outside > 0 {
+            report.integrity.push(Finding {
+                at: at(cursor.number, 0),
+                job: None,
+                what: format!("{outside} {table} row(s) lie outside the indexed range {start}..={end}"),
+            });
+        }
     }
     for table in TABLES {
         let diff = sqlx::query(&format!(

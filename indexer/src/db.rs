@@ -3,7 +3,7 @@
 
 use escrow_client::AccountId;
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use crate::copy::CopyRows;
 use crate::error::{Error, Result};
@@ -101,24 +101,18 @@ impl Db {
 
     /// The stored state, if this database was initialised.
     pub async fn state(&self) -> Result<Option<State>> {
-        let row = sqlx::query("SELECT * FROM indexer_state").fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
-        let cursor = match row.try_get::<Option<i64>, _>("cursor_number")? {
-            Some(n) => Some(Cursor {
-                number: unsigned(n, "cursor_number")?,
-                hash: fixed(&row, "cursor_hash")?,
-                digest: fixed(&row, "cursor_digest")?,
-            }),
-            None => None,
-        };
-        let treasury: Option<Vec<u8>> = row.try_get("treasury")?;
-        Ok(Some(State {
-            genesis_hash: fixed(&row, "genesis_hash")?,
-            contract: fixed(&row, "contract")?,
-            start_block: unsigned(row.try_get("start_block")?, "start_block")?,
-            cursor,
-            treasury: treasury.map(|t| t.try_into().map_err(|_| Error::Decode("treasury".into()))).transpose()?,
-        }))
+        state_in(&mut *self.pool.acquire().await?).await
+    }
+
+    /// Stored events in chain order, optionally only those of one job, or concerning one account,
+    /// or within a time range (block timestamps, ms, `from` inclusive, `to` exclusive).
+    pub async fn events(&self, filter: &Filter) -> Result<Vec<StoredEvent>> {
+        events_in(&mut *self.pool.acquire().await?, filter).await
+    }
+
+    /// Indexed blocks `from..=to` (number, hash, parent, timestamp, event count, digest).
+    pub async fn blocks(&self, from: u64, to: u64) -> Result<Vec<StoredBlock>> {
+        blocks_in(&mut *self.pool.acquire().await?, from, to).await
     }
 
     /// The state for indexing `contract` on the chain `genesis_hash` from `start_block`: created on
@@ -202,59 +196,6 @@ impl Db {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Stored events in chain order, optionally only those of one job, or concerning one account,
-    /// or within a time range (block timestamps, ms, `from` inclusive, `to` exclusive).
-    pub async fn events(&self, filter: &Filter) -> Result<Vec<StoredEvent>> {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "SELECT e.block_number, b.hash, b.timestamp_ms, e.event_index, e.extrinsic_index, e.kind, \
-             e.job_id::text AS job_id, e.accounts, e.data \
-             FROM events e JOIN blocks b ON b.number = e.block_number WHERE TRUE",
-        );
-        if let Some(job) = filter.job {
-            q.push(" AND e.job_id = ").push_bind(job.to_string()).push("::numeric");
-        }
-        if let Some(account) = filter.account {
-            q.push(" AND e.accounts @> ARRAY[").push_bind(account.to_vec()).push("]");
-        }
-        if let Some((first, last)) = filter.blocks {
-            q.push(" AND e.block_number BETWEEN ").push_bind(signed(first)?).push(" AND ").push_bind(signed(last)?);
-        }
-        if let Some(from) = filter.from {
-            q.push(" AND b.timestamp_ms >= ").push_bind(signed(from)?);
-        }
-        if let Some(to) = filter.to {
-            q.push(" AND b.timestamp_ms < ").push_bind(signed(to)?);
-        }
-        q.push(" ORDER BY e.block_number, e.event_index");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(stored_event).collect()
-    }
-
-    /// Indexed blocks `from..=to` (number, hash, parent, timestamp, event count, digest).
-    pub async fn blocks(&self, from: u64, to: u64) -> Result<Vec<StoredBlock>> {
-        let rows = sqlx::query(
-            "SELECT number, hash, parent_hash, timestamp_ms, event_count, digest FROM blocks \
-             WHERE number BETWEEN $1 AND $2 ORDER BY number",
-        )
-        .bind(signed(from)?)
-        .bind(signed(to)?)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredBlock {
-                    number: unsigned(r.try_get("number")?, "number")?,
-                    hash: fixed(r, "hash")?,
-                    parent_hash: fixed(r, "parent_hash")?,
-                    timestamp: unsigned(r.try_get("timestamp_ms")?, "timestamp_ms")?,
-                    event_count: u32::try_from(r.try_get::<i32, _>("event_count")?)
-                        .map_err(|_| Error::Decode("event_count".into()))?,
-                    digest: fixed(r, "digest")?,
-                })
-            })
-            .collect()
-    }
 }
 
 /// A stored block row.
@@ -310,4 +251,78 @@ fn stored_event(r: &PgRow) -> Result<StoredEvent> {
             .collect::<Result<_>>()?,
         data: r.try_get("data")?,
     })
+}
+
+/// The stored state, if initialised, read on `conn` (e.g. inside a snapshot transaction).
+pub async fn state_in(conn: &mut PgConnection) -> Result<Option<State>> {
+    let row = sqlx::query("SELECT * FROM indexer_state").fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let cursor = match row.try_get::<Option<i64>, _>("cursor_number")? {
+        Some(n) => Some(Cursor {
+            number: unsigned(n, "cursor_number")?,
+            hash: fixed(&row, "cursor_hash")?,
+            digest: fixed(&row, "cursor_digest")?,
+        }),
+        None => None,
+    };
+    let treasury: Option<Vec<u8>> = row.try_get("treasury")?;
+    Ok(Some(State {
+        genesis_hash: fixed(&row, "genesis_hash")?,
+        contract: fixed(&row, "contract")?,
+        start_block: unsigned(row.try_get("start_block")?, "start_block")?,
+        cursor,
+        treasury: treasury.map(|t| t.try_into().map_err(|_| Error::Decode("treasury".into()))).transpose()?,
+    }))
+}
+
+/// Stored events in chain order, filtered, read on `conn`.
+pub async fn events_in(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<StoredEvent>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT e.block_number, b.hash, b.timestamp_ms, e.event_index, e.extrinsic_index, e.kind, \
+         e.job_id::text AS job_id, e.accounts, e.data \
+         FROM events e JOIN blocks b ON b.number = e.block_number WHERE TRUE",
+    );
+    if let Some(job) = filter.job {
+        q.push(" AND e.job_id = ").push_bind(job.to_string()).push("::numeric");
+    }
+    if let Some(account) = filter.account {
+        q.push(" AND e.accounts @> ARRAY[").push_bind(account.to_vec()).push("]");
+    }
+    if let Some((first, last)) = filter.blocks {
+        q.push(" AND e.block_number BETWEEN ").push_bind(signed(first)?).push(" AND ").push_bind(signed(last)?);
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND b.timestamp_ms >= ").push_bind(signed(from)?);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND b.timestamp_ms < ").push_bind(signed(to)?);
+    }
+    q.push(" ORDER BY e.block_number, e.event_index");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows.iter().map(stored_event).collect()
+}
+
+/// Indexed blocks `from..=to`, read on `conn`.
+pub async fn blocks_in(conn: &mut PgConnection, from: u64, to: u64) -> Result<Vec<StoredBlock>> {
+    let rows = sqlx::query(
+        "SELECT number, hash, parent_hash, timestamp_ms, event_count, digest FROM blocks \
+         WHERE number BETWEEN $1 AND $2 ORDER BY number",
+    )
+    .bind(signed(from)?)
+    .bind(signed(to)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredBlock {
+                number: unsigned(r.try_get("number")?, "number")?,
+                hash: fixed(r, "hash")?,
+                parent_hash: fixed(r, "parent_hash")?,
+                timestamp: unsigned(r.try_get("timestamp_ms")?, "timestamp_ms")?,
+                event_count: u32::try_from(r.try_get::<i32, _>("event_count")?)
+                    .map_err(|_| Error::Decode("event_count".into()))?,
+                digest: fixed(r, "digest")?,
+            })
+        })
+        .collect()
 }

@@ -155,14 +155,17 @@ impl Follower {
         let chain = Chain::connect(&self.config.node_url).await?;
         let state = self.db.init(chain.genesis_hash(), self.contract, self.config.start_block).await?;
         if let Some(cursor) = state.cursor {
-            let on_chain = chain.block_hash(cursor.number).await?;
-            if on_chain != Some(cursor.hash) {
+            let Some(on_chain) = chain.block_hash(cursor.number).await? else {
+                // A node still syncing (or freshly restarted) may not have it yet: wait and retry.
+                return Err(escrow_client::Error::Call(format!("the node has no block {} yet", cursor.number)).into());
+            };
+            if on_chain != cursor.hash {
                 return Err(Error::Fatal(format!(
-                    "indexed block {} is 0x{} but the chain's is {}: the database belongs to another chain \
+                    "indexed block {} is 0x{} but the chain's is 0x{}: the database belongs to another chain \
                      history",
                     cursor.number,
                     hex::encode(cursor.hash),
-                    on_chain.map_or("missing".into(), |h| format!("0x{}", hex::encode(h)))
+                    hex::encode(on_chain)
                 )));
             }
         }

@@ -47,7 +47,7 @@ fn text(row: &PgRow, column: &str) -> Result<String> {
 /// The newest jobs with their books: deposited, released (net and fee), refunded, still held.
 pub async fn jobs(State(s): State<AppState>, Query(limit): Query<Limit>) -> Result<Json<Value>> {
     let rows = sqlx::query(
-        "SELECT j.job_id::text AS job_id, j.consumer, j.providers, j.fee_bps, j.expires_at, \
+        "SELECT j.job_id::text AS job_id, j.consumer, j.providers, j.fee_bps, j.expires_at::text AS expires_at, \
          (j.deposit + coalesce(t.amount, 0))::text AS deposited, coalesce(r.net, 0)::text AS net, \
          coalesce(r.fee, 0)::text AS fee, coalesce(r.releases, 0) AS releases, \
          coalesce(f.amount, 0)::text AS refunded, \
@@ -75,7 +75,7 @@ pub async fn jobs(State(s): State<AppState>, Query(limit): Query<Limit>) -> Resu
             "consumer": account(r, "consumer")?,
             "providers": providers,
             "fee_bps": r.try_get::<i32, _>("fee_bps")?,
-            "expires_at": r.try_get::<i64, _>("expires_at")?,
+            "expires_at": text(r, "expires_at")?,
             "status": text(r, "status")?,
             "deposited": text(r, "deposited")?,
             "released_net": text(r, "net")?,

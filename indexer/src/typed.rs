@@ -65,10 +65,6 @@ fn acc(a: &AccountId) -> Val {
     Val::Bytes(a.to_vec())
 }
 
-fn int(n: u64) -> Result<Val> {
-    i64::try_from(n).map(Val::Int).map_err(|_| Error::Decode(format!("{n} does not fit a BIGINT")))
-}
-
 /// The typed row of `e`.
 pub fn row_of(e: &IndexedEvent) -> Result<Row> {
     let num = |n: u128| Val::Num(n);
@@ -84,7 +80,7 @@ pub fn row_of(e: &IndexedEvent) -> Result<Row> {
                 Val::Bytes(payer_key.to_vec()),
                 Val::Bytes(terms_hash.to_vec()),
                 Val::Int((*fee_bps).into()),
-                int(*expires_at)?,
+                num((*expires_at).into()),
             ],
         ),
         Event::ToppedUp { job_id, consumer, amount, deposit } => (
@@ -95,7 +91,7 @@ pub fn row_of(e: &IndexedEvent) -> Result<Row> {
         Event::JobCompleted { job_id, consumer, ends_at } => (
             "completions",
             &["job_id", "consumer", "ends_at"],
-            vec![num((*job_id).into()), acc(consumer), int(*ends_at)?],
+            vec![num((*job_id).into()), acc(consumer), num((*ends_at).into())],
         ),
         Event::Released { job_id, consumer, provider, cumulative, units, sequence, amount, fee, net } => (
             "releases",
@@ -123,7 +119,7 @@ pub fn row_of(e: &IndexedEvent) -> Result<Row> {
         Event::Unbonding { provider, amount, unbonding, unlock_at } => (
             "unbonds",
             &["provider", "amount", "unbonding", "unlock_at"],
-            vec![acc(provider), num(*amount), num(*unbonding), int(*unlock_at)?],
+            vec![acc(provider), num(*amount), num(*unbonding), num((*unlock_at).into())],
         ),
         Event::Withdrawn { provider, amount } => {
             ("withdrawals", &["provider", "amount"], vec![acc(provider), num(*amount)])

@@ -156,6 +156,9 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     assert_eq!(get(&app, "/v1/accounts/nobody/statement").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, &format!("/v1/accounts/{}/statement?from=5&to=5", ss58(p1))).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, &format!("/v1/accounts/{}/statement?format=xml", ss58(p1))).await.0, StatusCode::BAD_REQUEST);
+    let huge = u64::MAX;
+    assert_eq!(get(&app, &format!("/v1/accounts/{}/statement?to={huge}", ss58(p1))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/v1/treasury/fees?from=9&to=3").await.0, StatusCode::BAD_REQUEST);
     // The dashboard's overview routes, and the page itself.
     let jobs = get_json(&app, "/v1/jobs").await;
     let listed: Vec<&Value> = jobs["jobs"].as_array().unwrap().iter().collect();
@@ -231,6 +234,11 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
             "hash-chain link does not match",
         ),
         ("DELETE FROM claims; DELETE FROM events WHERE kind = 'Claimed'", "hash-chain link does not match"),
+        (
+            "INSERT INTO blocks VALUES (1000000, decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'), \
+             0, 0, decode(repeat('ef', 32), 'hex'))",
+            "outside the indexed range",
+        ),
     ];
     for (sql, expected) in tampers {
         sqlx::raw_sql(sql).execute(&pool).await.unwrap();

@@ -56,7 +56,9 @@ impl DevNode {
 
     /// Stops the node (SIGTERM, so it flushes its database) without starting it again.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        }
         let _ = self.child.wait();
     }
 
