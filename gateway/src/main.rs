@@ -47,6 +47,9 @@ enum Command {
         /// The gateway's database, to check each release against the receipt it stored.
         #[arg(long, env = "ESCROW_GATEWAY_DATABASE_URL")]
         gateway_database_url: Option<String>,
+        /// Also compare every block and its escrow events with the node at --url.
+        #[arg(long)]
+        against_node: bool,
     },
     /// Runs a scripted marketplace against a running stack (`scripts/dev`), then the audit; exits 1 if
     /// anything fails or the audit finds a mismatch.
@@ -199,7 +202,7 @@ async fn main() -> Result<(), BoxError> {
             let outcome = gateway::demo::run(&stack).await?;
             println!("\n== audit");
             let config = indexer::Config::load(indexer_config.as_deref())?;
-            let clean = audit(&config, None, gateway_database_url.as_deref()).await?;
+            let clean = audit(&config, None, gateway_database_url.as_deref(), Some(&cli.url)).await?;
             println!("\n== demo summary");
             for line in &outcome.lines {
                 println!("  {line}");
@@ -212,9 +215,10 @@ async fn main() -> Result<(), BoxError> {
                 std::process::exit(1);
             }
         }
-        Command::Audit { config, job, gateway_database_url } => {
+        Command::Audit { config, job, gateway_database_url, against_node } => {
             let config = indexer::Config::load(config.as_deref())?;
-            let clean = audit(&config, job, gateway_database_url.as_deref()).await?;
+            let node = against_node.then_some(cli.url.as_str());
+            let clean = audit(&config, job, gateway_database_url.as_deref(), node).await?;
             if !clean {
                 std::process::exit(1);
             }
@@ -321,9 +325,17 @@ fn init_logging() {
 }
 
 /// Runs the audit and prints its report; `true` if everything checked out.
-async fn audit(config: &indexer::Config, job: Option<u64>, gateway_db: Option<&str>) -> Result<bool, BoxError> {
+async fn audit(
+    config: &indexer::Config,
+    job: Option<u64>,
+    gateway_db: Option<&str>,
+    node_url: Option<&str>,
+) -> Result<bool, BoxError> {
     let db = indexer::db::Db::connect(&config.database_url, 2).await?;
     let mut report = indexer::audit::audit(&db, job).await?;
+    if let Some(url) = node_url {
+        report.check_against_node(&db, &Chain::connect(url).await?).await?;
+    }
     if let Some(url) = gateway_db {
         let gateway = gateway::db::Db::connect(url, 2).await?;
         let keys: Vec<_> = report.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use escrow_client::events::decode_labelled;
-use escrow_client::AccountId;
+use escrow_client::{AccountId, Chain};
+use futures::{stream, StreamExt};
 use settlement::{Domain, Event, JobId, Receipt};
 use sqlx::Row;
 
@@ -16,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, job_of, link, IndexedEvent};
 use crate::typed::{self, TABLES};
+
+/// An escrow event as emitted: event index, extrinsic index, bytes.
+type Emitted = (u32, Option<u32>, Vec<u8>);
 
 /// Blocks read per round.
 const CHUNK: u64 = 5_000;
@@ -50,6 +54,8 @@ pub struct Report {
     pub receipt_findings: Vec<Finding>,
     /// Report only this job's books (integrity is always checked in full).
     pub job: Option<JobId>,
+    /// Blocks compared with the node ([`Report::check_against_node`]).
+    pub node_blocks: u64,
 }
 
 fn at(block: u64, event: u32) -> Position {
@@ -74,6 +80,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         receipts_absent: 0,
         receipt_findings: Vec::new(),
         job,
+        node_blocks: 0,
     };
     let Some(cursor) = state.cursor else { return Ok(report) };
 
@@ -221,6 +228,50 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
 }
 
 impl Report {
+    /// Compares every audited block and its escrow events with what the node serves. The stored hash
+    /// chain proves the database unchanged since it was written; this proves it matches the chain,
+    /// even if someone rewrote the whole database consistently.
+    pub async fn check_against_node(&mut self, db: &Db, chain: &Chain) -> Result<()> {
+        let Some((start, end)) = self.range else { return Ok(()) };
+        if chain.genesis_hash() != self.domain.genesis_hash {
+            let what = "the node serves another chain than this database indexes".to_string();
+            self.integrity.push(Finding { at: at(start, 0), job: None, what });
+            return Ok(());
+        }
+        let mut first = start;
+        while first <= end {
+            let last = first.saturating_add(CHUNK - 1).min(end);
+            let stored_blocks: HashMap<u64, [u8; 32]> =
+                db.blocks(first, last).await?.into_iter().map(|b| (b.number, b.hash)).collect();
+            let mut stored_events: HashMap<u64, Vec<Emitted>> = HashMap::new();
+            for e in db.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await? {
+                stored_events.entry(e.block_number).or_default().push((e.event_index, e.extrinsic_index, e.data));
+            }
+            let mut fetched = stream::iter(first..=last).map(|n| chain.block(n)).buffered(16);
+            while let Some(block) = fetched.next().await {
+                let Some(block) = block? else { break };
+                let n = block.number;
+                if stored_blocks.get(&n).is_some_and(|h| *h != block.hash) {
+                    let what = "block hash differs from the node's".to_string();
+                    self.integrity.push(Finding { at: at(n, 0), job: None, what });
+                }
+                let on_chain: Vec<Emitted> = block
+                    .events
+                    .into_iter()
+                    .filter(|e| e.contract == self.domain.contract)
+                    .map(|e| (e.event_index, e.extrinsic_index, e.data))
+                    .collect();
+                if stored_events.remove(&n).unwrap_or_default() != on_chain {
+                    let what = "escrow events differ from the node's".to_string();
+                    self.integrity.push(Finding { at: at(n, 0), job: None, what });
+                }
+                self.node_blocks = self.node_blocks.saturating_add(1);
+            }
+            first = last.saturating_add(1);
+        }
+        Ok(())
+    }
+
     /// Checks each release against the receipt the gateway stored for its (job, provider, sequence),
     /// if any: same cumulative and units, this chain and contract, and a signature that verifies
     /// (strictly, as the contract does) against the job's payer key.
@@ -315,6 +366,9 @@ impl Report {
         );
         let _ =
             writeln!(out, "credited {} to claimable balances, claimed {}", self.ledger.credited, self.ledger.claimed);
+        if self.node_blocks > 0 {
+            let _ = writeln!(out, "compared {} blocks and their escrow events with the node", self.node_blocks);
+        }
         let findings = self.findings();
         if findings.is_empty() {
             let _ = writeln!(

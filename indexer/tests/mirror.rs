@@ -205,6 +205,9 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     let mut report = audit(&db, None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     assert_eq!(report.blocks, head + 1);
+    report.check_against_node(&db, &chain).await.unwrap();
+    assert_eq!(report.node_blocks, head + 1);
+    assert!(report.is_clean(), "the database matches the node: {}", report.render());
     let key = payer(1);
     let mut receipts = HashMap::new();
     for (provider, amount, sequence) in [(p1, 7 * UNIT + 3, 1), (p1, 12 * UNIT + 11, 2), (p1, 15 * UNIT, 3)] {
@@ -231,7 +234,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
         (
             "UPDATE events SET data = overlay(data placing '\\x01'::bytea from 40 for 1) \
              WHERE kind = 'ToppedUp'",
-            "hash-chain link does not match",
+            "escrow events differ from the node's",
         ),
         ("DELETE FROM claims; DELETE FROM events WHERE kind = 'Claimed'", "hash-chain link does not match"),
         (
@@ -242,7 +245,8 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     ];
     for (sql, expected) in tampers {
         sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-        let report = audit(&db, None).await.unwrap();
+        let mut report = audit(&db, None).await.unwrap();
+        report.check_against_node(&db, &chain).await.unwrap();
         let rendered = report.render();
         assert!(!report.is_clean() && rendered.contains(expected), "after `{sql}`:\n{rendered}");
     }

@@ -143,10 +143,11 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     }
 
     // The audit on its own agrees, and every release matches a receipt the gateway stored.
-    let audit = run(&["audit", "--gateway-database-url", &database_url(&gateway_db)], &demo_env);
+    let audit = run(&["audit", "--against-node", "--gateway-database-url", &database_url(&gateway_db)], &demo_env);
     let report = String::from_utf8_lossy(&audit.stdout).into_owned();
     assert!(audit.status.success(), "audit failed:\n{report}");
     assert!(report.contains("no stored receipt: 0"), "{report}");
+    assert!(report.contains("escrow events with the node"), "{report}");
 
     // The dashboard, driven in headless Chromium; its screenshot is kept.
     let artifacts =
