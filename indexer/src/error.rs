@@ -54,7 +54,15 @@ impl Error {
     /// disagreement that needs an operator.
     #[must_use]
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Database(_) | Self::Chain(_))
+        match self {
+            // Constraint violations (class 23) and data exceptions (class 22) repeat on every retry:
+            // the stored rows disagree with what is being written. Stop and say so.
+            Self::Database(sqlx::Error::Database(e)) => {
+                !e.code().is_some_and(|code| code.starts_with("23") || code.starts_with("22"))
+            }
+            Self::Database(_) | Self::Chain(_) => true,
+            _ => false,
+        }
     }
 
     /// The stable code clients see.

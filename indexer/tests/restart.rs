@@ -77,6 +77,22 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
     assert!(report.is_clean(), "{}", report.render());
     later_db.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {later}")).execute(&pool).await.unwrap();
+
+    // A row planted where the next block goes: the indexer stops with the database's refusal rather
+    // than retrying the same write forever.
+    sqlx::query(
+        "INSERT INTO blocks VALUES ($1, decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'), 0, 0, \
+         decode(repeat('ef', 32), 'hex'))",
+    )
+    .bind(i64::try_from(after + 1).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let escrow = Escrow::at(&chain, escrow_bundle().unwrap(), m.escrow.address());
+    stakes(&escrow, "//RestartC", 1).await;
+    let running = Running::start(config(&node.url, &m), db.clone());
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), running.join()).await.expect("it stops");
+    assert!(matches!(&ended, Err(e) if !e.is_transient()), "{ended:?}");
     drop(node);
     let _ = std::fs::remove_dir_all(&base);
 }

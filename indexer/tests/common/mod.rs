@@ -53,6 +53,11 @@ impl Running {
         Self { metrics, stop, handle: Some(handle) }
     }
 
+    /// Waits for it to end on its own (a fatal error) and returns how it ended.
+    pub async fn join(mut self) -> indexer::Result<()> {
+        self.handle.take().unwrap().await.unwrap()
+    }
+
     /// Stops it and returns how it ended.
     pub async fn stop(mut self) -> indexer::Result<()> {
         let _ = self.stop.send(true);
