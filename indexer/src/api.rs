@@ -17,7 +17,7 @@ use sqlx::Row;
 
 use crate::db::{Filter, StoredEvent};
 use crate::error::{Error, Result};
-use crate::record::{release_treasury, IndexedEvent};
+use crate::record::release_treasury;
 use crate::typed::{row_of, Val};
 use crate::AppState;
 
@@ -49,16 +49,7 @@ const ACCOUNT_COLUMNS: [&str; 8] =
 
 /// An event as JSON: its position, kind and fields (accounts SS58, amounts as strings, bytes hex).
 pub fn event_json(e: &StoredEvent, event: &Event<AccountId>) -> Result<Value> {
-    let treasury = release_treasury(event, &e.accounts);
-    let indexed = IndexedEvent {
-        event_index: e.event_index,
-        extrinsic_index: e.extrinsic_index,
-        kind: e.kind.clone(),
-        data: Vec::new(),
-        event: event.clone(),
-        treasury,
-    };
-    let row = row_of(&indexed)?;
+    let row = row_of(event, release_treasury(event, &e.accounts))?;
     let mut fields = Map::new();
     for (column, value) in row.columns.iter().zip(row.values) {
         let is_account = ACCOUNT_COLUMNS.contains(column);

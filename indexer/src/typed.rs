@@ -65,10 +65,10 @@ fn acc(a: &AccountId) -> Val {
     Val::Bytes(a.to_vec())
 }
 
-/// The typed row of `e`.
-pub fn row_of(e: &IndexedEvent) -> Result<Row> {
+/// The typed row of `event`; a release records `treasury`, the account its fee went to.
+pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<Row> {
     let num = |n: u128| Val::Num(n);
-    let (table, columns, values): (&'static str, &'static [&'static str], Vec<Val>) = match &e.event {
+    let (table, columns, values): (&'static str, &'static [&'static str], Vec<Val>) = match event {
         Event::JobOpened { job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at } => (
             "jobs",
             &["job_id", "consumer", "providers", "deposit", "payer_key", "terms_hash", "fee_bps", "expires_at"],
@@ -100,7 +100,7 @@ pub fn row_of(e: &IndexedEvent) -> Result<Row> {
                 num((*job_id).into()),
                 acc(consumer),
                 acc(provider),
-                Val::OptBytes(e.treasury.map(|t| t.to_vec())),
+                Val::OptBytes(treasury.map(|t| t.to_vec())),
                 num(*cumulative),
                 num(*units),
                 num((*sequence).into()),
@@ -172,7 +172,7 @@ pub type At<'a> = (u64, [u8; 32], &'a IndexedEvent);
 pub async fn insert(tx: &mut Transaction<'_, Postgres>, prefix: &str, events: &[At<'_>]) -> Result<()> {
     let mut by_table: BTreeMap<&'static str, (&'static [&'static str], CopyRows)> = BTreeMap::new();
     for (block, hash, e) in events {
-        let row = row_of(e)?;
+        let row = row_of(&e.event, e.treasury)?;
         let block = i64::try_from(*block).map_err(|_| Error::Decode("block number".into()))?;
         let (_, rows) = by_table.entry(row.table).or_insert_with(|| (row.columns, CopyRows::new()));
         rows.int(block).bytes(hash).int(e.event_index.into()).opt_int(e.extrinsic_index.map(i64::from));
