@@ -134,18 +134,6 @@ impl Demo<'_> {
         Ok(())
     }
 
-    /// Seals blocks (remarks) until the chain's clock passes `at` (instant seal only makes blocks for
-    /// transactions).
-    async fn chain_time_past(&self, at: u64) -> Result<(), DemoError> {
-        let chain = self.stack.escrow.chain();
-        while chain.now().await? <= at {
-            let remark = escrow_client::node::tx().system().remark(b"demo: time passes".to_vec());
-            chain.submit(&dev::alice(), &remark).await?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Ok(())
-    }
-
     /// Waits until the indexer has mirrored the chain up to its finalized head.
     async fn indexed(&self) -> Result<u64, DemoError> {
         let (head, _) = self.stack.escrow.chain().finalized_head().await?;
@@ -250,7 +238,7 @@ pub async fn run(stack: &Stack) -> Result<Outcome, DemoError> {
     ));
 
     // Job 2 expires; its unreleased remainder goes back to //Charlie.
-    d.chain_time_past(job2_request.expires_at).await?;
+    e.chain().wait_until(&dev::alice(), job2_request.expires_at, Duration::from_secs(180)).await?;
     let refunded = e.refund(&bob_c, job2.id).await?.value;
     let charlie_claim = e.claim(&bob_c).await?.value;
     d.say(format!(

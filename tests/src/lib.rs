@@ -149,25 +149,12 @@ pub fn now_ms() -> u64 {
 /// Waits until the chain's clock (the latest block's timestamp) passes `at_ms`. Instant seal only makes
 /// blocks for transactions, so this seals blocks with remarks until one is stamped late enough.
 pub async fn wait_until(chain: &Chain, at_ms: u64) -> TestResult {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        tick(chain).await?;
-        let now = chain.now().await?;
-        if now > at_ms {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("chain time {now} did not pass {at_ms} within 120 s").into());
-        }
-        tokio::time::sleep(Duration::from_millis((at_ms - now).clamp(50, 1_000))).await;
-    }
+    Ok(chain.wait_until(&escrow_client::dev::ferdie(), at_ms, Duration::from_secs(120)).await?)
 }
 
 /// Seals a new block with a remark, moving the chain's timestamp to now.
 pub async fn tick(chain: &Chain) -> TestResult {
-    let call = escrow_client::node::tx().system().remark(b"tick".to_vec());
-    chain.submit(&escrow_client::dev::ferdie(), &call).await?;
-    Ok(())
+    Ok(chain.tick(&escrow_client::dev::ferdie()).await?)
 }
 
 /// Short time parameters for tests: a 4 s dispute window, 6 s unbonding, 2 s settle grace.

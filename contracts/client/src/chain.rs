@@ -211,6 +211,30 @@ impl Chain {
         Ok(created.contract.0)
     }
 
+    /// Seals a new block with a remark signed by `signer`, moving the chain's clock to now (instant
+    /// seal only makes blocks for transactions).
+    pub async fn tick(&self, signer: &Keypair) -> Result<()> {
+        let call = node::tx().system().remark(b"tick".to_vec());
+        self.submit(signer, &call).await.map(|_| ())
+    }
+
+    /// Seals blocks with [`Chain::tick`] until the chain's clock (the latest block's timestamp) passes
+    /// `at_ms`; fails if it has not within `timeout`.
+    pub async fn wait_until(&self, signer: &Keypair, at_ms: u64, timeout: std::time::Duration) -> Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            self.tick(signer).await?;
+            let now = self.now().await?;
+            if now > at_ms {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                return Err(Error::Call(format!("chain time {now} did not pass {at_ms} within {timeout:?}")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(at_ms.saturating_sub(now).clamp(50, 1_000))).await;
+        }
+    }
+
     /// Submits a contract call and hands back its progress (in block, finalized) to follow.
     pub async fn start_call(
         &self,
