@@ -125,7 +125,7 @@ mod tests {
             expires_at: 8,
         };
         let signed = sign(&from_json, &args);
-        let (receipt, signature) = SignedReceiptJson::from_value(serde_json::to_value(&signed).unwrap()).unwrap();
+        let (receipt, signature) = SignedReceiptJson::from_value(&serde_json::to_value(&signed).unwrap()).unwrap();
         assert!(receipt.verify(&from_json.verifying_key().to_bytes(), &signature));
         std::fs::write(&seed_file, "not hex").unwrap();
         assert!(payer_key(&seed_file).is_err());

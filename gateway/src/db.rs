@@ -1,12 +1,13 @@
 //! Postgres: the accepted receipts, the newest accepted receipt per (job, provider), and the refused
-//! ones. Accepting receipts is one transaction per job under a per-job advisory lock that runs the
-//! settlement checks against the committed state, so concurrent requests cannot both pass a bound.
+//! ones. A request's receipts are accepted in one transaction under the advisory locks of their jobs,
+//! which runs the settlement checks against the committed state, so concurrent requests cannot both
+//! pass a bound.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use escrow_client::AccountId;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 
 use crate::error::{Error, Result};
@@ -105,13 +106,24 @@ fn lane_of(row: &sqlx::postgres::PgRow) -> Result<AcceptedLane> {
     })
 }
 
+const LANES_OF_JOBS: &str = "SELECT job_id::text AS job_id, provider, receipt_id, amount::text AS amount, \
+     units::text AS units, sequence::text AS sequence FROM lanes WHERE job_id = ANY($1::text[]::numeric[])";
+
 const LANES: &str = "SELECT provider, receipt_id, amount::text AS amount, units::text AS units, \
                      sequence::text AS sequence FROM lanes WHERE job_id = $1::numeric";
 
 impl Db {
-    /// Connects and applies the migrations.
+    /// Connects and applies the migrations. Every statement is planned for its own parameters
+    /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
+    /// go on scanning them whole as they grow.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(max_connections).connect(url).await?;
+        Self::connect_with(url.parse()?, max_connections).await
+    }
+
+    /// [`Db::connect`] with the connection options already parsed.
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
         let db = Self { pool };
         db.migrate().await?;
         Ok(db)
@@ -135,24 +147,36 @@ impl Db {
         &self.pool
     }
 
-    /// Accepts receipts of one job whose domains were checked and whose signatures were verified apart
-    /// (`signature_ok`). Under the job's lock, in one transaction, each receipt in order runs the
-    /// settlement rules against the job as the chain has it and the lanes as accepted so far (including
-    /// the receipts before it in `items`); the accepted ones are inserted together. A receipt accepted
-    /// before is reported as a duplicate and not written again. Returns one outcome per item, in order.
-    pub async fn accept_for_job(
-        &self,
-        view: &JobView,
-        items: &[Candidate],
-        now: Timestamp,
-    ) -> Result<Vec<core::result::Result<Accepted, settlement::Error>>> {
-        let job_id = view_job_id(items)?;
-        let job_key = i64::try_from(job_id).map_err(|_| Error::Refused(settlement::Error::JobNotFound))?;
-        let digests: Vec<[u8; 32]> = items.iter().map(|c| digest(&c.receipt, &c.signature)).collect();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(job_key).execute(&mut *tx).await?;
+    /// Accepts the receipts of several jobs in one transaction. Each group is a job as the chain has it
+    /// and its receipts in the order received, their domains checked and their signatures verified apart
+    /// (`signature_ok`). The jobs' advisory locks are taken in ascending id order, so concurrent calls
+    /// cannot deadlock. Then each receipt in turn runs the settlement rules against its job and the lanes
+    /// as accepted so far, including the receipts before it; the accepted ones are inserted together and
+    /// the lanes moved to the newest. A receipt accepted before is reported as a duplicate and not
+    /// written again. Returns one outcome per receipt, group by group.
+    pub async fn accept(&self, groups: &[(&JobView, Vec<Candidate>)], now: Timestamp) -> Result<Vec<Vec<Outcome>>> {
+        let mut job_ids = Vec::with_capacity(groups.len());
+        for (_, items) in groups {
+            job_ids.push(view_job_id(items)?);
+        }
+        let mut locks = job_ids
+            .iter()
+            .map(|id| i64::try_from(*id).map_err(|_| Error::Refused(settlement::Error::JobNotFound)))
+            .collect::<Result<Vec<i64>>>()?;
+        locks.sort_unstable();
+        locks.dedup();
+        if locks.len() != job_ids.len() {
+            return Err(Error::bad_request("mixed_jobs", "each job must come in one group"));
+        }
+        let digests: Vec<Vec<[u8; 32]>> =
+            groups.iter().map(|(_, items)| items.iter().map(|c| digest(&c.receipt, &c.signature)).collect()).collect();
 
-        let digest_list: Vec<Vec<u8>> = digests.iter().map(|d| d.to_vec()).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k")
+            .bind(&locks)
+            .execute(&mut *tx)
+            .await?;
+        let digest_list: Vec<Vec<u8>> = digests.iter().flatten().map(|d| d.to_vec()).collect();
         let mut known: HashMap<[u8; 32], i64> = HashMap::new();
         for row in sqlx::query("SELECT digest, id FROM receipts WHERE digest = ANY($1)")
             .bind(&digest_list)
@@ -161,127 +185,69 @@ impl Db {
         {
             known.insert(fixed(&row, "digest")?, row.try_get("id")?);
         }
-        let mut lanes: Vec<AcceptedLane> = sqlx::query(LANES)
-            .bind(job_id.to_string())
+        let mut lanes: HashMap<u64, Vec<AcceptedLane>> = HashMap::new();
+        for row in sqlx::query(LANES_OF_JOBS)
+            .bind(job_ids.iter().map(u64::to_string).collect::<Vec<_>>())
             .fetch_all(&mut *tx)
             .await?
-            .iter()
-            .map(lane_of)
-            .collect::<Result<_>>()?;
-
-        // Decide every item in order against the lanes as they grow.
-        enum Decision {
-            Known(i64),
-            New(usize),
-            SameAsNew(usize),
-            Refused(settlement::Error),
+        {
+            lanes.entry(numeric::<u64>(&row, "job_id")?).or_default().push(lane_of(&row)?);
         }
-        let mut fresh: Vec<usize> = Vec::new();
-        let mut fresh_digests: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut decisions = Vec::with_capacity(items.len());
-        for (i, c) in items.iter().enumerate() {
-            if let Some(id) = known.get(&digests[i]) {
-                decisions.push(Decision::Known(*id));
-                continue;
-            }
-            if let Some(slot) = fresh_digests.get(&digests[i]) {
-                decisions.push(Decision::SameAsNew(*slot));
-                continue;
-            }
-            let (job, lane) = view.with_accepted(&lanes, &c.receipt.provider);
-            let signature = if c.signature_ok { Ok(()) } else { Err(settlement::Error::BadSignature) };
-            let verdict = settlement::checks::check_rules(&job, &lane, &c.receipt, now).and(signature);
-            match verdict {
-                Err(e) => decisions.push(Decision::Refused(e)),
-                Ok(()) => {
-                    let lane =
-                        Lane { amount: c.receipt.amount, units: c.receipt.units, sequence: c.receipt.sequence, fee: 0 };
-                    match lanes.iter_mut().find(|l| l.provider == c.receipt.provider) {
-                        Some(l) => l.lane = lane,
-                        None => lanes.push(AcceptedLane { provider: c.receipt.provider, receipt_id: 0, lane }),
+
+        // Decide every receipt in order against its job's lanes as they grow.
+        let mut fresh: Vec<(&Candidate, [u8; 32])> = Vec::new();
+        let mut newest: BTreeMap<(u64, AccountId), usize> = BTreeMap::new();
+        let mut decisions = Vec::with_capacity(groups.len());
+        for (((view, items), digests), job_id) in groups.iter().zip(&digests).zip(&job_ids) {
+            let mut lanes = lanes.remove(job_id).unwrap_or_default();
+            let mut fresh_digests: HashMap<[u8; 32], usize> = HashMap::new();
+            let mut out = Vec::with_capacity(items.len());
+            for (c, d) in items.iter().zip(digests) {
+                if let Some(id) = known.get(d) {
+                    out.push(Decision::Known(*id));
+                } else if let Some(slot) = fresh_digests.get(d) {
+                    out.push(Decision::SameAsNew(*slot));
+                } else {
+                    let (job, lane) = view.with_accepted(&lanes, &c.receipt.provider);
+                    let signature = if c.signature_ok { Ok(()) } else { Err(settlement::Error::BadSignature) };
+                    match settlement::checks::check_rules(&job, &lane, &c.receipt, now).and(signature) {
+                        Err(e) => out.push(Decision::Refused(e)),
+                        Ok(()) => {
+                            let r = &c.receipt;
+                            let lane = Lane { amount: r.amount, units: r.units, sequence: r.sequence, fee: 0 };
+                            match lanes.iter_mut().find(|l| l.provider == r.provider) {
+                                Some(l) => l.lane = lane,
+                                None => lanes.push(AcceptedLane { provider: r.provider, receipt_id: 0, lane }),
+                            }
+                            let slot = fresh.len();
+                            fresh_digests.insert(*d, slot);
+                            newest.insert((*job_id, r.provider), slot);
+                            out.push(Decision::New(slot));
+                            fresh.push((c, *d));
+                        }
                     }
-                    fresh_digests.insert(digests[i], fresh.len());
-                    decisions.push(Decision::New(fresh.len()));
-                    fresh.push(i);
                 }
             }
+            decisions.push(out);
         }
 
-        let ids = self.insert_receipts(&mut tx, items, &digests, &fresh).await?;
-        // Each touched lane moves to its newest accepted receipt.
-        let mut newest: HashMap<AccountId, usize> = HashMap::new();
-        for (slot, i) in fresh.iter().enumerate() {
-            newest.insert(items[*i].receipt.provider, slot);
-        }
-        for slot in newest.values() {
-            let r = &items[fresh[*slot]].receipt;
-            sqlx::query(
-                "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
-                 VALUES ($1::numeric, $2, $3, $4::numeric, $5::numeric, $6::numeric, now()) \
-                 ON CONFLICT (job_id, provider) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, \
-                 amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
-                 unsettled_since = COALESCE(lanes.unsettled_since, now()), stalled = NULL",
-            )
-            .bind(job_id.to_string())
-            .bind(&r.provider[..])
-            .bind(ids[*slot])
-            .bind(r.amount.to_string())
-            .bind(r.units.to_string())
-            .bind(r.sequence.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ids = insert_receipts(&mut tx, &fresh).await?;
+        move_lanes(&mut tx, &fresh, &ids, &newest).await?;
         tx.commit().await?;
         Ok(decisions
             .into_iter()
-            .map(|d| match d {
-                Decision::Known(id) => Ok(Accepted { id, duplicate: true }),
-                Decision::New(slot) => Ok(Accepted { id: ids[slot], duplicate: false }),
-                Decision::SameAsNew(slot) => Ok(Accepted { id: ids[slot], duplicate: true }),
-                Decision::Refused(e) => Err(e),
+            .map(|group| {
+                group
+                    .into_iter()
+                    .map(|d| match d {
+                        Decision::Known(id) => Ok(Accepted { id, duplicate: true }),
+                        Decision::New(slot) => Ok(Accepted { id: ids[slot], duplicate: false }),
+                        Decision::SameAsNew(slot) => Ok(Accepted { id: ids[slot], duplicate: true }),
+                        Decision::Refused(e) => Err(e),
+                    })
+                    .collect()
             })
             .collect())
-    }
-
-    /// Inserts `items[fresh]` in one statement; returns their ids in the order of `fresh`.
-    async fn insert_receipts(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        items: &[Candidate],
-        digests: &[[u8; 32]],
-        fresh: &[usize],
-    ) -> Result<Vec<i64>> {
-        if fresh.is_empty() {
-            return Ok(Vec::new());
-        }
-        let col = |f: &dyn Fn(&Candidate) -> String| fresh.iter().map(|i| f(&items[*i])).collect::<Vec<String>>();
-        let bytes = |f: &dyn Fn(usize) -> Vec<u8>| fresh.iter().map(|i| f(*i)).collect::<Vec<Vec<u8>>>();
-        let rows = sqlx::query(
-            "INSERT INTO receipts (job_id, provider, amount, units, sequence, expires_at, genesis_hash, contract, \
-             signature, digest) SELECT j::numeric, p, a::numeric, u::numeric, s::numeric, e::numeric, g, c, sig, d \
-             FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
-             $8::bytea[], $9::bytea[], $10::bytea[]) AS t(j, p, a, u, s, e, g, c, sig, d) RETURNING id, digest",
-        )
-        .bind(col(&|c| c.receipt.job_id.to_string()))
-        .bind(bytes(&|i| items[i].receipt.provider.to_vec()))
-        .bind(col(&|c| c.receipt.amount.to_string()))
-        .bind(col(&|c| c.receipt.units.to_string()))
-        .bind(col(&|c| c.receipt.sequence.to_string()))
-        .bind(col(&|c| c.receipt.expires_at.to_string()))
-        .bind(bytes(&|i| items[i].receipt.domain.genesis_hash.to_vec()))
-        .bind(bytes(&|i| items[i].receipt.domain.contract.to_vec()))
-        .bind(bytes(&|i| items[i].signature.to_vec()))
-        .bind(bytes(&|i| digests[i].to_vec()))
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut by_digest: HashMap<[u8; 32], i64> = HashMap::new();
-        for row in &rows {
-            by_digest.insert(fixed(row, "digest")?, row.try_get("id")?);
-        }
-        fresh
-            .iter()
-            .map(|i| by_digest.get(&digests[*i]).copied().ok_or(Error::Database(sqlx::Error::RowNotFound)))
-            .collect()
     }
 
     /// Keeps refused receipts for audit: (code, message, the receipt's JSON if it was an object).
@@ -338,6 +304,87 @@ impl Db {
     pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
         sqlx::query(LANES).bind(job_id.to_string()).fetch_all(&self.pool).await?.iter().map(lane_of).collect()
     }
+}
+
+/// What became of one receipt offered to [`Db::accept`].
+pub type Outcome = core::result::Result<Accepted, settlement::Error>;
+
+/// A receipt's fate, decided under the locks before anything is written.
+enum Decision {
+    /// Accepted before, with this id.
+    Known(i64),
+    /// Accepted now: the slot of its row among the inserted ones.
+    New(usize),
+    /// The same receipt as an earlier one of this call, accepted now in that slot.
+    SameAsNew(usize),
+    /// Refused.
+    Refused(settlement::Error),
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// Inserts the receipts in one statement; returns their ids in the same order.
+async fn insert_receipts(tx: &mut Tx<'_>, fresh: &[(&Candidate, [u8; 32])]) -> Result<Vec<i64>> {
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = |f: &dyn Fn(&Receipt<AccountId>) -> String| fresh.iter().map(|(c, _)| f(&c.receipt)).collect::<Vec<_>>();
+    let bytes = |f: &dyn Fn(&Candidate) -> Vec<u8>| fresh.iter().map(|(c, _)| f(c)).collect::<Vec<_>>();
+    let rows = sqlx::query(
+        "INSERT INTO receipts (job_id, provider, amount, units, sequence, expires_at, genesis_hash, contract, \
+         signature, digest) SELECT j::numeric, p, a::numeric, u::numeric, s::numeric, e::numeric, g, c, sig, d \
+         FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
+         $8::bytea[], $9::bytea[], $10::bytea[]) AS t(j, p, a, u, s, e, g, c, sig, d) RETURNING id, digest",
+    )
+    .bind(text(&|r| r.job_id.to_string()))
+    .bind(bytes(&|c| c.receipt.provider.to_vec()))
+    .bind(text(&|r| r.amount.to_string()))
+    .bind(text(&|r| r.units.to_string()))
+    .bind(text(&|r| r.sequence.to_string()))
+    .bind(text(&|r| r.expires_at.to_string()))
+    .bind(bytes(&|c| c.receipt.domain.genesis_hash.to_vec()))
+    .bind(bytes(&|c| c.receipt.domain.contract.to_vec()))
+    .bind(bytes(&|c| c.signature.to_vec()))
+    .bind(fresh.iter().map(|(_, d)| d.to_vec()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut by_digest: HashMap<[u8; 32], i64> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        by_digest.insert(fixed(row, "digest")?, row.try_get("id")?);
+    }
+    fresh.iter().map(|(_, d)| by_digest.get(d).copied().ok_or(Error::Database(sqlx::Error::RowNotFound))).collect()
+}
+
+/// Moves each touched lane, in (job, provider) order, to its newest accepted receipt.
+async fn move_lanes(
+    tx: &mut Tx<'_>,
+    fresh: &[(&Candidate, [u8; 32])],
+    ids: &[i64],
+    newest: &BTreeMap<(u64, AccountId), usize>,
+) -> Result<()> {
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let receipts: Vec<(&Receipt<AccountId>, i64)> =
+        newest.values().map(|slot| (&fresh[*slot].0.receipt, ids[*slot])).collect();
+    let text = |f: &dyn Fn(&Receipt<AccountId>) -> String| receipts.iter().map(|(r, _)| f(r)).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
+         SELECT j::numeric, p, r, a::numeric, u::numeric, s::numeric, now() \
+         FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::text[], $5::text[], $6::text[]) AS t(j, p, r, a, u, s) \
+         ON CONFLICT (job_id, provider) DO UPDATE SET receipt_id = EXCLUDED.receipt_id, \
+         amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
+         unsettled_since = COALESCE(lanes.unsettled_since, now()), stalled = NULL",
+    )
+    .bind(text(&|r| r.job_id.to_string()))
+    .bind(receipts.iter().map(|(r, _)| r.provider.to_vec()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|(_, id)| *id).collect::<Vec<_>>())
+    .bind(text(&|r| r.amount.to_string()))
+    .bind(text(&|r| r.units.to_string()))
+    .bind(text(&|r| r.sequence.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 const STORED_COLUMNS: &str = "r.id, r.job_id::text AS job_id, r.provider, r.amount::text AS amount, \

@@ -1,6 +1,6 @@
 //! The intake pipeline: parse each receipt and check its domain; look each job up on chain once per
-//! request; verify the signatures (`verify_strict`, in parallel for batches); then, per job, check the
-//! rules and commit in one Postgres transaction. Each receipt gets its own verdict; refusals are kept
+//! request; verify the signatures (`verify_strict`, in parallel for batches); then check the rules and
+//! commit the whole request in one Postgres transaction. Each receipt gets its own verdict; refusals are kept
 //! apart for audit and counted by code.
 
 use std::collections::{BTreeMap, HashMap};
@@ -67,7 +67,13 @@ struct Item {
     index: usize,
     receipt: Receipt<AccountId>,
     signature: [u8; 64],
-    body: Option<String>,
+    /// The receipt as sent, kept for the audit log should it be refused.
+    json: Value,
+}
+
+/// What the audit log keeps of a refused item: its JSON if it was an object.
+fn body_of(json: &Value) -> Option<String> {
+    json.is_object().then(|| json.to_string())
 }
 
 /// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
@@ -81,14 +87,13 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     // Parse and check the domain.
     let mut good = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let body = item.is_object().then(|| item.to_string());
-        let parsed = SignedReceiptJson::from_value(item).and_then(|(receipt, signature)| {
+        let parsed = SignedReceiptJson::from_value(&item).and_then(|(receipt, signature)| {
             settlement::checks::check_domain(&state.domain, &receipt).map_err(Error::Refused)?;
             Ok((receipt, signature))
         });
         match parsed {
-            Ok((receipt, signature)) => good.push(Item { index, receipt, signature, body }),
-            Err(e) => rejected.push((index, e, body)),
+            Ok((receipt, signature)) => good.push(Item { index, receipt, signature, json: item }),
+            Err(e) => rejected.push((index, e, body_of(&item))),
         }
     }
 
@@ -106,7 +111,7 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     for item in good {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {
             Some(view) => known.push((view.job.payer_key, item)),
-            None => rejected.push((item.index, Error::Refused(settlement::Error::JobNotFound), item.body)),
+            None => rejected.push((item.index, Error::Refused(settlement::Error::JobNotFound), body_of(&item.json))),
         }
     }
 
@@ -117,25 +122,29 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     for ((_, item), ok) in known.into_iter().zip(signature_ok) {
         by_job.entry(item.receipt.job_id).or_default().push((item, ok));
     }
+    let mut groups = Vec::with_capacity(by_job.len());
+    let mut placed = Vec::with_capacity(by_job.len());
     for (job_id, group) in by_job {
         let Some(Some(view)) = views.get(&job_id) else { continue };
         let candidates: Vec<Candidate> = group
             .iter()
             .map(|(item, ok)| Candidate { receipt: item.receipt.clone(), signature: item.signature, signature_ok: *ok })
             .collect();
-        let outcomes = state.db.accept_for_job(view, &candidates, now).await?;
-        for ((item, _), outcome) in group.into_iter().zip(outcomes) {
-            match outcome {
-                Ok(accepted) => {
-                    if accepted.duplicate {
-                        state.metrics.duplicates.inc();
-                    } else {
-                        state.metrics.accepted.inc();
-                    }
-                    verdicts[item.index] = Some(Verdict::Accepted(accepted));
+        groups.push((view, candidates));
+        placed.push(group);
+    }
+    let outcomes = state.db.accept(&groups, now).await?;
+    for ((item, _), outcome) in placed.into_iter().flatten().zip(outcomes.into_iter().flatten()) {
+        match outcome {
+            Ok(accepted) => {
+                if accepted.duplicate {
+                    state.metrics.duplicates.inc();
+                } else {
+                    state.metrics.accepted.inc();
                 }
-                Err(e) => rejected.push((item.index, Error::Refused(e), item.body)),
+                verdicts[item.index] = Some(Verdict::Accepted(accepted));
             }
+            Err(e) => rejected.push((item.index, Error::Refused(e), body_of(&item.json))),
         }
     }
 

@@ -103,8 +103,8 @@ impl ReceiptJson {
 
 impl SignedReceiptJson {
     /// Parses one JSON value as a signed receipt.
-    pub fn from_value(value: serde_json::Value) -> Result<Signed> {
-        let json: Self = serde_json::from_value(value).map_err(|e| {
+    pub fn from_value(value: &serde_json::Value) -> Result<Signed> {
+        let json = Self::deserialize(value).map_err(|e| {
             let code = if e.to_string().contains("unknown field") { "unknown_field" } else { "invalid_field" };
             Error::bad_request(code, e.to_string())
         })?;
@@ -168,14 +168,14 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let json = serde_json::to_value(sample()).unwrap();
-        let (r, sig) = SignedReceiptJson::from_value(json).unwrap();
+        let (r, sig) = SignedReceiptJson::from_value(&json).unwrap();
         assert_eq!((r.amount, r.job_id, r.provider, sig), (u128::MAX, 7, [3; 32], [4; 64]));
     }
 
     fn code_of(mutate: impl FnOnce(&mut serde_json::Value)) -> &'static str {
         let mut json = serde_json::to_value(sample()).unwrap();
         mutate(&mut json);
-        SignedReceiptJson::from_value(json).unwrap_err().code()
+        SignedReceiptJson::from_value(&json).unwrap_err().code()
     }
 
     #[test]

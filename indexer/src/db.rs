@@ -2,7 +2,7 @@
 //! blocks (`COPY`, one transaction per batch), and the reads the auditor API and the audit make.
 
 use escrow_client::AccountId;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use crate::copy::CopyRows;
@@ -86,9 +86,12 @@ fn signed(n: u64) -> Result<i64> {
 }
 
 impl Db {
-    /// Connects and runs the migrations.
+    /// Connects and runs the migrations. Every statement is planned for its own parameters
+    /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
+    /// go on scanning them whole as they grow.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(max_connections).connect(url).await?;
+        let options = url.parse::<PgConnectOptions>()?.options([("plan_cache_mode", "force_custom_plan")]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -54,6 +54,12 @@ impl DevNode {
         Self::launch(Some(base.to_path_buf()), free_port()).await
     }
 
+    /// The node's process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the node (SIGTERM, so it flushes its database) without starting it again.
     pub fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
