@@ -33,6 +33,10 @@ pub struct Config {
     /// A receipt is accepted only if it (and its job) stays valid at least this long, in ms, so that
     /// the release can still land before the chain would refuse it.
     pub accept_margin_ms: u64,
+    /// Most jobs whose receipts commit in one transaction (each holds an advisory lock until the commit,
+    /// and Postgres's lock table is shared and bounded: `max_locks_per_transaction`). A batch over more
+    /// jobs commits in several transactions, in job order.
+    pub max_jobs_per_transaction: usize,
     /// Secret URI of the account that submits releases (pays their fees; holds no power over funds).
     /// Prefer `relayer_key_file` or the `GATEWAY__RELAYER_SURI` variable to a config file.
     pub relayer_suri: Option<Secret>,
@@ -101,6 +105,7 @@ impl Default for Config {
             max_batch: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
             accept_margin_ms: 6_000,
+            max_jobs_per_transaction: 128,
             relayer_suri: None,
             relayer_key_file: None,
             settle_interval_ms: 1_000,
@@ -131,8 +136,14 @@ impl Config {
 
     fn from_figment(figment: Figment) -> Result<Self> {
         let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
-        if config.max_batch == 0 || config.max_body_bytes == 0 || config.settle_max_batch == 0 {
-            return Err(Error::Config("max_batch, max_body_bytes and settle_max_batch must be positive".into()));
+        if config.max_batch == 0
+            || config.max_body_bytes == 0
+            || config.settle_max_batch == 0
+            || config.max_jobs_per_transaction == 0
+        {
+            return Err(Error::Config(
+                "max_batch, max_body_bytes, max_jobs_per_transaction and settle_max_batch must be positive".into(),
+            ));
         }
         if config.settle_max_batch > escrow_client::MAX_RELEASES_PER_CALL {
             return Err(Error::Config(format!(
@@ -204,6 +215,10 @@ mod tests {
             jail.set_env("GATEWAY__SETTLE_MAX_BATCH", "65");
             assert!(Config::load(None).is_err(), "more receipts than one release_many can carry");
             jail.set_env("GATEWAY__SETTLE_MAX_BATCH", "64");
+            assert!(Config::load(None).is_ok());
+            jail.set_env("GATEWAY__MAX_JOBS_PER_TRANSACTION", "0");
+            assert!(Config::load(None).is_err(), "a transaction holds at least one job");
+            jail.set_env("GATEWAY__MAX_JOBS_PER_TRANSACTION", "1");
             assert!(Config::load(None).is_ok());
             jail.set_env("GATEWAY__MAX_BATCH", "0");
             assert!(Config::load(None).is_err());

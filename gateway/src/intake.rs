@@ -1,6 +1,7 @@
 //! The intake pipeline: parse each receipt and check its domain; look each job up on chain once per
 //! request; verify the signatures (`verify_strict`, in parallel for batches); then check the rules and
-//! commit the whole request in one Postgres transaction. Each receipt gets its own verdict; refusals are kept
+//! commit in one Postgres transaction (several for a batch over more than `max_jobs_per_transaction`
+//! jobs). Each receipt gets its own verdict; refusals are kept
 //! apart for audit and counted by code.
 
 use std::collections::{BTreeMap, HashMap};
@@ -133,7 +134,10 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         groups.push((view, candidates));
         placed.push(group);
     }
-    let outcomes = state.db.accept(&groups, now).await?;
+    let mut outcomes = Vec::with_capacity(groups.len());
+    for chunk in groups.chunks(state.config.max_jobs_per_transaction) {
+        outcomes.extend(state.db.accept(chunk, now).await?);
+    }
     for ((item, _), outcome) in placed.into_iter().flatten().zip(outcomes.into_iter().flatten()) {
         match outcome {
             Ok(accepted) => {

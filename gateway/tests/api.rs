@@ -4,15 +4,21 @@
 
 mod common;
 
+use axum::body::Body;
+use axum::http::Request;
 use axum::http::StatusCode;
 use common::*;
 use e2e::*;
 use escrow_client::{account_of, AccountId, Keypair};
+use gateway::db::Db;
 use gateway::wire::SignedReceiptJson;
+use gateway::{app, AppState, Config};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use settlement::{Domain, OpenJob, Receipt};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use tower::ServiceExt;
 
 #[sqlx::test(migrations = "./migrations")]
 async fn accepts_commits_and_answers_resends_idempotently(pool: PgPool) {
@@ -223,6 +229,21 @@ async fn a_batch_over_several_jobs_commits_together_and_answers_in_order(pool: P
         sequence += 1;
     }
     assert_eq!(h.accepted_set().await.len(), 4 + 2 * 5);
+
+    // With one job per transaction, the batch commits job by job and the verdicts keep their places.
+    let config = Config { max_jobs_per_transaction: 1, ..(*h.state.config).clone() };
+    let one_by_one = app(AppState::new(config, Db::from_pool(h.pool.clone()), h.market.escrow.clone()));
+    let batch = json!([on_other(30 * UNIT, 20), h.json(29 * UNIT, 20), h.json(28 * UNIT, 21), on_other(31 * UNIT, 21)]);
+    let req = Request::post("/v1/receipts")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&batch).unwrap()))
+        .unwrap();
+    let resp = one_by_one.oneshot(req).await.unwrap();
+    let v: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let codes: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap_or("accepted")).collect();
+    assert_eq!(codes, ["accepted", "accepted", "cumulative_not_increasing", "accepted"], "{v}");
+    assert_eq!(h.accepted_set().await.len(), 4 + 2 * 5 + 3);
 }
 
 #[sqlx::test(migrations = false)]
