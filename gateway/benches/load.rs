@@ -83,7 +83,9 @@ fn raw_rates() -> (f64, f64) {
 #[tokio::main]
 async fn main() -> TestResult {
     let admin_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL unset: run scripts/bench-gateway")?;
-    let (raw_strict, raw_batch) = raw_rates();
+    // The best of three runs of each: what the cores can do when nothing else disturbs them.
+    let (raw_strict, raw_batch) =
+        (0..3).map(|_| raw_rates()).fold((0.0, 0.0), |(s, b): (f64, f64), (s2, b2)| (s.max(s2), b.max(b2)));
 
     let (node, chain) = DevNode::start().await?;
     let m = deploy(&chain).await?;
@@ -110,7 +112,10 @@ async fn main() -> TestResult {
     let config = Config { max_batch: 10_000, max_body_bytes: 64 * 1024 * 1024, ..Config::default() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = app(AppState::new(config, db, m.escrow.clone()));
+    let state = AppState::new(config, db, m.escrow.clone());
+    tokio::spawn(state.views.clone().follow());
+    state.views.following().await;
+    let router = app(state);
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
     let http = reqwest::Client::new();
@@ -227,7 +232,7 @@ async fn main() -> TestResult {
         )?;
     }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    writeln!(md, "\nRaw ed25519 on one core, same run: `verify_strict` {raw_strict:.0}/s ({:.1} µs each), `verify_batch` (1,024 per batch) {raw_batch:.0}/s.", 1e6 / raw_strict)?;
+    writeln!(md, "\nRaw ed25519 on one core, same run (best of 3): `verify_strict` {raw_strict:.0}/s ({:.1} µs each), `verify_batch` (1,024 per batch) {raw_batch:.0}/s.", 1e6 / raw_strict)?;
     let best = rows.iter().map(|r| r.2).fold(0.0, f64::max);
     writeln!(md, "Best end-to-end rate / raw batch-verify rate: {:.1} % (target: 60 %).", best * 100.0 / raw_batch)?;
     writeln!(
@@ -236,6 +241,15 @@ async fn main() -> TestResult {
         raw_strict * cores as f64,
         raw_strict * cores as f64 * 100.0 / raw_batch
     )?;
+    if let Some((batch, _, rate, _, _, cpu)) = rows.iter().max_by(|a, b| a.2.total_cmp(&b.2)) {
+        let total = cpu.bench + cpu.postgres + cpu.node;
+        writeln!(
+            md,
+            "At batch size {batch} a receipt costs {total:.0} µs of CPU in all, {:.1} µs of it `verify_strict`: {cores} cores allow at most {:.0}/s at that cost, and {rate:.0}/s was measured.",
+            1e6 / raw_strict,
+            cores as f64 * 1e6 / total
+        )?;
+    }
     print!("{md}");
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../benchmarks/gateway.md");
     std::fs::write(out, md)?;

@@ -37,6 +37,9 @@ pub struct Config {
     /// and Postgres's lock table is shared and bounded: `max_locks_per_transaction`). A batch over more
     /// jobs commits in several transactions, in job order.
     pub max_jobs_per_transaction: usize,
+    /// Most job views kept between requests (0 keeps none: every request reads its jobs from the node).
+    /// Kept views follow the finalized chain; see [`crate::views`].
+    pub job_view_capacity: usize,
     /// Secret URI of the account that submits releases (pays their fees; holds no power over funds).
     /// Prefer `relayer_key_file` or the `GATEWAY__RELAYER_SURI` variable to a config file.
     pub relayer_suri: Option<Secret>,
@@ -106,6 +109,7 @@ impl Default for Config {
             max_body_bytes: 8 * 1024 * 1024,
             accept_margin_ms: 6_000,
             max_jobs_per_transaction: 128,
+            job_view_capacity: 100_000,
             relayer_suri: None,
             relayer_key_file: None,
             settle_interval_ms: 1_000,

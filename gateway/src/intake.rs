@@ -1,19 +1,17 @@
-//! The intake pipeline: parse each receipt and check its domain; look each job up on chain once per
-//! request; verify the signatures (`verify_strict`, in parallel for batches); then check the rules and
-//! commit in one Postgres transaction (several for a batch over more than `max_jobs_per_transaction`
-//! jobs). Each receipt gets its own verdict; refusals are kept
+//! The intake pipeline: parse each receipt and check its domain; look its job up as of the latest
+//! finalized block ([`crate::views`]); verify the signatures (`verify_strict`, in parallel for
+//! batches); then check the rules and commit in one Postgres transaction (several for a batch over
+//! more than `max_jobs_per_transaction` jobs). Each receipt gets its own verdict; refusals are kept
 //! apart for audit and counted by code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use escrow_client::AccountId;
-use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use settlement::{JobId, Receipt};
 
 use crate::db::{Accepted, Candidate};
 use crate::error::{Error, Result};
-use crate::jobs::JobView;
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
 
@@ -33,9 +31,6 @@ pub fn now_ms() -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
-
-/// Chain lookups in flight at once for one request.
-const LOOKUPS_AT_ONCE: usize = 16;
 
 /// Batches at least this large have their signatures verified on every core.
 const PARALLEL_FROM: usize = 64;
@@ -98,16 +93,11 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         }
     }
 
-    // One chain lookup per job, a bounded number at a time.
+    // Every job as of the latest finalized block.
     let mut job_ids: Vec<JobId> = good.iter().map(|item| item.receipt.job_id).collect();
     job_ids.sort_unstable();
     job_ids.dedup();
-    let lookups = job_ids.clone().into_iter().map(|id| {
-        let escrow = state.escrow.clone();
-        async move { JobView::fetch(&escrow, id).await }
-    });
-    let fetched: Vec<Option<JobView>> = futures::stream::iter(lookups).buffered(LOOKUPS_AT_ONCE).try_collect().await?;
-    let views: HashMap<JobId, Option<JobView>> = job_ids.into_iter().zip(fetched).collect();
+    let views = state.views.lookup(&job_ids).await?;
     let mut known = Vec::with_capacity(good.len());
     for item in good {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {

@@ -26,11 +26,16 @@ fn max_lane(a: &Lane, b: &Lane) -> Lane {
 }
 
 impl JobView {
-    /// Reads the job and its providers' lanes from the contract (the lanes concurrently); `None` if
-    /// there is no such job.
+    /// Reads the job and its providers' lanes from the contract (the lanes concurrently) as of the
+    /// latest finalized block; `None` if there is no such job.
     pub async fn fetch(escrow: &Escrow, job_id: JobId) -> Result<Option<Self>> {
-        let Some(job) = escrow.job(job_id).await? else { return Ok(None) };
-        let lanes = futures::future::try_join_all(job.providers.iter().map(|p| escrow.lane(job_id, *p))).await?;
+        Self::fetch_at(escrow, job_id, None).await
+    }
+
+    /// [`JobView::fetch`] as of block `at` (the latest finalized block if `None`).
+    pub async fn fetch_at(escrow: &Escrow, job_id: JobId, at: Option<[u8; 32]>) -> Result<Option<Self>> {
+        let Some(job) = escrow.job_at(at, job_id).await? else { return Ok(None) };
+        let lanes = futures::future::try_join_all(job.providers.iter().map(|p| escrow.lane_at(at, job_id, *p))).await?;
         let settled = job.providers.iter().copied().zip(lanes).collect();
         Ok(Some(Self { job, settled }))
     }

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod routes;
 pub mod settle;
+pub mod views;
 pub mod wire;
 
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub struct AppState {
     pub domain: Domain<AccountId>,
     /// Prometheus metrics.
     pub metrics: metrics::Metrics,
+    /// Job views as of the latest finalized block; kept between requests while
+    /// [`views::JobViews::follow`] runs.
+    pub views: Arc<views::JobViews>,
 }
 
 impl AppState {
@@ -49,7 +53,9 @@ impl AppState {
     #[must_use]
     pub fn new(config: Config, db: db::Db, escrow: Escrow) -> Self {
         let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
-        Self { config: Arc::new(config), db, escrow, domain, metrics: metrics::Metrics::new() }
+        let metrics = metrics::Metrics::new();
+        let views = Arc::new(views::JobViews::new(escrow.clone(), config.job_view_capacity, metrics.clone()));
+        Self { config: Arc::new(config), db, escrow, domain, metrics, views }
     }
 }
 

@@ -366,6 +366,7 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
         .map(|secret| keypair(&secret.0).map_err(|_| "the relayer key is not a valid secret URI"))
         .transpose()?;
     let state = gateway::AppState::new(config, db, escrow);
+    let follower = tokio::spawn(state.views.clone().follow());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let settler = match relayer {
         Some(signer) => {
@@ -392,6 +393,7 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
     if let Some(settler) = settler {
         let _ = settler.await;
     }
+    follower.abort();
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub released: IntCounter,
     /// Time from sending a release extrinsic to its finality.
     pub release_seconds: Histogram,
+    /// Job views a request used, by where they came from: `kept` (no node call) or `node`.
+    pub job_views: IntCounterVec,
 }
 
 impl Metrics {
@@ -53,7 +55,12 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(0.05, 2.0, 12).expect("valid buckets")),
         )
         .expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let job_views = IntCounterVec::new(
+            Opts::new("gateway_job_views_total", "Job views used by requests, by source (kept or node)"),
+            &["source"],
+        )
+        .expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
             Box::new(accepted.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejected.clone()),
@@ -61,11 +68,22 @@ impl Metrics {
             Box::new(settle_queue.clone()),
             Box::new(released.clone()),
             Box::new(release_seconds.clone()),
+            Box::new(job_views.clone()),
         ];
         for c in collectors {
             registry.register(c).expect("registered once");
         }
-        Self { registry, accepted, duplicates, rejected, request_seconds, settle_queue, released, release_seconds }
+        Self {
+            registry,
+            accepted,
+            duplicates,
+            rejected,
+            request_seconds,
+            settle_queue,
+            released,
+            release_seconds,
+            job_views,
+        }
     }
 
     /// The text exposition format.

@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::intake::{process, Verdict};
-use crate::jobs::JobView;
 use crate::wire::{to_hex, Body, SignedReceiptJson};
 use crate::AppState;
 
@@ -98,7 +97,7 @@ async fn job_settlement(
     path: core::result::Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>> {
     let job_id = u64::try_from(id_of(path)?).map_err(|_| Error::NotFound)?;
-    let view = JobView::fetch(&state.escrow, job_id).await?.ok_or(Error::NotFound)?;
+    let view = state.views.lookup(&[job_id]).await?.remove(&job_id).flatten().ok_or(Error::NotFound)?;
     let accepted = state.db.lanes(job_id).await?;
     let providers: Vec<Value> = view
         .settled

@@ -246,6 +246,32 @@ async fn a_batch_over_several_jobs_commits_together_and_answers_in_order(pool: P
     assert_eq!(h.accepted_set().await.len(), 4 + 2 * 5 + 3);
 }
 
+#[sqlx::test(migrations = "./migrations")]
+async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
+    let h = harness(pool).await;
+    let views = |source: &str| h.state.metrics.job_views.with_label_values(&[source]).get();
+    assert_eq!(h.post(&h.json(10 * UNIT, 1)).await.0, StatusCode::CREATED);
+    let from_node = views("node");
+    assert_eq!(h.post(&h.json(20 * UNIT, 2)).await.0, StatusCode::CREATED);
+    assert_eq!((views("node"), views("kept")), (from_node, 1), "the second request reads no contract");
+
+    // A top-up on chain: the kept view is dropped, and the larger deposit counts at once.
+    let over = h.json(150 * UNIT, 3);
+    let (status, v) = h.post(&over).await;
+    assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("exceeds_escrow")));
+    h.market.escrow.top_up(&h.consumer, h.job, 100 * UNIT).await.unwrap();
+    assert_eq!(h.post(&over).await.0, StatusCode::CREATED, "the top-up is seen");
+    assert_eq!(views("node"), from_node + 1, "read again after the job's event");
+
+    // Someone releases a later receipt on chain directly: a receipt below it would be refused by the
+    // contract, so the gateway refuses it too.
+    let (ahead, signature) = h.signed(170 * UNIT, 5);
+    h.market.escrow.release(&h.consumer, &ahead, &signature).await.unwrap();
+    let (status, v) = h.post(&h.json(165 * UNIT, 4)).await;
+    assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("stale_sequence")), "{v}");
+    assert_eq!(h.post(&h.json(180 * UNIT, 6)).await.0, StatusCode::CREATED);
+}
+
 #[sqlx::test(migrations = false)]
 async fn the_gateway_plans_each_statement_for_its_parameters(_: PgPoolOptions, options: PgConnectOptions) {
     // A generic plan cached while `receipts` was small kept scanning the whole table as it grew (the

@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::db::{blocks_in, events_in, state_in, Db, Filter};
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
-use crate::record::{accounts_of, job_of, link, IndexedEvent};
+use crate::record::{accounts_of, link, IndexedEvent};
 use crate::typed::{self, TABLES};
 
 /// An escrow event as emitted: event index, extrinsic index, bytes.
@@ -133,7 +133,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
                 if let Event::SettingsChanged { treasury: t, .. } = &event {
                     treasury = Some(*t);
                 }
-                if e.job_id != job_of(&event) || e.accounts != accounts_of(&event, treasury) {
+                if e.job_id != event.job_id() || e.accounts != accounts_of(&event, treasury) {
                     report.integrity.push(Finding {
                         at: at(b.number, e.event_index),
                         job: e.job_id,

@@ -173,7 +173,7 @@ impl Db {
         for (number, _, e) in &events {
             let accounts = crate::record::accounts_of(&e.event, e.treasury);
             rows.int(signed(*number)?).int(e.event_index.into()).opt_int(e.extrinsic_index.map(i64::from));
-            rows.text(&e.kind).opt_num(crate::record::job_of(&e.event).map(u128::from));
+            rows.text(&e.kind).opt_num(e.event.job_id().map(u128::from));
             rows.bytes_list(&accounts).bytes(&e.data);
             rows.end_row();
         }

@@ -3,7 +3,7 @@
 
 use escrow_client::AccountId;
 use scale::Encode;
-use settlement::{Event, JobId};
+use settlement::Event;
 use sha2::{Digest, Sha256};
 
 /// Domain tag of the hash chain; a new layout gets a new tag.
@@ -67,28 +67,6 @@ pub fn link(
 
 fn compact_len(n: usize) -> scale::Compact<u64> {
     scale::Compact(u64::try_from(n).unwrap_or(u64::MAX))
-}
-
-/// The job an event belongs to, if any.
-#[must_use]
-pub fn job_of(event: &Event<AccountId>) -> Option<JobId> {
-    match event {
-        Event::JobOpened { job_id, .. }
-        | Event::ToppedUp { job_id, .. }
-        | Event::Released { job_id, .. }
-        | Event::JobCompleted { job_id, .. }
-        | Event::Refunded { job_id, .. }
-        | Event::DisputeOpened { job_id, .. }
-        | Event::DisputeResolved { job_id, .. } => Some(*job_id),
-        Event::Claimed { .. }
-        | Event::Staked { .. }
-        | Event::Unbonding { .. }
-        | Event::Withdrawn { .. }
-        | Event::ReputationChanged { .. }
-        | Event::OwnershipTransferStarted { .. }
-        | Event::OwnershipTransferred { .. }
-        | Event::SettingsChanged { .. } => None,
-    }
 }
 
 /// Every account an event concerns (for statements), in the order of the event's fields. A release
@@ -183,7 +161,7 @@ mod tests {
         assert_eq!(release_treasury(&release, &same), Some([1; 32]), "kept in third place even when repeated");
         assert_eq!(accounts_of(&release, None), vec![[1; 32], [2; 32]]);
         assert_eq!(release_treasury(&release, &accounts_of(&release, None)), None);
-        assert_eq!(job_of(&release), Some(1));
-        assert_eq!(job_of(&Event::Claimed { account: [1; 32], amount: 1 }), None);
+        assert_eq!(release.job_id(), Some(1));
+        assert_eq!(Event::Claimed { account: [1; 32], amount: 1 }.job_id(), None);
     }
 }

@@ -99,8 +99,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
 
     let job = activity.job;
     let history = get_json(&app, &format!("/v1/jobs/{job}/history")).await;
-    let job_events: Vec<&Event<AccountId>> =
-        activity.events.iter().filter(|e| indexer::record::job_of(e) == Some(job)).collect();
+    let job_events: Vec<&Event<AccountId>> = activity.events.iter().filter(|e| e.job_id() == Some(job)).collect();
     let listed = history["events"].as_array().unwrap();
     assert_eq!(listed.len(), job_events.len());
     let listed_kinds: Vec<&str> = listed.iter().map(|e| e["kind"].as_str().unwrap()).collect();

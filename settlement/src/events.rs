@@ -174,3 +174,28 @@ pub enum Event<A> {
         paused: bool,
     },
 }
+
+impl<A> Event<A> {
+    /// The job the event belongs to, if any. Every change to a job (its record or a provider's lane)
+    /// emits an event naming it.
+    #[must_use]
+    pub fn job_id(&self) -> Option<JobId> {
+        match self {
+            Self::JobOpened { job_id, .. }
+            | Self::ToppedUp { job_id, .. }
+            | Self::Released { job_id, .. }
+            | Self::JobCompleted { job_id, .. }
+            | Self::Refunded { job_id, .. }
+            | Self::DisputeOpened { job_id, .. }
+            | Self::DisputeResolved { job_id, .. } => Some(*job_id),
+            Self::Claimed { .. }
+            | Self::Staked { .. }
+            | Self::Unbonding { .. }
+            | Self::Withdrawn { .. }
+            | Self::ReputationChanged { .. }
+            | Self::OwnershipTransferStarted { .. }
+            | Self::OwnershipTransferred { .. }
+            | Self::SettingsChanged { .. } => None,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use subxt::backend::legacy::LegacyRpcMethods;
 use subxt::backend::rpc::RpcClient;
 use subxt::blocks::ExtrinsicEvents;
-use subxt::utils::{AccountId32, MultiAddress};
+use subxt::utils::{AccountId32, MultiAddress, H256};
 use subxt::{OnlineClient, PolkadotConfig};
 use subxt_signer::sr25519::Keypair;
 
@@ -162,9 +162,25 @@ impl Chain {
         value: u128,
         data: Vec<u8>,
     ) -> Result<DryRun> {
+        self.dry_run_call_at(None, origin, contract, value, data).await
+    }
+
+    /// [`Chain::dry_run_call`] on the state of block `at` (the latest finalized block if `None`).
+    pub async fn dry_run_call_at(
+        &self,
+        at: Option<[u8; 32]>,
+        origin: AccountId,
+        contract: AccountId,
+        value: u128,
+        data: Vec<u8>,
+    ) -> Result<DryRun> {
         let call =
             node::apis().contracts_api().call(AccountId32(origin), AccountId32(contract), value, None, None, data);
-        let r = self.api.runtime_api().at_latest().await?.call(call).await?;
+        let api = match at {
+            Some(hash) => self.api.runtime_api().at(H256(hash)),
+            None => self.api.runtime_api().at_latest().await?,
+        };
+        let r = api.call(call).await?;
         let exec = r.result.map_err(|e| Error::Call(format!("{e:?}")))?;
         Ok(DryRun::new(r.gas_consumed, r.gas_required, r.storage_deposit, exec, None))
     }

@@ -128,10 +128,15 @@ impl Escrow {
         &self.chain
     }
 
-    /// Runs a read-only message.
+    /// Runs a read-only message on the latest finalized state.
     pub async fn query<T: Decode>(&self, label: &str, args: impl Encode) -> Result<T> {
+        self.query_at(None, label, args).await
+    }
+
+    /// Runs a read-only message on the state of block `at` (the latest finalized block if `None`).
+    pub async fn query_at<T: Decode>(&self, at: Option<[u8; 32]>, label: &str, args: impl Encode) -> Result<T> {
         let data = self.bundle.call_data(label, args)?;
-        let dry = self.chain.dry_run_call(self.address, self.address, 0, data).await?;
+        let dry = self.chain.dry_run_call_at(at, self.address, self.address, 0, data).await?;
         <core::result::Result<T, LangError>>::decode(&mut dry.data.as_slice())?
             .map_err(|e| Error::Call(format!("{label}: {e:?}")))
     }
@@ -211,6 +216,14 @@ impl Escrow {
         let data = self.bundle.call_data(label, args)?;
         let gas = Weight { ref_time: 50_000_000_000, proof_size: 1_000_000 };
         self.chain.call(signer, self.address, value, gas, data).await
+    }
+
+    /// The event, decoded, if this escrow emitted it (`None` for other contracts' events).
+    pub fn decode_emitted(&self, event: &crate::blocks::EmittedEvent) -> Result<Option<Event<AccountId>>> {
+        if event.contract != self.address {
+            return Ok(None);
+        }
+        decode_event(&self.bundle, &RawEvent { topics: &event.topics, data: &event.data }).map(Some)
     }
 
     /// The escrow's events among an extrinsic's events, decoded.
@@ -352,9 +365,19 @@ impl Escrow {
         self.query("job", job_id).await
     }
 
+    /// [`Escrow::job`] as of block `at` (the latest finalized block if `None`).
+    pub async fn job_at(&self, at: Option<[u8; 32]>, job_id: JobId) -> Result<Option<Job<AccountId>>> {
+        self.query_at(at, "job", job_id).await
+    }
+
     /// What was settled on a job for a provider.
     pub async fn lane(&self, job_id: JobId, provider: AccountId) -> Result<Lane> {
         self.query("lane", (job_id, provider)).await
+    }
+
+    /// [`Escrow::lane`] as of block `at` (the latest finalized block if `None`).
+    pub async fn lane_at(&self, at: Option<[u8; 32]>, job_id: JobId, provider: AccountId) -> Result<Lane> {
+        self.query_at(at, "lane", (job_id, provider)).await
     }
 
     /// A provider's stake.

@@ -37,6 +37,9 @@ pub async fn harness(pool: PgPool) -> Harness {
     let job = open(&market, &consumer, &provider, 1).await;
     let config = Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() };
     let state = AppState::new(config, gateway::db::Db::from_pool(pool.clone()), market.escrow.clone());
+    // Requests use kept job views, as in `escrow serve`.
+    tokio::spawn(state.views.clone().follow());
+    tokio::time::timeout(std::time::Duration::from_secs(30), state.views.following()).await.unwrap();
     Harness { _node: node, market, app: app(state.clone()), state, pool, provider, consumer, job }
 }
 
