@@ -1,9 +1,10 @@
-//! Job views shared between requests. A request reads every job as of the latest finalized block
-//! (one snapshot for the whole request). Each job read costs the node two or more contract dry-runs,
-//! so views are kept: while the follower reads every finalized block in order and drops the view of
-//! each job that an escrow event in it names (every change to a job emits one), a kept view is the
-//! job as of the last block the follower read. A request uses kept views only once the follower has
-//! read up to the request's block; otherwise, or while the follower is down, it reads the node.
+//! Job views shared between requests. A request sees every job as of the latest finalized block when
+//! it starts, or later. Each job read costs the node two or more contract dry-runs, so views are
+//! kept: while the follower reads every finalized block in order and drops the view of each job that
+//! an escrow event in it names (every change to a job emits one), a kept view is the job as of the
+//! last block the follower read. A request uses kept views only once the follower has read up to the
+//! request's block; otherwise, or while the follower is stopped or retrying, it reads the node at
+//! that block.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -23,7 +24,10 @@ use crate::metrics::Metrics;
 const LOOKUPS_AT_ONCE: usize = 16;
 
 /// How long a request waits for the follower to reach its block before reading the node instead.
-const CATCH_UP: Duration = Duration::from_secs(2);
+const CATCH_UP: Duration = Duration::from_millis(250);
+
+/// The longest the follower waits for one block; then it starts over (views dropped meanwhile).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the follower looks for new finalized blocks when the node announces none.
 const POLL: Duration = Duration::from_secs(2);
@@ -63,6 +67,9 @@ impl JobViews {
 
     /// Each job as of the latest finalized block (`None`: no such job), one snapshot for all.
     pub async fn lookup(&self, job_ids: &[JobId]) -> Result<HashMap<JobId, Option<JobView>>> {
+        if job_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let (head, hash) = self.escrow.chain().finalized_head().await?;
         let following = self.capacity > 0 && self.kept().seen.is_some();
         let caught_up = following && {
@@ -101,7 +108,7 @@ impl JobViews {
             if kept.seen == Some(head) {
                 for (id, view) in &read {
                     if let Some(view) = view {
-                        if kept.views.len() >= self.capacity {
+                        if kept.views.len() >= self.capacity && !kept.views.contains_key(id) {
                             kept.views.clear();
                         }
                         kept.views.insert(*id, view.clone());
@@ -113,9 +120,16 @@ impl JobViews {
         Ok(found)
     }
 
-    /// Follows the finalized chain for as long as it runs, reconnecting with backoff after a failure;
-    /// kept views are dropped whenever it stops following.
+    /// Follows the finalized chain for as long as it runs, starting over with backoff after a failure;
+    /// kept views are dropped whenever it stops following. Also keeps the client's metadata in step
+    /// with runtime upgrades, which event decoding depends on.
     pub async fn follow(self: Arc<Self>) {
+        let chain = self.escrow.chain().clone();
+        let _upgrades = AbortOnDrop(tokio::spawn(async move {
+            if let Err(e) = chain.follow_runtime_upgrades().await {
+                tracing::warn!(error = %e, "runtime upgrade follower stopped");
+            }
+        }));
         let mut backoff = Duration::from_millis(250);
         loop {
             let outcome = self.follow_once(&mut backoff).await;
@@ -150,10 +164,9 @@ impl JobViews {
         loop {
             let (head, _) = chain.finalized_head().await?;
             while next <= head {
-                let block = chain
-                    .block(next)
-                    .await?
-                    .ok_or_else(|| Error::Chain(escrow_client::Error::Call(format!("no finalized block {next}"))))?;
+                let block = tokio::time::timeout(READ_TIMEOUT, self.read(next))
+                    .await
+                    .map_err(|_| Error::Chain(escrow_client::Error::Call(format!("block {next}: timed out"))))??;
                 self.apply(&block);
                 next = next.saturating_add(1);
                 *backoff = Duration::from_millis(250);
@@ -164,6 +177,23 @@ impl JobViews {
                 Ok(Some(Ok(_))) | Err(_) => {}
             }
         }
+    }
+
+    /// Block `number`, once the client's metadata is that of the block's runtime (events are decoded
+    /// with it: a stale one could miss the escrow's events after an upgrade).
+    async fn read(&self, number: u64) -> Result<ChainBlock> {
+        let chain = self.escrow.chain();
+        let block = chain
+            .block(number)
+            .await?
+            .ok_or_else(|| Error::Chain(escrow_client::Error::Call(format!("no finalized block {number}"))))?;
+        let (runtime, client) = (chain.spec_version_at(block.hash).await?, chain.spec_version());
+        if runtime != client {
+            return Err(Error::Chain(escrow_client::Error::Call(format!(
+                "block {number} runs spec version {runtime}, the client's metadata is of {client}"
+            ))));
+        }
+        Ok(block)
     }
 
     /// Drops the views of the jobs `block`'s escrow events name (all of them if one cannot be read),
@@ -188,5 +218,14 @@ impl JobViews {
         kept.seen = Some(block.number);
         drop(kept);
         self.seen.send_replace(Some(block.number));
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -97,6 +97,18 @@ impl Chain {
         Ok(sub.map(|header| header.map(|h| u64::from(h.number)).map_err(|e| Error::from(subxt::Error::from(e)))))
     }
 
+    /// The runtime's spec version at block `hash`.
+    pub async fn spec_version_at(&self, hash: [u8; 32]) -> Result<u32> {
+        let version = self.rpc().state_get_runtime_version(Some(H256(hash))).await.map_err(subxt::Error::from)?;
+        Ok(version.spec_version)
+    }
+
+    /// The spec version of the runtime whose metadata the client decodes with.
+    #[must_use]
+    pub fn spec_version(&self) -> u32 {
+        self.api().runtime_version().spec_version
+    }
+
     /// Keeps the client's metadata in step with runtime upgrades; runs until the connection ends.
     pub async fn follow_runtime_upgrades(&self) -> Result<()> {
         Ok(self.api().updater().perform_runtime_updates().await?)
