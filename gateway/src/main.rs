@@ -376,7 +376,8 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
                 signer,
                 state.config.settle_policy(),
                 state.metrics.clone(),
-            );
+            )
+            .with_views(state.views.clone());
             let interval = std::time::Duration::from_millis(state.config.settle_interval_ms);
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(settler.run(interval, async move {

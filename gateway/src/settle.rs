@@ -8,7 +8,8 @@
 //! settled lanes from the contract, and the contract refuses a receipt that does not raise a lane's
 //! cumulative amount, so a retry after a crash or a failure can never pay twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use escrow_client::{AccountId, Escrow, Keypair, TxStatus};
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::intake::now_ms;
 use crate::jobs::JobView;
 use crate::metrics::Metrics;
+use crate::views::JobViews;
 
 /// When a lane is due for release.
 #[derive(Debug, Clone, Copy)]
@@ -80,13 +82,21 @@ pub struct Settler {
     signer: Keypair,
     policy: Policy,
     metrics: Metrics,
+    views: Option<Arc<JobViews>>,
 }
 
 impl Settler {
     /// A settler submitting with `signer`.
     #[must_use]
     pub fn new(db: Db, escrow: Escrow, signer: Keypair, policy: Policy, metrics: Metrics) -> Self {
-        Self { db, escrow, signer, policy, metrics }
+        Self { db, escrow, signer, policy, metrics, views: None }
+    }
+
+    /// Reads jobs through `views` (kept between ticks while their follower runs) rather than from the
+    /// node every tick.
+    #[must_use]
+    pub fn with_views(self, views: Arc<JobViews>) -> Self {
+        Self { views: Some(views), ..self }
     }
 
     /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
@@ -231,8 +241,19 @@ impl Settler {
         }
         let mut due = Vec::new();
         let mut queue = 0i64;
+        let mut views = match &self.views {
+            Some(views) => views.lookup(&by_job.keys().copied().collect::<Vec<_>>()).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the jobs at once; reading them one by one");
+                HashMap::new()
+            }),
+            None => HashMap::new(),
+        };
         for (job_id, lanes) in by_job {
-            let view = match JobView::fetch(&self.escrow, job_id).await {
+            let read = match views.remove(&job_id) {
+                Some(view) => Ok(view),
+                None => JobView::fetch(&self.escrow, job_id).await,
+            };
+            let view = match read {
                 Ok(view) => view,
                 Err(e) => {
                     // One job's trouble does not hold up the others.

@@ -16,6 +16,7 @@ const PATIENT: Policy = Policy { threshold: u128::MAX, max_age_ms: u64::MAX, exp
 
 fn settler(h: &Harness, policy: Policy) -> Settler {
     Settler::new(h.state.db.clone(), h.state.escrow.clone(), keypair("//Relayer"), policy, h.state.metrics.clone())
+        .with_views(h.state.views.clone())
 }
 
 async fn fund_relayer(h: &Harness) {
@@ -66,11 +67,16 @@ async fn a_lane_waits_for_its_policy_and_goes_at_once_when_the_job_completes(poo
     fund_relayer(&h).await;
     h.post(&h.json(3 * UNIT, 1)).await;
     let settler = settler(&h, PATIENT);
+    let views = |source: &str| h.state.metrics.job_views.with_label_values(&[source]).get();
+    let (kept, node) = (views("kept"), views("node"));
     assert_eq!(settler.tick().await.unwrap(), Tick::default(), "below threshold, young, job far from its end");
     assert_eq!(h.state.metrics.settle_queue.get(), 1);
+    assert_eq!((views("kept"), views("node")), (kept + 1, node), "the tick used the view the request kept");
 
+    // The completion drops the kept view: the next tick sees it and releases at once.
     h.market.escrow.complete(&h.consumer, h.job).await.unwrap();
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(views("node"), node + 1);
     assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 3 * UNIT);
 }
 
