@@ -124,12 +124,7 @@ impl JobViews {
     /// kept views are dropped whenever it stops following. Also keeps the client's metadata in step
     /// with runtime upgrades, which event decoding depends on.
     pub async fn follow(self: Arc<Self>) {
-        let chain = self.escrow.chain().clone();
-        let _upgrades = AbortOnDrop(tokio::spawn(async move {
-            if let Err(e) = chain.follow_runtime_upgrades().await {
-                tracing::warn!(error = %e, "runtime upgrade follower stopped");
-            }
-        }));
+        let _upgrades = self.escrow.chain().spawn_runtime_upgrades();
         let mut backoff = Duration::from_millis(250);
         loop {
             let outcome = self.follow_once(&mut backoff).await;
@@ -218,14 +213,5 @@ impl JobViews {
         kept.seen = Some(block.number);
         drop(kept);
         self.seen.send_replace(Some(block.number));
-    }
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

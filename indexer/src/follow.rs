@@ -15,6 +15,7 @@ use futures::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use settlement::Event;
 use tokio::sync::watch;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::Config;
 use crate::db::{Db, State};
@@ -112,15 +113,6 @@ pub struct Follower {
     metrics: Metrics,
 }
 
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 impl Follower {
     /// A follower writing to `db`.
     #[must_use]
@@ -169,12 +161,7 @@ impl Follower {
                 )));
             }
         }
-        let upgrades = chain.clone();
-        let _upgrades = AbortOnDrop(tokio::spawn(async move {
-            if let Err(e) = upgrades.follow_runtime_upgrades().await {
-                tracing::debug!(error = %e, "runtime upgrade follower stopped");
-            }
-        }));
+        let _upgrades = chain.spawn_runtime_upgrades();
         let mut heads = chain.finalized_numbers().await?;
         let mut tip = Tip::of(&state);
         if let Some(n) = tip.number {
@@ -234,7 +221,7 @@ impl Follower {
             tokio::sync::mpsc::channel::<Result<ChainBlock>>(self.config.fetch_concurrency.saturating_mul(4));
         let fetching = chain.clone();
         let concurrency = self.config.fetch_concurrency;
-        let _fetcher = AbortOnDrop(tokio::spawn(async move {
+        let _fetcher = AbortOnDropHandle::new(tokio::spawn(async move {
             let mut fetched = stream::iter(from..=to)
                 .map(|n| {
                     // A task per block: decoding a block's events is CPU work, spread over the cores.

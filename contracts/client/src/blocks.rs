@@ -4,6 +4,7 @@
 use futures::{Stream, StreamExt};
 use subxt::events::Phase;
 use subxt::utils::H256;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::chain::Chain;
 use crate::error::{Error, Result};
@@ -107,6 +108,16 @@ impl Chain {
     #[must_use]
     pub fn spec_version(&self) -> u32 {
         self.api().runtime_version().spec_version
+    }
+
+    /// Runs [`Chain::follow_runtime_upgrades`] in its own task, which stops when the handle is dropped.
+    pub fn spawn_runtime_upgrades(&self) -> AbortOnDropHandle<()> {
+        let chain = self.clone();
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            if let Err(e) = chain.follow_runtime_upgrades().await {
+                tracing::debug!(error = %e, "runtime upgrade follower stopped");
+            }
+        }))
     }
 
     /// Keeps the client's metadata in step with runtime upgrades; runs until the connection ends.
