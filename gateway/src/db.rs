@@ -109,9 +109,6 @@ fn lane_of(row: &sqlx::postgres::PgRow) -> Result<AcceptedLane> {
 const LANES_OF_JOBS: &str = "SELECT job_id::text AS job_id, provider, receipt_id, amount::text AS amount, \
      units::text AS units, sequence::text AS sequence FROM lanes WHERE job_id = ANY($1::text[]::numeric[])";
 
-const LANES: &str = "SELECT provider, receipt_id, amount::text AS amount, units::text AS units, \
-                     sequence::text AS sequence FROM lanes WHERE job_id = $1::numeric";
-
 impl Db {
     /// Connects and applies the migrations. Every statement is planned for its own parameters
     /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
@@ -302,7 +299,13 @@ impl Db {
 
     /// The newest accepted receipt of every provider of a job.
     pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
-        sqlx::query(LANES).bind(job_id.to_string()).fetch_all(&self.pool).await?.iter().map(lane_of).collect()
+        sqlx::query(LANES_OF_JOBS)
+            .bind(vec![job_id.to_string()])
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(lane_of)
+            .collect()
     }
 }
 

@@ -373,11 +373,11 @@ async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
             let settler = gateway::settle::Settler::new(
                 state.db.clone(),
                 state.escrow.clone(),
+                state.views.clone(),
                 signer,
                 state.config.settle_policy(),
                 state.metrics.clone(),
-            )
-            .with_views(state.views.clone());
+            );
             let interval = std::time::Duration::from_millis(state.config.settle_interval_ms);
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(settler.run(interval, async move {

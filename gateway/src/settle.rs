@@ -82,21 +82,22 @@ pub struct Settler {
     signer: Keypair,
     policy: Policy,
     metrics: Metrics,
-    views: Option<Arc<JobViews>>,
+    views: Arc<JobViews>,
 }
 
 impl Settler {
-    /// A settler submitting with `signer`.
+    /// A settler submitting with `signer`, reading jobs through `views` (kept between ticks while their
+    /// follower runs).
     #[must_use]
-    pub fn new(db: Db, escrow: Escrow, signer: Keypair, policy: Policy, metrics: Metrics) -> Self {
-        Self { db, escrow, signer, policy, metrics, views: None }
-    }
-
-    /// Reads jobs through `views` (kept between ticks while their follower runs) rather than from the
-    /// node every tick.
-    #[must_use]
-    pub fn with_views(self, views: Arc<JobViews>) -> Self {
-        Self { views: Some(views), ..self }
+    pub fn new(
+        db: Db,
+        escrow: Escrow,
+        views: Arc<JobViews>,
+        signer: Keypair,
+        policy: Policy,
+        metrics: Metrics,
+    ) -> Self {
+        Self { db, escrow, signer, policy, metrics, views }
     }
 
     /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
@@ -241,13 +242,11 @@ impl Settler {
         }
         let mut due = Vec::new();
         let mut queue = 0i64;
-        let mut views = match &self.views {
-            Some(views) => views.lookup(&by_job.keys().copied().collect::<Vec<_>>()).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the jobs at once; reading them one by one");
-                HashMap::new()
-            }),
-            None => HashMap::new(),
-        };
+        let job_ids: Vec<JobId> = by_job.keys().copied().collect();
+        let mut views = self.views.lookup(&job_ids).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the jobs at once; reading them one by one");
+            HashMap::new()
+        });
         for (job_id, lanes) in by_job {
             let read = match views.remove(&job_id) {
                 Some(view) => Ok(view),

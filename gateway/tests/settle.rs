@@ -15,8 +15,14 @@ const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0,
 const PATIENT: Policy = Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100 };
 
 fn settler(h: &Harness, policy: Policy) -> Settler {
-    Settler::new(h.state.db.clone(), h.state.escrow.clone(), keypair("//Relayer"), policy, h.state.metrics.clone())
-        .with_views(h.state.views.clone())
+    Settler::new(
+        h.state.db.clone(),
+        h.state.escrow.clone(),
+        h.state.views.clone(),
+        keypair("//Relayer"),
+        policy,
+        h.state.metrics.clone(),
+    )
 }
 
 async fn fund_relayer(h: &Harness) {
