@@ -8,12 +8,12 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use e2e::*;
 use ed25519_dalek::{Signer, SigningKey};
 use escrow_client::account_of;
 use gateway::wire::SignedReceiptJson;
 use gateway::{app, AppState, Config};
 use settlement::OpenJob;
+use testkit::*;
 
 const CLIENTS: usize = 4;
 const JOBS_PER_CLIENT: usize = 5;

@@ -1,11 +1,10 @@
-//! Gateway configuration, layered: built-in defaults, then an optional TOML file, then environment
-//! variables `GATEWAY__KEY` (nested keys joined by `__`). Unknown keys are refused at every layer.
+//! Gateway configuration, layered by the one loader of both services ([`service_kit::config`]):
+//! built-in defaults, then an optional TOML file, then `ESCROW_NODE_URL` / `ESCROW_CONTRACT` /
+//! `ESCROW_BUNDLE`, then `GATEWAY__KEY` variables. Unknown keys are refused at every layer.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -125,21 +124,10 @@ impl Default for Config {
 pub const ENV_PREFIX: &str = "GATEWAY__";
 
 impl Config {
-    /// Defaults, then `file` if given, then `GATEWAY__*` from the environment.
+    /// Defaults, then `file` if given, then `ESCROW_*` and `GATEWAY__*` from the environment
+    /// ([`service_kit::config`]); then the values are checked.
     pub fn load(file: Option<&Path>) -> Result<Self> {
-        Self::from_figment(Self::figment(file).merge(Env::prefixed(ENV_PREFIX).split("__")))
-    }
-
-    fn figment(file: Option<&Path>) -> Figment {
-        let base = Figment::from(Serialized::defaults(Config::default()));
-        match file {
-            Some(path) => base.merge(Toml::file_exact(path)),
-            None => base,
-        }
-    }
-
-    fn from_figment(figment: Figment) -> Result<Self> {
-        let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = service_kit::config::load(ENV_PREFIX, file).map_err(|e| Error::Config(e.to_string()))?;
         if config.max_batch == 0
             || config.max_body_bytes == 0
             || config.settle_max_batch == 0

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
+pub use service_kit::http::ErrorBody;
+use service_kit::http::{respond, PublicError};
 
 /// Everything that can go wrong in the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,9 @@ pub enum Error {
     /// The node or the contract failed.
     #[error("chain: {0}")]
     Chain(#[from] escrow_client::Error),
+    /// A socket failed (binding the listen address, serving).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// Result of a gateway operation.
@@ -53,7 +56,7 @@ impl Error {
             Self::BadRequest { code, .. } => code,
             Self::Refused(e) => refusal_code(*e),
             Self::NotFound => "not_found",
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => "unavailable",
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => "unavailable",
         }
     }
 
@@ -65,7 +68,9 @@ impl Error {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -76,29 +81,30 @@ impl Error {
             Self::BadRequest { message, .. } => message.clone(),
             Self::Refused(e) => refusal_message(*e).to_string(),
             Self::NotFound => "not found".into(),
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) => {
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
                 "the gateway cannot serve this right now; retry later".into()
             }
         }
     }
 }
 
-/// The JSON body of every error response.
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    /// Stable machine-readable code.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
+impl PublicError for Error {
+    fn status(&self) -> StatusCode {
+        Error::status(self)
+    }
+
+    fn code(&self) -> &'static str {
+        Error::code(self)
+    }
+
+    fn public_message(&self) -> String {
+        Error::public_message(self)
+    }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
-        let body = ErrorBody { code: self.code().into(), message: self.public_message() };
-        (self.status(), Json(body)).into_response()
+        respond(&self)
     }
 }
 

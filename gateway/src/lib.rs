@@ -2,21 +2,17 @@
 //!
 //! Receives usage receipts signed by consumers, checks them with the `settlement` rules (the same
 //! named checks the contract runs), and keeps them durably in Postgres: a 2xx answer means the receipt
-//! is committed. Also home of the project's command-line tool, `escrow`.
-//!
-//! Also here: the settlement loop that releases accepted receipts on chain ([`settle`]), the
-//! receipt and payout subcommands of the CLI ([`cli`]), and the scripted marketplace of `escrow demo`
-//! ([`demo`]).
+//! is committed. The settlement loop ([`settle`]) releases accepted receipts on chain in batches;
+//! [`serve`] runs it all (the `escrow serve` command).
 
-pub mod cli;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod routes;
+pub mod service;
 pub mod settle;
 pub mod views;
 pub mod wire;
@@ -29,6 +25,7 @@ use settlement::Domain;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use routes::app;
+pub use service::serve;
 
 /// What every request handler shares.
 #[derive(Clone)]

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::http::StatusCode;
 use common::*;
-use e2e::*;
 use escrow_client::{account_of, AccountId, Keypair};
 use gateway::db::Db;
 use gateway::wire::SignedReceiptJson;
@@ -18,6 +17,7 @@ use serde_json::{json, Value};
 use settlement::{Domain, OpenJob, Receipt};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use testkit::*;
 use tower::ServiceExt;
 
 #[sqlx::test(migrations = "./migrations")]
@@ -69,7 +69,7 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
     let resign = |mutate: &dyn Fn(&mut Receipt<AccountId>)| {
         let (mut r, _) = h.signed(20 * UNIT, 6);
         mutate(&mut r);
-        serde_json::to_value(SignedReceiptJson::from_signed(&r, &sign(&payer(1), &r))).unwrap()
+        serde_json::to_value(SignedReceiptJson::from_signed(&r, &r.sign(&payer(1)))).unwrap()
     };
     let with = |path: &[&str], value: Value| {
         let mut v = h.json(20 * UNIT, 6);

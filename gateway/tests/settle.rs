@@ -6,10 +6,10 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use e2e::*;
 use escrow_client::account_of;
 use gateway::settle::{Policy, Settler, Tick};
 use sqlx::PgPool;
+use testkit::*;
 
 const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0, max_batch: 100 };
 const PATIENT: Policy = Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100 };
@@ -145,7 +145,7 @@ async fn a_receipt_the_chain_would_refuse_is_not_sent_and_its_lane_waits(pool: P
     // Accepted while valid (it outlives the acceptance margin by a little), then left to expire.
     let (mut r, _) = h.signed(8 * UNIT, 1);
     r.expires_at = now_ms() + 8_000;
-    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &sign(&payer(1), &r))).unwrap();
+    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &r.sign(&payer(1)))).unwrap();
     assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
     wait_until(h.market.escrow.chain(), r.expires_at).await.unwrap();
 

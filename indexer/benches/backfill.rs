@@ -7,14 +7,9 @@
 //! Run: `scripts/bench-indexer` (starts a private Postgres; the bench starts its own dev node).
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use common::*;
-use e2e::*;
 use escrow_client::node::runtime_types::contracts_node_runtime::RuntimeCall;
 use escrow_client::node::runtime_types::pallet_contracts::pallet::Call as ContractsCall;
 use escrow_client::{account_of, node, Keypair};
@@ -22,6 +17,8 @@ use indexer::db::{Db, Filter};
 use settlement::OpenJob;
 use sqlx::PgPool;
 use subxt::utils::{AccountId32, MultiAddress};
+use testkit::indexing::*;
+use testkit::*;
 
 /// Stake calls per `utility.batch_all` (each ~1e9 ref_time; 800 would exhaust the block limits).
 const STAKES_PER_BLOCK: usize = 400;

@@ -1,11 +1,10 @@
-//! Indexer configuration, layered: built-in defaults, then an optional TOML file, then environment
-//! variables `INDEXER__KEY`. Unknown keys are refused at every layer.
+//! Indexer configuration, layered by the one loader of both services ([`service_kit::config`]):
+//! built-in defaults, then an optional TOML file, then `ESCROW_NODE_URL` / `ESCROW_CONTRACT` /
+//! `ESCROW_BUNDLE`, then `INDEXER__KEY` variables. Unknown keys are refused at every layer.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -70,15 +69,10 @@ impl Default for Config {
 pub const ENV_PREFIX: &str = "INDEXER__";
 
 impl Config {
-    /// Defaults, then `file` if given, then `INDEXER__*` from the environment.
+    /// Defaults, then `file` if given, then `ESCROW_*` and `INDEXER__*` from the environment
+    /// ([`service_kit::config`]); then the values are checked.
     pub fn load(file: Option<&Path>) -> Result<Self> {
-        let base = Figment::from(Serialized::defaults(Config::default()));
-        let base = match file {
-            Some(path) => base.merge(Toml::file_exact(path)),
-            None => base,
-        };
-        let config: Config =
-            base.merge(Env::prefixed(ENV_PREFIX).split("__")).extract().map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = service_kit::config::load(ENV_PREFIX, file).map_err(|e| Error::Config(e.to_string()))?;
         if config.fetch_concurrency == 0 || config.batch_blocks == 0 || config.batch_events == 0 {
             return Err(Error::Config("fetch_concurrency, batch_blocks and batch_events must be positive".into()));
         }

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::{Deserialize, Serialize};
+pub use service_kit::http::ErrorBody;
+use service_kit::http::{respond, PublicError};
 
 /// Everything that can go wrong in the indexer.
 #[derive(Debug, thiserror::Error)]
@@ -106,21 +106,22 @@ impl Error {
     }
 }
 
-/// The JSON body of every error response.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    /// Stable machine-readable code.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
+impl PublicError for Error {
+    fn status(&self) -> StatusCode {
+        Error::status(self)
+    }
+
+    fn code(&self) -> &'static str {
+        Error::code(self)
+    }
+
+    fn public_message(&self) -> String {
+        Error::public_message(self)
+    }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
-        let body = ErrorBody { code: self.code().into(), message: self.public_message() };
-        (self.status(), Json(body)).into_response()
+        respond(&self)
     }
 }

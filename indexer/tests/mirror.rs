@@ -2,15 +2,10 @@
 //! auditor routes answer from it, the audit passes, and then catches tampered rows.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
-use e2e::activity::every_kind;
-use e2e::*;
 use escrow_client::accounts::ss58;
 use escrow_client::{account_of, AccountId};
 use http_body_util::BodyExt;
@@ -20,6 +15,9 @@ use indexer::{app, AppState};
 use serde_json::Value;
 use settlement::Event;
 use sqlx::PgPool;
+use testkit::activity::every_kind;
+use testkit::indexing::*;
+use testkit::*;
 use tower::ServiceExt;
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
@@ -218,9 +216,9 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     assert!(report.is_clean(), "{}", report.render());
     // A stored receipt that does not match what was released, or whose signature fails, is reported.
     let (mut receipt, _) = signed_receipt(&m, &key, job, p1, 7 * UNIT + 3, 1);
-    let forged = StoredReceipt { signature: sign(&payer(2), &receipt), receipt: receipt.clone() };
+    let forged = StoredReceipt { signature: receipt.sign(&payer(2)), receipt: receipt.clone() };
     receipt.amount += 1;
-    let mismatched = StoredReceipt { signature: sign(&key, &receipt), receipt };
+    let mismatched = StoredReceipt { signature: receipt.sign(&key), receipt };
     for bad in [forged, mismatched] {
         let mut report = audit(&db, None).await.unwrap();
         report.check_receipts(&HashMap::from([((job, p1, 1), bad)]));

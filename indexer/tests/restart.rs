@@ -3,14 +3,12 @@
 //! block mirrors only what came after it.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
-use e2e::*;
 use escrow_client::{AccountId, Escrow};
 use indexer::db::Filter;
 use settlement::Event;
 use sqlx::PgPool;
+use testkit::indexing::*;
+use testkit::*;
 
 async fn stakes(escrow: &Escrow, who: &str, n: usize) -> Vec<Event<AccountId>> {
     let provider = funded(escrow.chain(), who, 1_000 * UNIT).await.unwrap();

@@ -130,7 +130,7 @@ pub fn check_against_job<A: PartialEq + scale::Encode>(
 #[allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::SigningKey;
 
     type A = [u8; 32];
     const NOW: Timestamp = 1_000;
@@ -165,7 +165,7 @@ mod tests {
     }
 
     fn signed(r: &Receipt<A>) -> SignatureBytes {
-        key().sign(&r.signing_bytes()).to_bytes()
+        r.sign(&key())
     }
 
     #[test]
@@ -228,7 +228,7 @@ mod tests {
     fn signature_by_the_payer_key_only() {
         let r = receipt();
         assert_eq!(signature(&job(), &r, &signed(&r)), Ok(()));
-        let other = SigningKey::from_bytes(&[8; 32]).sign(&r.signing_bytes()).to_bytes();
+        let other = r.sign(&SigningKey::from_bytes(&[8; 32]));
         assert_eq!(signature(&job(), &r, &other), Err(Error::BadSignature));
     }
 

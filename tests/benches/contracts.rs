@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use e2e::*;
 use escrow_client::{account_of, DryRun, Weight};
 use settlement::OpenJob;
+use testkit::*;
 
 struct Row {
     what: String,

@@ -3,9 +3,9 @@
 //! expiry, (e) a hot-standby provider paid by its own receipts.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::cast_possible_wrap)]
 
-use e2e::*;
 use escrow_client::{account_of, AccountId, Error, Keypair};
 use settlement::{fee, Domain, Event, JobStatus, OpenJob};
+use testkit::*;
 
 /// What a signer's native balance changed by for a submitted message: `gain` from the contract, less
 /// the transaction fee and the storage deposit paid (or plus the deposit refunded).
@@ -127,21 +127,21 @@ async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -
     sig[10] ^= 0x40;
     cases.push(("forged signature", r, sig, settlement::Error::BadSignature));
     let (r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
-    cases.push(("signed by another key", r.clone(), sign(&payer(99), &r), settlement::Error::BadSignature));
+    cases.push(("signed by another key", r.clone(), r.sign(&payer(99)), settlement::Error::BadSignature));
     let (r, sig) = signed_receipt(&m, &key, other_job, p, 20 * UNIT, 6);
     cases.push(("another job (provider not on it)", r, sig, settlement::Error::NotAProvider));
     let (r, sig) = signed_receipt(&m, &key, 999, p, 20 * UNIT, 6);
     cases.push(("a job that does not exist", r, sig, settlement::Error::JobNotFound));
     let (mut r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
     r.domain = Domain { contract: [7; 32], ..r.domain };
-    cases.push(("another contract", r.clone(), sign(&key, &r), settlement::Error::WrongContract));
+    cases.push(("another contract", r.clone(), r.sign(&key), settlement::Error::WrongContract));
     r.domain = Domain { genesis_hash: [8; 32], contract: m.escrow.address() };
-    cases.push(("another chain", r.clone(), sign(&key, &r), settlement::Error::WrongChain));
+    cases.push(("another chain", r.clone(), r.sign(&key), settlement::Error::WrongChain));
     let (r, sig) = signed_receipt(&m, &key, job, p, 9 * UNIT, 6);
     cases.push(("lower cumulative", r, sig, settlement::Error::CumulativeNotIncreasing));
     let (mut r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
     r.expires_at = now_ms() - 1_000;
-    cases.push(("expired", r.clone(), sign(&key, &r), settlement::Error::ReceiptExpired));
+    cases.push(("expired", r.clone(), r.sign(&key), settlement::Error::ReceiptExpired));
     cases.push(("replayed", good.clone(), good_sig, settlement::Error::Replayed));
     let (r, sig) = signed_receipt(&m, &key, job, p, 101 * UNIT, 6);
     cases.push(("over the escrow", r, sig, settlement::Error::ExceedsEscrow));

@@ -15,12 +15,14 @@ pub mod chain;
 pub mod error;
 pub mod escrow;
 pub mod events;
+pub mod token;
 
 pub use bundle::Bundle;
 pub use chain::{Chain, DryRun, TxEvents, TxProgress, TxStatus, Weight};
 pub use error::{Error, Result};
 pub use escrow::{Deploy, Escrow, Submitted, MAX_RELEASES_PER_CALL};
 pub use subxt_signer::sr25519::{dev, Keypair};
+pub use token::Token;
 
 /// The node's runtime API, generated from its metadata.
 #[subxt::subxt(runtime_metadata_path = "metadata/contracts-node-0.42.0.scale")]
@@ -34,4 +36,12 @@ pub type AccountId = [u8; 32];
 #[must_use]
 pub fn account_of(key: &Keypair) -> AccountId {
     key.public_key().0
+}
+
+/// Milliseconds since the Unix epoch by the wall clock, as the node stamps its blocks: what a receipt's
+/// expiry and a job's end are compared with off chain.
+#[must_use]
+pub fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(since.map(|d| d.as_millis()).unwrap_or_default()).unwrap_or(u64::MAX)
 }

@@ -5,7 +5,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use e2e::*;
 use escrow_client::{account_of, AccountId, Keypair};
 use gateway::wire::SignedReceiptJson;
 use gateway::{app, AppState, Config};
@@ -13,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use settlement::{JobId, OpenJob, Receipt};
 use sqlx::PgPool;
+use testkit::*;
 use tower::ServiceExt;
 
 pub struct Harness {

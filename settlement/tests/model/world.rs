@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use settlement::memory::AccountBytes;
 use settlement::receipt::SignatureBytes;
 use settlement::{Domain, Receipt, Timing};
@@ -57,7 +57,7 @@ pub(crate) fn public(key: usize) -> [u8; 32] {
 }
 
 pub(crate) fn sign(key: usize, receipt: &Receipt<Acc>) -> SignatureBytes {
-    KEYS[key].sign(&receipt.signing_bytes()).to_bytes()
+    receipt.sign(&KEYS[key])
 }
 
 /// The fee rule, written the obvious way: `floor(gross * bps / 10_000)` (the decomposed form only where

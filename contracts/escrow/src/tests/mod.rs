@@ -62,7 +62,7 @@
 
 use core::fmt::Debug;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use ink::env::test::{self, EmittedEvent};
 use ink::env::DefaultEnvironment as Env;
 use ink::primitives::AccountId;
@@ -278,7 +278,7 @@ fn receipt(job_id: JobId, provider: AccountId, amount: Balance, sequence: u64) -
 }
 
 fn sign_with(seed: [u8; 32], receipt: &Receipt<AccountId>) -> [u8; 64] {
-    SigningKey::from_bytes(&seed).sign(&receipt.signing_bytes()).to_bytes()
+    receipt.sign(&SigningKey::from_bytes(&seed))
 }
 
 fn sign(receipt: &Receipt<AccountId>) -> [u8; 64] {

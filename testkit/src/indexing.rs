@@ -1,11 +1,11 @@
 //! Shared by the indexer's integration tests: an in-process follower over a test database, waiting
 //! for it to catch up, and dumps of every indexed table for comparing two databases.
-#![allow(dead_code, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::*;
 use escrow_client::accounts::ss58;
 use escrow_client::Chain;
 use indexer::db::Db;
@@ -37,12 +37,14 @@ pub async fn db(pool: &PgPool) -> Db {
 
 /// A follower running in this process; stops when dropped.
 pub struct Running {
+    /// The follower's gauges and counters.
     pub metrics: Metrics,
     stop: watch::Sender<bool>,
     handle: Option<tokio::task::JoinHandle<indexer::Result<()>>>,
 }
 
 impl Running {
+    /// Starts a follower over `db` with `config`.
     pub fn start(config: Config, db: Db) -> Self {
         let metrics = Metrics::new();
         let bundle = Arc::new(escrow_client::Bundle::load(&config.bundle).unwrap());

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::*;
 use escrow_client::{account_of, Keypair};
 use gateway::wire::{to_hex, SignedReceiptJson};
 use settlement::{JobId, OpenJob};
 use sqlx::PgPool;
+use testkit::*;
 
 struct Gateway {
     child: Child,

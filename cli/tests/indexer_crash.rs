@@ -3,16 +3,13 @@
 //! tables it ends with equal, row for row, those of a clean index of the same chain from the start.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod indexing;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::activity::every_kind;
-use e2e::*;
-use indexing::*;
 use sqlx::PgPool;
+use testkit::activity::every_kind;
+use testkit::indexing::*;
+use testkit::*;
 
 fn start_indexer(config: &indexer::Config, database_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_escrow"))

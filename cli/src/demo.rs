@@ -4,22 +4,60 @@
 //! checked on chain, claims, a dispute that slashes stake and lowers reputation, and a refund after
 //! expiry. It waits until the indexer has mirrored all of it; the caller then runs the audit.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signer, SigningKey};
+use clap::Args;
+use ed25519_dalek::SigningKey;
 use escrow_client::accounts::keypair;
+use escrow_client::token::{Token, DEV_UNIT as UNIT};
 use escrow_client::{account_of, dev, AccountId, Escrow, Keypair};
+use gateway::wire::SignedReceiptJson;
 use serde_json::Value;
 use settlement::fee::split;
 use settlement::{Domain, JobId, OpenJob, Receipt};
 
-use crate::wire::SignedReceiptJson;
+use crate::context::{BoxError as DemoError, CliResult, Global, Target};
 
-/// What can stop the demo.
-pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
+/// `escrow demo`'s options.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The gateway's base URL.
+    #[arg(long, env = "ESCROW_GATEWAY", default_value = "http://127.0.0.1:8080")]
+    gateway: String,
+    /// The indexer's base URL.
+    #[arg(long, env = "ESCROW_INDEXER", default_value = "http://127.0.0.1:8090")]
+    indexer: String,
+    /// The indexer's TOML configuration file (for its database_url; INDEXER__* also apply).
+    #[arg(long)]
+    indexer_config: Option<PathBuf>,
+    /// The gateway's database, so the audit checks each release against its stored receipt.
+    #[arg(long, env = "ESCROW_GATEWAY_DATABASE_URL")]
+    gateway_database_url: Option<String>,
+}
 
-/// One token: 10^12 of the smallest unit.
-pub const UNIT: u128 = 1_000_000_000_000;
+/// `escrow demo`: the scripted marketplace, then the audit; exits 1 on any failure or mismatch.
+pub async fn command(a: DemoArgs, global: &Global) -> CliResult {
+    let stack = Stack { escrow: a.target.connect(global).await?, gateway: a.gateway, indexer: a.indexer };
+    let outcome = run(&stack).await?;
+    println!("\n== audit");
+    let config = indexer::Config::load(a.indexer_config.as_deref())?;
+    let clean = crate::audit::audit(&config, None, a.gateway_database_url.as_deref(), Some(&global.node_url)).await?;
+    println!("\n== demo summary");
+    for line in &outcome.lines {
+        println!("  {line}");
+    }
+    println!(
+        "  audit: {}",
+        if clean { "every job balanced, every fee exact, hash chain intact" } else { "MISMATCH (see above)" }
+    );
+    if !clean {
+        std::process::exit(1);
+    }
+    Ok(())
+}
 
 /// What the demo did, for its summary.
 #[derive(Debug, Default)]
@@ -38,16 +76,10 @@ pub struct Stack {
     pub indexer: String,
 }
 
-/// Formats an amount in tokens.
+/// Formats an amount in the dev chain's tokens.
 #[must_use]
 pub fn tokens(amount: u128) -> String {
-    let whole = amount / UNIT;
-    let frac = amount % UNIT;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:012}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+    Token::dev().format(amount)
 }
 
 /// Cumulative amounts growing by `each`, `n` of them: a provider's running bill.
@@ -100,8 +132,7 @@ impl Demo<'_> {
                     sequence,
                     expires_at: 4_102_444_800_000,
                 };
-                let signature = job.payer.sign(&receipt.signing_bytes()).to_bytes();
-                serde_json::to_value(SignedReceiptJson::from_signed(&receipt, &signature))
+                serde_json::to_value(SignedReceiptJson::from_signed(&receipt, &receipt.sign(&job.payer)))
             })
             .collect::<Result<_, _>>()?;
         let url = format!("{}/v1/receipts", self.stack.gateway);

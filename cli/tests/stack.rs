@@ -2,21 +2,18 @@
 //! service), the escrow deployed by `escrow deploy`, the gateway (`escrow serve`, with its relayer) and
 //! the indexer (`escrow index`). `escrow demo` runs the scripted marketplace and its audit; `escrow
 //! audit` alone agrees; the dashboard, driven in headless Chromium by playwright-core
-//! (`tests/dashboard`), shows the result, and its screenshot is kept under `$CARGO_TARGET_DIR/artifacts/`.
+//! (`cli/tests/dashboard`), shows the result, and its screenshot is kept under `$CARGO_TARGET_DIR/artifacts/`.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use testkit::*;
 
-/// The `escrow` binary cargo built next to this test.
+/// The `escrow` binary cargo built for this test.
 fn escrow_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("escrow");
-    assert!(bin.exists(), "{} missing: cargo build -p gateway --bin escrow", bin.display());
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_escrow"))
 }
 
 struct Service(Child);
@@ -58,7 +55,7 @@ async fn ready(http: &reqwest::Client, base: &str, what: &str, log: &std::path::
 /// The dashboard test (`tests/dashboard`, playwright-core driving Debian's Chromium) against `url`;
 /// the screenshot goes to `screenshot`.
 fn drive_dashboard(url: &str, screenshot: &std::path::Path) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dashboard");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard");
     let npm = Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--silent"]).current_dir(&dir).status();
     assert!(npm.is_ok_and(|s| s.success()), "npm ci in {}", dir.display());
     let out = Command::new("node")
@@ -95,23 +92,23 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     let contract = String::from_utf8(deployed.stdout)?.trim().to_string();
 
     let (gateway_addr, indexer_addr) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    let indexer_env = vec![
-        ("INDEXER__LISTEN", indexer_addr.clone()),
-        ("INDEXER__DATABASE_URL", database_url(&indexer_db)),
-        ("INDEXER__NODE_URL", node.url.clone()),
-        ("INDEXER__CONTRACT", contract.clone()),
-        ("INDEXER__BUNDLE", bundle.clone()),
+    // As scripts/dev does: the node, the contract and its bundle under the names every part reads.
+    let shared = [
+        ("ESCROW_NODE_URL", node.url.clone()),
+        ("ESCROW_CONTRACT", contract.clone()),
+        ("ESCROW_BUNDLE", bundle.clone()),
     ];
+    let mut indexer_env =
+        vec![("INDEXER__LISTEN", indexer_addr.clone()), ("INDEXER__DATABASE_URL", database_url(&indexer_db))];
+    indexer_env.extend(shared.clone());
     let _indexer = spawn(&["index"], &indexer_env, &work.join("indexer.log"));
-    let gateway_env = vec![
+    let mut gateway_env = vec![
         ("GATEWAY__LISTEN", gateway_addr.clone()),
         ("GATEWAY__DATABASE_URL", database_url(&gateway_db)),
-        ("GATEWAY__NODE_URL", node.url.clone()),
-        ("GATEWAY__CONTRACT", contract.clone()),
-        ("GATEWAY__BUNDLE", bundle.clone()),
         ("GATEWAY__RELAYER_SURI", "//Dave".to_string()),
         ("GATEWAY__SETTLE_INTERVAL_MS", "500".to_string()),
     ];
+    gateway_env.extend(shared.clone());
     let _gateway = spawn(&["serve"], &gateway_env, &work.join("gateway.log"));
     let http = reqwest::Client::new();
     let (gateway, indexer) = (format!("http://{gateway_addr}"), format!("http://{indexer_addr}"));
@@ -119,15 +116,13 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     ready(&http, &indexer, "indexer", &work.join("indexer.log")).await;
 
     // The scripted marketplace, then its audit.
-    let demo_env = vec![
-        ("ESCROW_NODE_URL", node.url.clone()),
-        ("ESCROW_CONTRACT", contract.clone()),
-        ("ESCROW_BUNDLE", bundle.clone()),
+    let mut demo_env = vec![
         ("ESCROW_GATEWAY", gateway.clone()),
         ("ESCROW_INDEXER", indexer.clone()),
         ("ESCROW_GATEWAY_DATABASE_URL", database_url(&gateway_db)),
         ("INDEXER__DATABASE_URL", database_url(&indexer_db)),
     ];
+    demo_env.extend(shared.clone());
     let demo = run(&["demo"], &demo_env);
     let printed = String::from_utf8_lossy(&demo.stdout).into_owned();
     assert!(demo.status.success(), "demo failed:\n{printed}\n{}", String::from_utf8_lossy(&demo.stderr));

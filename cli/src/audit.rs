@@ -1,0 +1,65 @@
+//! `escrow audit`: the indexed history checked from scratch (the indexer's audit), optionally against
+//! the node and against the receipts the gateway stored. This is where the two services meet: the
+//! binary hands the indexer's audit the gateway's receipts.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use escrow_client::Chain;
+
+use crate::context::{CliResult, Global};
+
+/// `escrow audit`'s options.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The indexer's TOML configuration file (for its database_url; INDEXER__* also apply).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Only this job's books (the hash chain and tables are always checked in full).
+    #[arg(long)]
+    pub job: Option<u64>,
+    /// The gateway's database, to check each release against the receipt it stored.
+    #[arg(long, env = "ESCROW_GATEWAY_DATABASE_URL")]
+    pub gateway_database_url: Option<String>,
+    /// Also compare every block and its escrow events with the node at --node-url.
+    #[arg(long)]
+    pub against_node: bool,
+}
+
+/// Runs `escrow audit`; exits 1 on any mismatch.
+pub async fn run(args: AuditArgs, global: &Global) -> CliResult {
+    let config = indexer::Config::load(args.config.as_deref())?;
+    let node = args.against_node.then_some(global.node_url.as_str());
+    if !audit(&config, args.job, args.gateway_database_url.as_deref(), node).await? {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Runs the audit and prints its report; `true` if everything checked out.
+pub async fn audit(
+    config: &indexer::Config,
+    job: Option<u64>,
+    gateway_db: Option<&str>,
+    node_url: Option<&str>,
+) -> CliResult<bool> {
+    let db = indexer::db::Db::connect(&config.database_url, 2).await?;
+    let mut report = indexer::audit::audit(&db, job).await?;
+    if let Some(url) = node_url {
+        report.check_against_node(&db, &Chain::connect(url).await?).await?;
+    }
+    if let Some(url) = gateway_db {
+        let gateway = gateway::db::Db::connect(url, 2).await?;
+        let keys: Vec<_> = report.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
+        let mut stored = std::collections::HashMap::new();
+        for chunk in keys.chunks(10_000) {
+            for s in gateway.receipts_at(chunk).await? {
+                let key = (s.receipt.job_id, s.receipt.provider, s.receipt.sequence);
+                stored.insert(key, indexer::audit::StoredReceipt { receipt: s.receipt, signature: s.signature });
+            }
+        }
+        report.check_receipts(&stored);
+    }
+    print!("{}", report.render());
+    Ok(report.is_clean())
+}

@@ -1,0 +1,65 @@
+//! Running the gateway: the receipt API, the job-view follower and (with a relayer key) the settlement
+//! loop side by side, until shutdown. The binary only loads the configuration and calls [`serve`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use escrow_client::accounts::{account, keypair, ss58};
+use escrow_client::{Bundle, Chain, Escrow};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::settle::Settler;
+use crate::AppState;
+
+/// Runs the gateway with `config` until `shutdown` resolves: serves requests, follows finalized blocks
+/// for the job views, and releases accepted receipts when a relayer key is configured. On shutdown the
+/// server stops taking requests, the settlement loop finishes its tick, and then this returns.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let contract = account(&config.contract).map_err(|e| Error::Config(format!("contract: {e}")))?;
+    let bundle = Arc::new(Bundle::load(&config.bundle).map_err(|e| Error::Config(format!("bundle: {e}")))?);
+    // The secret stays out of the error: a bad key is reported without echoing it.
+    let relayer = config
+        .relayer()?
+        .map(|secret| keypair(&secret.0).map_err(|_| Error::Config("the relayer key is not a valid secret URI".into())))
+        .transpose()?;
+    let db = crate::db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    let chain = Chain::connect(&config.node_url).await?;
+    let escrow = Escrow::at(&chain, bundle, contract);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, contract = %ss58(escrow.address()), "gateway ready");
+
+    let state = AppState::new(config, db, escrow);
+    let follower = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(state.views.clone().follow()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let settler = match relayer {
+        Some(signer) => {
+            let settler = Settler::new(
+                state.db.clone(),
+                state.escrow.clone(),
+                state.views.clone(),
+                signer,
+                state.config.settle_policy(),
+                state.metrics.clone(),
+            );
+            let interval = Duration::from_millis(state.config.settle_interval_ms);
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(settler.run(interval, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        None => {
+            tracing::warn!("no relayer key configured: receipts are accepted but not released");
+            None
+        }
+    };
+    let served = axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    if let Some(settler) = settler {
+        let _ = settler.await;
+    }
+    drop(follower);
+    Ok(served?)
+}

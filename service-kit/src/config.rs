@@ -1,0 +1,95 @@
+//! One loader for every service's configuration, in layers, each overriding the one before:
+//!
+//! 1. the built-in defaults (`Default` of the service's config);
+//! 2. a TOML file, if one is given (`--config FILE`);
+//! 3. the variables every part of the project reads under one name: `ESCROW_NODE_URL` (`node_url`),
+//!    `ESCROW_CONTRACT` (`contract`) and `ESCROW_BUNDLE` (`bundle`), the same the CLI reads;
+//! 4. the service's own variables, `PREFIX__KEY` (`GATEWAY__NODE_URL`, `INDEXER__BATCH_BLOCKS`, ...).
+//!
+//! Unknown keys are refused at every layer (the service's config denies unknown fields).
+
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The shared variables and the key each sets.
+pub const SHARED_VARIABLES: [(&str, &str); 3] =
+    [("ESCROW_NODE_URL", "node_url"), ("ESCROW_CONTRACT", "contract"), ("ESCROW_BUNDLE", "bundle")];
+
+/// The layers for a configuration `T` whose own variables start with `prefix` (`GATEWAY__`), with
+/// `file` as the TOML layer. Extract it with [`load`], or add layers first (tests do).
+pub fn figment<T: Serialize + Default>(prefix: &str, file: Option<&Path>) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let shared = Env::raw().filter_map(|name| {
+        SHARED_VARIABLES.iter().find(|(var, _)| name.as_str() == *var).map(|(_, key)| (*key).into())
+    });
+    figment.merge(shared).merge(Env::prefixed(prefix).split("__"))
+}
+
+/// Loads `T` from its layers; the error names the key and the layer that set it.
+pub fn load<T: Serialize + Default + DeserializeOwned>(
+    prefix: &str,
+    file: Option<&Path>,
+) -> Result<T, Box<figment::Error>> {
+    figment::<T>(prefix, file).extract().map_err(Box::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Demo {
+        node_url: String,
+        contract: String,
+        bundle: String,
+        batch: u32,
+    }
+
+    #[test]
+    fn layers_override_in_order_and_unknown_keys_are_refused() {
+        Jail::expect_with(|jail| {
+            let loaded: Demo = load("DEMO__", None).map_err(|e| *e)?;
+            assert_eq!(loaded, Demo::default());
+
+            jail.create_file("demo.toml", "node_url = \"ws://file\"\nbatch = 3\ncontract = \"file\"")?;
+            let file = Some(Path::new("demo.toml"));
+            let loaded: Demo = load("DEMO__", file).map_err(|e| *e)?;
+            assert_eq!((loaded.node_url.as_str(), loaded.batch, loaded.contract.as_str()), ("ws://file", 3, "file"));
+
+            jail.set_env("ESCROW_NODE_URL", "ws://shared");
+            jail.set_env("ESCROW_BUNDLE", "shared.contract");
+            let loaded: Demo = load("DEMO__", file).map_err(|e| *e)?;
+            assert_eq!((loaded.node_url.as_str(), loaded.bundle.as_str()), ("ws://shared", "shared.contract"));
+
+            jail.set_env("DEMO__NODE_URL", "ws://own");
+            jail.set_env("DEMO__BATCH", "9");
+            let loaded: Demo = load("DEMO__", file).map_err(|e| *e)?;
+            assert_eq!((loaded.node_url.as_str(), loaded.batch), ("ws://own", 9));
+
+            jail.set_env("DEMO__NO_SUCH_KEY", "1");
+            let refused = load::<Demo>("DEMO__", file).expect_err("an unknown key is refused");
+            assert!(refused.to_string().contains("no_such_key"), "{refused}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_or_a_bad_value_is_an_error() {
+        Jail::expect_with(|jail| {
+            assert!(load::<Demo>("DEMO__", Some(Path::new("absent.toml"))).is_err());
+            jail.set_env("DEMO__BATCH", "many");
+            assert!(load::<Demo>("DEMO__", None).is_err());
+            Ok(())
+        });
+    }
+}
