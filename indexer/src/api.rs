@@ -15,10 +15,10 @@ use serde_json::{json, Map, Value};
 use settlement::{Event, JobId};
 use sqlx::Row;
 
-use crate::db::{Filter, StoredEvent};
 use crate::error::{Error, Result};
 use crate::record::release_treasury;
-use crate::typed::{row_of, Val};
+use crate::store::typed::{row_of, Val};
+use crate::store::{Filter, StoredEvent};
 use crate::AppState;
 
 /// The auditor API over `state`.

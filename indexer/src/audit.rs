@@ -12,11 +12,11 @@ use futures::{stream, StreamExt};
 use settlement::{Domain, Event, JobId, Receipt};
 use sqlx::Row;
 
-use crate::db::{blocks_in, events_in, state_in, Db, Filter};
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, link, IndexedEvent};
-use crate::typed::{self, TABLES};
+use crate::store::typed::{self, TABLES};
+use crate::store::{blocks_in, events_in, state_in, Db, Filter};
 
 /// An escrow event as emitted: event index, extrinsic index, bytes.
 type Emitted = (u32, Option<u32>, Vec<u8>);

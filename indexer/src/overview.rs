@@ -37,7 +37,7 @@ impl Limit {
 }
 
 fn account(row: &PgRow, column: &str) -> Result<String> {
-    Ok(ss58(crate::db::fixed(row, column)?))
+    Ok(ss58(crate::store::fixed(row, column)?))
 }
 
 fn text(row: &PgRow, column: &str) -> Result<String> {
