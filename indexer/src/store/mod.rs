@@ -5,7 +5,9 @@
 //! indexed blocks (`COPY`, one transaction per batch), and the reads of events and blocks. The rest:
 //!
 //! - [`copy`]: rows in `COPY`'s text format. [`typed`]: the typed tables and their batched write.
+//! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts).
 
+pub mod api;
 pub mod copy;
 pub mod typed;
 
