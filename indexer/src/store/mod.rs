@@ -5,10 +5,12 @@
 //! indexed blocks (`COPY`, one transaction per batch), and the reads of events and blocks. The rest:
 //!
 //! - [`copy`]: rows in `COPY`'s text format. [`typed`]: the typed tables and their batched write.
-//! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts).
+//! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts). [`overview`]: the
+//!   dashboard's lists.
 
 pub mod api;
 pub mod copy;
+pub mod overview;
 pub mod typed;
 
 use escrow_client::AccountId;
