@@ -10,13 +10,12 @@ use escrow_client::events::decode_labelled;
 use escrow_client::{AccountId, Chain};
 use futures::{stream, StreamExt};
 use settlement::{Domain, Event, JobId, Receipt};
-use sqlx::Row;
 
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, link, IndexedEvent};
 use crate::store::typed::{self, TABLES};
-use crate::store::{blocks_in, events_in, state_in, Db, Filter};
+use crate::store::{Db, Filter};
 
 /// An escrow event as emitted: event index, extrinsic index, bytes.
 type Emitted = (u32, Option<u32>, Vec<u8>);
@@ -66,9 +65,8 @@ fn at(block: u64, event: u32) -> Position {
 pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     // One snapshot for every read: a running indexer may commit meanwhile, and what it commits is
     // always beyond the cursor this snapshot sees.
-    let mut tx = db.pool().begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
-    let state = state_in(&mut tx).await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
+    let mut snapshot = db.snapshot().await?;
+    let state = snapshot.state().await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
     let domain = Domain { genesis_hash: state.genesis_hash, contract: state.contract };
     let mut report = Report {
         domain,
@@ -84,19 +82,15 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     };
     let Some(cursor) = state.cursor else { return Ok(report) };
 
-    for table in TABLES {
-        sqlx::query(&format!("CREATE TEMP TABLE expected_{table} (LIKE {table}) ON COMMIT DROP"))
-            .execute(&mut *tx)
-            .await?;
-    }
+    snapshot.create_expected_tables().await?;
     let mut prev: Option<(u64, [u8; 32])> = None;
     let mut digest = [0u8; 32];
     let mut treasury: Option<AccountId> = None;
     let mut first = state.start_block;
     while first <= cursor.number {
         let last = first.saturating_add(CHUNK - 1).min(cursor.number);
-        let blocks = blocks_in(&mut tx, first, last).await?;
-        let stored = events_in(&mut tx, &Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
+        let blocks = snapshot.blocks(first, last).await?;
+        let stored = snapshot.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
         let mut stored = stored.into_iter().peekable();
         let mut derived: Vec<(u64, [u8; 32], IndexedEvent)> = Vec::new();
         for b in &blocks {
@@ -178,7 +172,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
             });
         }
         let refs: Vec<typed::At<'_>> = derived.iter().map(|(n, h, e)| (*n, *h, e)).collect();
-        typed::insert(&mut tx, "expected_", &refs).await?;
+        snapshot.insert_expected(&refs).await?;
         first = last.saturating_add(1);
     }
     if prev != Some((cursor.number, cursor.hash)) || digest != cursor.digest || treasury != state.treasury {
@@ -188,15 +182,8 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
             what: "the cursor (block, hash, link or treasury) is not where the stored chain ends".into(),
         });
     }
-    let (start, end) =
-        (i64::try_from(state.start_block).unwrap_or(i64::MAX), i64::try_from(cursor.number).unwrap_or(i64::MAX));
-    for (table, column) in [("blocks", "number"), ("events", "block_number")] {
-        let outside: i64 =
-            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} < $1 OR {column} > $2"))
-                .bind(start)
-                .bind(end)
-                .fetch_one(&mut *tx)
-                .await?;
+    let (start, end) = (state.start_block, cursor.number);
+    for (table, outside) in snapshot.rows_outside(start, end).await? {
         if outside > 0 {
             report.integrity.push(Finding {
                 at: at(cursor.number, 0),
@@ -206,24 +193,15 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         }
     }
     for table in TABLES {
-        let diff = sqlx::query(&format!(
-            "SELECT block_number, event_index FROM \
-             ((TABLE {table} EXCEPT ALL TABLE expected_{table}) UNION ALL \
-              (TABLE expected_{table} EXCEPT ALL TABLE {table})) d ORDER BY 1, 2"
-        ))
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in diff.iter().take(10) {
-            let block: i64 = row.try_get(0)?;
-            let event: i32 = row.try_get(1)?;
+        for (block, event) in snapshot.expected_differences(table).await?.into_iter().take(10) {
             report.integrity.push(Finding {
-                at: at(u64::try_from(block).unwrap_or_default(), u32::try_from(event).unwrap_or_default()),
+                at: at(block, event),
                 job: None,
                 what: format!("{table} row differs from the event's bytes"),
             });
         }
     }
-    tx.rollback().await?;
+    snapshot.close().await?;
     Ok(report)
 }
 

@@ -7,11 +7,15 @@
 //! - [`copy`]: rows in `COPY`'s text format. [`typed`]: the typed tables and their batched write.
 //! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts). [`overview`]: the
 //!   dashboard's lists.
+//! - [`snapshot`]: one consistent read of everything, with scratch typed tables, for the audit.
 
 pub mod api;
 pub mod copy;
 pub mod overview;
+pub mod snapshot;
 pub mod typed;
+
+pub use self::snapshot::Snapshot;
 
 use escrow_client::AccountId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
