@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use escrow_client::node::runtime_types::contracts_node_runtime::RuntimeCall;
 use escrow_client::node::runtime_types::pallet_contracts::pallet::Call as ContractsCall;
 use escrow_client::{account_of, node, Keypair};
-use indexer::db::{Db, Filter};
+use indexer::store::{Db, Filter};
 use settlement::OpenJob;
 use sqlx::PgPool;
 use subxt::utils::{AccountId32, MultiAddress};
@@ -143,7 +143,7 @@ async fn main() -> TestResult {
     // Postgres's raw COPY of the same rows (every events row and typed row) into index-free tables.
     let db = Db::connect(&database_url("bench_backfill_0"), 8).await?;
     let mut tables = vec!["blocks", "events"];
-    tables.extend(indexer::typed::TABLES);
+    tables.extend(indexer::store::typed::TABLES);
     let mut copy_time = Duration::ZERO;
     let mut rows = 0usize;
     for table in tables {

@@ -13,12 +13,11 @@ use escrow_client::AccountId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use settlement::{Event, JobId};
-use sqlx::Row;
 
-use crate::db::{Filter, StoredEvent};
 use crate::error::{Error, Result};
 use crate::record::release_treasury;
-use crate::typed::{row_of, Val};
+use crate::store::typed::{row_of, Val};
+use crate::store::{Filter, StoredEvent};
 use crate::AppState;
 
 /// The auditor API over `state`.
@@ -88,7 +87,7 @@ fn decode(e: &StoredEvent) -> Result<Event<AccountId>> {
 
 async fn status(State(s): State<AppState>) -> Result<Json<Value>> {
     let state = s.db.state().await?;
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(s.db.pool()).await?;
+    let events = s.db.event_count().await?;
     let height = s.metrics.chain_height.get();
     let cursor = state.as_ref().and_then(|st| st.cursor);
     let lag = match (cursor, u64::try_from(height)) {
@@ -117,59 +116,35 @@ async fn job_history(State(s): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) -> Result<Json<Value>> {
-    let provider = parse_account(&who)?.to_vec();
-    // One snapshot, so the per-job sums and the totals agree while the indexer writes.
-    let mut tx = s.db.pool().begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
-    let jobs = sqlx::query(
-        "SELECT job_id::text AS job_id, count(*) AS releases, sum(net)::text AS net, sum(fee)::text AS fee, \
-         max(cumulative)::text AS cumulative FROM releases WHERE provider = $1 GROUP BY job_id ORDER BY job_id",
-    )
-    .bind(&provider)
-    .fetch_all(&mut *tx)
-    .await?;
-    let totals = sqlx::query(
-        "SELECT coalesce((SELECT sum(net) FROM releases WHERE provider = $1), 0)::text AS net, \
-         coalesce((SELECT sum(amount) FROM claims WHERE account = $1), 0)::text AS claimed, \
-         coalesce((SELECT sum(slashed) FROM dispute_resolutions WHERE provider = $1), 0)::text AS slashed",
-    )
-    .bind(&provider)
-    .fetch_one(&mut *tx)
-    .await?;
-    let reputation = sqlx::query(
-        "SELECT jobs_completed::text AS jobs_completed, volume::text AS volume, disputes_lost, \
-         slashed::text AS slashed, score FROM reputation_changes WHERE provider = $1 \
-         ORDER BY block_number DESC, event_index DESC LIMIT 1",
-    )
-    .bind(&provider)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let mut per_job = Vec::with_capacity(jobs.len());
-    for r in &jobs {
-        per_job.push(json!({
-            "job_id": r.try_get::<String, _>("job_id")?,
-            "releases": r.try_get::<i64, _>("releases")?,
-            "net": r.try_get::<String, _>("net")?,
-            "fee": r.try_get::<String, _>("fee")?,
-            "settled_cumulative": r.try_get::<String, _>("cumulative")?,
-        }));
-    }
-    let reputation = match reputation {
+    let payouts = s.db.payouts(&parse_account(&who)?).await?;
+    let per_job: Vec<Value> = payouts
+        .jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job_id": j.job_id,
+                "releases": j.releases,
+                "net": j.net,
+                "fee": j.fee,
+                "settled_cumulative": j.cumulative,
+            })
+        })
+        .collect();
+    let reputation = match payouts.reputation {
         Some(r) => json!({
-            "jobs_completed": r.try_get::<String, _>("jobs_completed")?,
-            "volume": r.try_get::<String, _>("volume")?,
-            "disputes_lost": r.try_get::<i64, _>("disputes_lost")?,
-            "slashed": r.try_get::<String, _>("slashed")?,
-            "score": r.try_get::<i64, _>("score")?,
+            "jobs_completed": r.jobs_completed,
+            "volume": r.volume,
+            "disputes_lost": r.disputes_lost,
+            "slashed": r.slashed,
+            "score": r.score,
         }),
         None => Value::Null,
     };
     Ok(Json(json!({
         "provider": ss58(parse_account(&who)?),
-        "released_net": totals.try_get::<String, _>("net")?,
-        "claimed": totals.try_get::<String, _>("claimed")?,
-        "slashed": totals.try_get::<String, _>("slashed")?,
+        "released_net": payouts.totals.net,
+        "claimed": payouts.totals.claimed,
+        "slashed": payouts.totals.slashed,
         "jobs": per_job,
         "reputation": reputation,
     })))
@@ -189,8 +164,8 @@ pub struct Period {
 }
 
 impl Period {
-    /// The period's bounds as stored (BIGINT ms), refusing an empty or out-of-range one.
-    fn bounds(&self) -> Result<(Option<i64>, Option<i64>)> {
+    /// Refuses an empty period, or one whose bounds do not fit what is stored (BIGINT ms).
+    fn check(&self) -> Result<()> {
         let bound = |v: Option<u64>, name: &str| {
             v.map(|n| {
                 i64::try_from(n).map_err(|_| Error::bad_request("bad_period", format!("`{name}` {n} is out of range")))
@@ -203,7 +178,7 @@ impl Period {
                 return Err(Error::bad_request("bad_period", "`from` must be before `to`"));
             }
         }
-        Ok((from, to))
+        Ok(())
     }
 }
 
@@ -270,7 +245,7 @@ async fn statement(
     Query(period): Query<Period>,
 ) -> Result<Response> {
     let who = parse_account(&who)?;
-    period.bounds()?;
+    period.check()?;
     let stored =
         s.db.events(&Filter { account: Some(who), from: period.from, to: period.to, ..Filter::default() }).await?;
     let mut lines = Vec::new();
@@ -347,28 +322,17 @@ async fn fees(State(s): State<AppState>, Query(period): Query<Period>) -> Result
     if period.format.is_some() {
         return Err(Error::bad_request("bad_format", "fee totals are JSON only"));
     }
-    let (from, to) = period.bounds()?;
-    let rows = sqlx::query(
-        "SELECT r.treasury, count(*) AS releases, sum(r.fee)::text AS fees, sum(r.amount)::text AS gross \
-         FROM releases r JOIN blocks b ON b.number = r.block_number \
-         WHERE ($1::bigint IS NULL OR b.timestamp_ms >= $1) AND ($2::bigint IS NULL OR b.timestamp_ms < $2) \
-         GROUP BY r.treasury ORDER BY r.treasury",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(s.db.pool())
-    .await?;
+    period.check()?;
+    let rows = s.db.fees(period.from, period.to).await?;
     let mut total: u128 = 0;
     let mut by_treasury = Vec::new();
-    for r in &rows {
-        let fees: String = r.try_get("fees")?;
-        total = total.saturating_add(fees.parse().map_err(|_| Error::Decode(fees.clone()))?);
-        let treasury: Option<Vec<u8>> = r.try_get("treasury")?;
+    for r in rows {
+        total = total.saturating_add(r.fees.parse().map_err(|_| Error::Decode(r.fees.clone()))?);
         by_treasury.push(json!({
-            "treasury": treasury.map(|t| bytes_json(&t, true)),
-            "releases": r.try_get::<i64, _>("releases")?,
-            "fees": fees,
-            "gross": r.try_get::<String, _>("gross")?,
+            "treasury": r.treasury.map(|t| bytes_json(&t, true)),
+            "releases": r.releases,
+            "fees": r.fees,
+            "gross": r.gross,
         }));
     }
     Ok(Json(
@@ -377,7 +341,7 @@ async fn fees(State(s): State<AppState>, Query(period): Query<Period>) -> Result
 }
 
 async fn ready(State(s): State<AppState>) -> Result<&'static str> {
-    sqlx::query("SELECT 1").execute(s.db.pool()).await?;
+    s.db.ping().await?;
     if s.metrics.chain_height.get() < 0 {
         return Err(Error::Fatal("the chain has not been reached yet".into()));
     }

@@ -2,21 +2,23 @@
 //! chain from the start block (any edited, inserted or deleted block or event breaks it), re-derives
 //! every typed table and compares it row for row, re-derives the books ([`Ledger`]), and, where the
 //! gateway stored the receipt a release settled, checks the receipt matches and its signature verifies.
+//! It reads those receipts through [`ReceiptSource`], its own interface: the indexer does not know the
+//! gateway.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::future::Future;
 
 use escrow_client::events::decode_labelled;
 use escrow_client::{AccountId, Chain};
 use futures::{stream, StreamExt};
 use settlement::{Domain, Event, JobId, Receipt};
-use sqlx::Row;
 
-use crate::db::{blocks_in, events_in, state_in, Db, Filter};
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, link, IndexedEvent};
-use crate::typed::{self, TABLES};
+use crate::store::typed::{self, TABLES};
+use crate::store::{Db, Filter};
 
 /// An escrow event as emitted: event index, extrinsic index, bytes.
 type Emitted = (u32, Option<u32>, Vec<u8>);
@@ -32,6 +34,25 @@ pub struct StoredReceipt {
     /// The signature over its signing bytes.
     pub signature: [u8; 64],
 }
+
+/// The key a stored receipt is found by: (job, provider, sequence).
+pub type ReceiptKey = (JobId, AccountId, u64);
+
+/// Where the audit finds the receipts releases settled (in the `escrow audit` command: the gateway's
+/// database).
+pub trait ReceiptSource {
+    /// Why a lookup failed.
+    type Error;
+
+    /// The stored receipts with these keys, in any order; keys without a stored receipt are skipped.
+    fn receipts_at(
+        &self,
+        keys: &[ReceiptKey],
+    ) -> impl Future<Output = core::result::Result<Vec<StoredReceipt>, Self::Error>> + Send;
+}
+
+/// Keys asked of a [`ReceiptSource`] at once.
+pub const RECEIPT_KEYS_PER_LOOKUP: usize = 10_000;
 
 /// What the audit found.
 #[derive(Debug, Clone)]
@@ -66,9 +87,8 @@ fn at(block: u64, event: u32) -> Position {
 pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     // One snapshot for every read: a running indexer may commit meanwhile, and what it commits is
     // always beyond the cursor this snapshot sees.
-    let mut tx = db.pool().begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
-    let state = state_in(&mut tx).await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
+    let mut snapshot = db.snapshot().await?;
+    let state = snapshot.state().await?.ok_or_else(|| Error::Fatal("nothing indexed yet: no indexer_state".into()))?;
     let domain = Domain { genesis_hash: state.genesis_hash, contract: state.contract };
     let mut report = Report {
         domain,
@@ -84,19 +104,15 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     };
     let Some(cursor) = state.cursor else { return Ok(report) };
 
-    for table in TABLES {
-        sqlx::query(&format!("CREATE TEMP TABLE expected_{table} (LIKE {table}) ON COMMIT DROP"))
-            .execute(&mut *tx)
-            .await?;
-    }
+    snapshot.create_expected_tables().await?;
     let mut prev: Option<(u64, [u8; 32])> = None;
     let mut digest = [0u8; 32];
     let mut treasury: Option<AccountId> = None;
     let mut first = state.start_block;
     while first <= cursor.number {
         let last = first.saturating_add(CHUNK - 1).min(cursor.number);
-        let blocks = blocks_in(&mut tx, first, last).await?;
-        let stored = events_in(&mut tx, &Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
+        let blocks = snapshot.blocks(first, last).await?;
+        let stored = snapshot.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await?;
         let mut stored = stored.into_iter().peekable();
         let mut derived: Vec<(u64, [u8; 32], IndexedEvent)> = Vec::new();
         for b in &blocks {
@@ -178,7 +194,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
             });
         }
         let refs: Vec<typed::At<'_>> = derived.iter().map(|(n, h, e)| (*n, *h, e)).collect();
-        typed::insert(&mut tx, "expected_", &refs).await?;
+        snapshot.insert_expected(&refs).await?;
         first = last.saturating_add(1);
     }
     if prev != Some((cursor.number, cursor.hash)) || digest != cursor.digest || treasury != state.treasury {
@@ -188,15 +204,8 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
             what: "the cursor (block, hash, link or treasury) is not where the stored chain ends".into(),
         });
     }
-    let (start, end) =
-        (i64::try_from(state.start_block).unwrap_or(i64::MAX), i64::try_from(cursor.number).unwrap_or(i64::MAX));
-    for (table, column) in [("blocks", "number"), ("events", "block_number")] {
-        let outside: i64 =
-            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} < $1 OR {column} > $2"))
-                .bind(start)
-                .bind(end)
-                .fetch_one(&mut *tx)
-                .await?;
+    let (start, end) = (state.start_block, cursor.number);
+    for (table, outside) in snapshot.rows_outside(start, end).await? {
         if outside > 0 {
             report.integrity.push(Finding {
                 at: at(cursor.number, 0),
@@ -206,24 +215,15 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         }
     }
     for table in TABLES {
-        let diff = sqlx::query(&format!(
-            "SELECT block_number, event_index FROM \
-             ((TABLE {table} EXCEPT ALL TABLE expected_{table}) UNION ALL \
-              (TABLE expected_{table} EXCEPT ALL TABLE {table})) d ORDER BY 1, 2"
-        ))
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in diff.iter().take(10) {
-            let block: i64 = row.try_get(0)?;
-            let event: i32 = row.try_get(1)?;
+        for (block, event) in snapshot.expected_differences(table).await?.into_iter().take(10) {
             report.integrity.push(Finding {
-                at: at(u64::try_from(block).unwrap_or_default(), u32::try_from(event).unwrap_or_default()),
+                at: at(block, event),
                 job: None,
                 what: format!("{table} row differs from the event's bytes"),
             });
         }
     }
-    tx.rollback().await?;
+    snapshot.close().await?;
     Ok(report)
 }
 
@@ -272,10 +272,24 @@ impl Report {
         Ok(())
     }
 
+    /// Looks up the stored receipt of every release in `source` ([`RECEIPT_KEYS_PER_LOOKUP`] keys at a
+    /// time), each under its own (job, provider, sequence), then [`Report::check_receipts`].
+    pub async fn check_receipts_from<S: ReceiptSource>(&mut self, source: &S) -> core::result::Result<(), S::Error> {
+        let keys: Vec<ReceiptKey> = self.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
+        let mut stored = HashMap::new();
+        for chunk in keys.chunks(RECEIPT_KEYS_PER_LOOKUP) {
+            for s in source.receipts_at(chunk).await? {
+                stored.insert((s.receipt.job_id, s.receipt.provider, s.receipt.sequence), s);
+            }
+        }
+        self.check_receipts(&stored);
+        Ok(())
+    }
+
     /// Checks each release against the receipt the gateway stored for its (job, provider, sequence),
     /// if any: same cumulative and units, this chain and contract, and a signature that verifies
     /// (strictly, as the contract does) against the job's payer key.
-    pub fn check_receipts(&mut self, stored: &HashMap<(JobId, AccountId, u64), StoredReceipt>) {
+    pub fn check_receipts(&mut self, stored: &HashMap<ReceiptKey, StoredReceipt>) {
         for r in &self.ledger.releases {
             let Some(s) = stored.get(&(r.job, r.provider, r.sequence)) else {
                 self.receipts_absent = self.receipts_absent.saturating_add(1);
@@ -384,5 +398,74 @@ impl Report {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::ledger::{JobBook, ReleaseRef};
+
+    /// Receipts in memory; remembers how many keys each lookup asked for.
+    struct InMemory {
+        receipts: HashMap<ReceiptKey, StoredReceipt>,
+        asked: Mutex<Vec<usize>>,
+    }
+
+    impl ReceiptSource for InMemory {
+        type Error = String;
+
+        async fn receipts_at(&self, keys: &[ReceiptKey]) -> core::result::Result<Vec<StoredReceipt>, String> {
+            self.asked.lock().map_err(|e| e.to_string())?.push(keys.len());
+            Ok(keys.iter().filter_map(|k| self.receipts.get(k).cloned()).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn receipts_are_looked_up_in_chunks_then_checked() {
+        let domain = Domain { genesis_hash: [1; 32], contract: [2; 32] };
+        let (job, provider, key) = (7, [3; 32], e2e::payer(1));
+        let mut ledger = Ledger::default();
+        let book = JobBook { complete: true, payer_key: key.verifying_key().to_bytes(), ..JobBook::default() };
+        ledger.jobs.insert(job, book);
+        let releases = u64::try_from(RECEIPT_KEYS_PER_LOOKUP).unwrap() * 2 + 1;
+        ledger.releases = (1..=releases)
+            .map(|sequence| ReleaseRef {
+                at: Position { block: sequence, event: 0 },
+                job,
+                provider,
+                cumulative: sequence.into(),
+                units: 1,
+                sequence,
+            })
+            .collect();
+        // A stored receipt in each lookup; the last one is not what was released.
+        let mut receipts = HashMap::new();
+        for (sequence, amount) in [(1, 1), (10_001, 10_001), (releases, 5)] {
+            let receipt = Receipt { domain, job_id: job, provider, amount, units: 1, sequence, expires_at: 0 };
+            let signature = e2e::sign(&key, &receipt);
+            receipts.insert((job, provider, sequence), StoredReceipt { receipt, signature });
+        }
+        let source = InMemory { receipts, asked: Mutex::new(Vec::new()) };
+        let mut report = Report {
+            domain,
+            range: None,
+            blocks: 0,
+            ledger,
+            integrity: Vec::new(),
+            receipts_verified: 0,
+            receipts_absent: 0,
+            receipt_findings: Vec::new(),
+            job: None,
+            node_blocks: 0,
+        };
+        report.check_receipts_from(&source).await.unwrap();
+        assert_eq!(*source.asked.lock().unwrap(), [10_000, 10_000, 1]);
+        assert_eq!((report.receipts_verified, report.receipts_absent), (2, releases - 3));
+        let wrong: Vec<u64> = report.receipt_findings.iter().map(|f| f.at.block).collect();
+        assert_eq!(wrong, [releases]);
     }
 }

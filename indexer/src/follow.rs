@@ -18,10 +18,10 @@ use tokio::sync::watch;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::Config;
-use crate::db::{Db, State};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::record::{link, IndexedBlock, IndexedEvent};
+use crate::store::{Db, State};
 
 /// Where the hash chain and the treasury stand after the last block processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,15 +6,13 @@
 //! `escrow index` and `escrow audit` commands.
 //!
 //! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
-//! - [`record`]: what is stored, and the hash chain. [`typed`]: the typed tables.
+//! - [`record`]: what is stored, and the hash chain. [`store`]: all the SQL (tables, typed tables).
 //! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
 //! - [`api`]: the auditor routes; [`overview`]: the dashboard and its routes.
 
 pub mod api;
 pub mod audit;
 pub mod config;
-pub mod copy;
-pub mod db;
 pub mod error;
 pub mod follow;
 pub mod ledger;
@@ -22,7 +20,11 @@ pub mod metrics;
 pub mod overview;
 pub mod record;
 pub mod service;
-pub mod typed;
+pub mod store;
+
+/// The store under its former name, so `indexer::db::Db` keeps working until the `escrow` CLI in the
+/// gateway crate moves to [`store`] (then this alias goes).
+pub use store as db;
 
 pub use api::app;
 pub use config::Config;
@@ -32,7 +34,7 @@ pub use error::{Error, Result};
 #[derive(Clone)]
 pub struct AppState {
     /// Postgres.
-    pub db: db::Db,
+    pub db: store::Db,
     /// The follower's gauges (the chain height the status route reports).
     pub metrics: metrics::Metrics,
 }

@@ -8,10 +8,10 @@ use escrow_client::accounts::{account, ss58};
 use escrow_client::Bundle;
 
 use crate::config::Config;
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::follow::Follower;
 use crate::metrics::Metrics;
+use crate::store::Db;
 use crate::AppState;
 
 /// Runs the indexer with `config` until `shutdown` resolves.

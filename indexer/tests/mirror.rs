@@ -10,7 +10,7 @@ use escrow_client::accounts::ss58;
 use escrow_client::{account_of, AccountId};
 use http_body_util::BodyExt;
 use indexer::audit::{audit, StoredReceipt};
-use indexer::db::Filter;
+use indexer::store::Filter;
 use indexer::{app, AppState};
 use serde_json::Value;
 use settlement::Event;
@@ -67,10 +67,10 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
         stored.iter().map(|e| escrow_client::events::decode_labelled(&e.kind, &e.data).unwrap()).collect();
     assert_eq!(decoded, activity.events);
     let kinds: std::collections::BTreeSet<&str> = activity.events.iter().map(kind).collect();
-    assert_eq!(kinds.len(), indexer::typed::TABLES.len(), "the activity covers every typed table");
+    assert_eq!(kinds.len(), indexer::store::typed::TABLES.len(), "the activity covers every typed table");
 
     // One typed row per event, in the table of its kind.
-    for table in indexer::typed::TABLES {
+    for table in indexer::store::typed::TABLES {
         let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await.unwrap();
         let expected = activity.events.iter().filter(|e| kind(e) == table).count();
         assert_eq!(rows, i64::try_from(expected).unwrap(), "{table}");

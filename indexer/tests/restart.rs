@@ -4,7 +4,7 @@
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 use escrow_client::{AccountId, Escrow};
-use indexer::db::Filter;
+use indexer::store::Filter;
 use settlement::Event;
 use sqlx::PgPool;
 use testkit::indexing::*;
@@ -61,7 +61,7 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
     let later = format!("indexer_later_{}_{}", std::process::id(), now_ms()); // within Postgres's 63 bytes
     sqlx::query(&format!("DROP DATABASE IF EXISTS {later}")).execute(&pool).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {later}")).execute(&pool).await.unwrap();
-    let later_db = indexer::db::Db::connect(&database_url(&later), 4).await.unwrap();
+    let later_db = indexer::store::Db::connect(&database_url(&later), 4).await.unwrap();
     let running =
         Running::start(indexer::Config { start_block: before + 1, ..config(&node.url, &m) }, later_db.clone());
     caught_up(&later_db, &chain).await;

@@ -8,7 +8,7 @@ use escrow_client::AccountId;
 use settlement::Event;
 use sqlx::{Postgres, Transaction};
 
-use crate::copy::CopyRows;
+use super::copy::CopyRows;
 
 use crate::error::{Error, Result};
 use crate::record::IndexedEvent;

@@ -1,14 +1,29 @@
-//! Postgres: the indexer's state (what it indexes and its cursor), the batched writes of indexed
-//! blocks (`COPY`, one transaction per batch), and the reads the auditor API and the audit make.
+//! The indexer's store: every SQL statement the indexer runs is in this module tree, and nowhere else.
+//! Handlers and the audit decide; the store only reads and writes.
+//!
+//! This file holds [`Db`]: the indexer's state (what it indexes and its cursor), the batched writes of
+//! indexed blocks (`COPY`, one transaction per batch), and the reads of events and blocks. The rest:
+//!
+//! - [`copy`]: rows in `COPY`'s text format. [`typed`]: the typed tables and their batched write.
+//! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts). [`overview`]: the
+//!   dashboard's lists.
+//! - [`snapshot`]: one consistent read of everything, with scratch typed tables, for the audit.
+
+pub mod api;
+pub mod copy;
+pub mod overview;
+pub mod snapshot;
+pub mod typed;
+
+pub use self::snapshot::Snapshot;
 
 use escrow_client::AccountId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
-use crate::copy::CopyRows;
+use self::copy::CopyRows;
 use crate::error::{Error, Result};
 use crate::record::IndexedBlock;
-use crate::typed;
 
 /// The indexer's database.
 #[derive(Clone)]

@@ -1,0 +1,109 @@
+//! One consistent read of the whole database, for the audit: a `REPEATABLE READ` transaction (a running
+//! indexer may commit meanwhile, always beyond the cursor the snapshot sees) that is never committed,
+//! with scratch copies of the typed tables (`expected_*`) the audit fills from the events' bytes and
+//! compares with the stored ones.
+
+use sqlx::{Postgres, Row, Transaction};
+
+use super::typed::{self, TABLES};
+use super::{blocks_in, events_in, state_in, Db, Filter, State, StoredBlock, StoredEvent};
+use crate::error::{Error, Result};
+
+/// A read-only snapshot of the indexer's database. Dropping it (or [`Snapshot::close`]) rolls back,
+/// which also drops the scratch tables.
+pub struct Snapshot {
+    tx: Transaction<'static, Postgres>,
+}
+
+/// The prefix of the scratch copies of the typed tables.
+const EXPECTED: &str = "expected_";
+
+impl Db {
+    /// A snapshot of everything stored now.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        Ok(Snapshot { tx })
+    }
+}
+
+fn check_typed(table: &str) -> Result<()> {
+    if TABLES.contains(&table) {
+        Ok(())
+    } else {
+        Err(Error::Fatal(format!("{table} is not a typed table")))
+    }
+}
+
+impl Snapshot {
+    /// The stored state, if initialised.
+    pub async fn state(&mut self) -> Result<Option<State>> {
+        state_in(&mut self.tx).await
+    }
+
+    /// Indexed blocks `from..=to`.
+    pub async fn blocks(&mut self, from: u64, to: u64) -> Result<Vec<StoredBlock>> {
+        blocks_in(&mut self.tx, from, to).await
+    }
+
+    /// Stored events in chain order, filtered.
+    pub async fn events(&mut self, filter: &Filter) -> Result<Vec<StoredEvent>> {
+        events_in(&mut self.tx, filter).await
+    }
+
+    /// Creates the empty scratch copy of every typed table (`expected_` + name), gone at rollback.
+    pub async fn create_expected_tables(&mut self) -> Result<()> {
+        for table in TABLES {
+            sqlx::query(&format!("CREATE TEMP TABLE {EXPECTED}{table} (LIKE {table}) ON COMMIT DROP"))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the typed rows of `events` into the scratch tables, as the indexer writes the real ones.
+    pub async fn insert_expected(&mut self, events: &[typed::At<'_>]) -> Result<()> {
+        typed::insert(&mut self.tx, EXPECTED, events).await
+    }
+
+    /// How many rows of `blocks` (by number) and of `events` (by block number) lie outside
+    /// `start..=end`, in that order.
+    pub async fn rows_outside(&mut self, start: u64, end: u64) -> Result<[(&'static str, i64); 2]> {
+        let (start, end) = (i64::try_from(start).unwrap_or(i64::MAX), i64::try_from(end).unwrap_or(i64::MAX));
+        let mut counts = [("blocks", 0), ("events", 0)];
+        for ((table, count), column) in counts.iter_mut().zip(["number", "block_number"]) {
+            *count = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} < $1 OR {column} > $2"))
+                .bind(start)
+                .bind(end)
+                .fetch_one(&mut *self.tx)
+                .await?;
+        }
+        Ok(counts)
+    }
+
+    /// The (block number, event index) of every row in which the typed table `table` (one of
+    /// [`TABLES`]) and its scratch copy differ, either way, in order.
+    pub async fn expected_differences(&mut self, table: &str) -> Result<Vec<(u64, u32)>> {
+        check_typed(table)?;
+        let diff = sqlx::query(&format!(
+            "SELECT block_number, event_index FROM \
+             ((TABLE {table} EXCEPT ALL TABLE {EXPECTED}{table}) UNION ALL \
+              (TABLE {EXPECTED}{table} EXCEPT ALL TABLE {table})) d ORDER BY 1, 2"
+        ))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        diff.iter()
+            .map(|row| {
+                let block: i64 = row.try_get(0)?;
+                let event: i32 = row.try_get(1)?;
+                Ok((u64::try_from(block).unwrap_or_default(), u32::try_from(event).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// Ends the snapshot, changing nothing.
+    pub async fn close(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
