@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use escrow_client::Chain;
+use indexer::audit::{ReceiptKey, ReceiptSource, StoredReceipt};
 
 use crate::context::{CliResult, Global};
 
@@ -43,23 +44,28 @@ pub async fn audit(
     gateway_db: Option<&str>,
     node_url: Option<&str>,
 ) -> CliResult<bool> {
-    let db = indexer::db::Db::connect(&config.database_url, 2).await?;
+    let db = indexer::store::Db::connect(&config.database_url, 2).await?;
     let mut report = indexer::audit::audit(&db, job).await?;
     if let Some(url) = node_url {
         report.check_against_node(&db, &Chain::connect(url).await?).await?;
     }
     if let Some(url) = gateway_db {
-        let gateway = gateway::db::Db::connect(url, 2).await?;
-        let keys: Vec<_> = report.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
-        let mut stored = std::collections::HashMap::new();
-        for chunk in keys.chunks(10_000) {
-            for s in gateway.receipts_at(chunk).await? {
-                let key = (s.receipt.job_id, s.receipt.provider, s.receipt.sequence);
-                stored.insert(key, indexer::audit::StoredReceipt { receipt: s.receipt, signature: s.signature });
-            }
-        }
-        report.check_receipts(&stored);
+        let gateway = GatewayReceipts(gateway::db::Db::connect(url, 2).await?);
+        report.check_receipts_from(&gateway).await?;
     }
     print!("{}", report.render());
     Ok(report.is_clean())
+}
+
+/// The gateway's stored receipts, as the indexer's audit asks for them: the one place the two services
+/// meet.
+struct GatewayReceipts(gateway::db::Db);
+
+impl ReceiptSource for GatewayReceipts {
+    type Error = gateway::Error;
+
+    async fn receipts_at(&self, keys: &[ReceiptKey]) -> gateway::Result<Vec<StoredReceipt>> {
+        let stored = self.0.receipts_at(keys).await?;
+        Ok(stored.into_iter().map(|s| StoredReceipt { receipt: s.receipt, signature: s.signature }).collect())
+    }
 }

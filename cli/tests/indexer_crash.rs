@@ -67,7 +67,7 @@ async fn killed_mid_backfill_it_resumes_to_exactly_a_clean_index(pool: PgPool) {
     sqlx::query(&format!("DROP DATABASE IF EXISTS {clean_name}")).execute(&pool).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {clean_name}")).execute(&pool).await.unwrap();
     let clean_url = database_url(&clean_name);
-    let clean = indexer::db::Db::connect(&clean_url, 4).await.unwrap();
+    let clean = indexer::store::Db::connect(&clean_url, 4).await.unwrap();
     let running = Running::start(config, clean.clone());
     while clean.state().await.unwrap().and_then(|s| s.cursor).is_none_or(|c| c.number < head) {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -427,7 +427,7 @@ mod tests {
     #[tokio::test]
     async fn receipts_are_looked_up_in_chunks_then_checked() {
         let domain = Domain { genesis_hash: [1; 32], contract: [2; 32] };
-        let (job, provider, key) = (7, [3; 32], e2e::payer(1));
+        let (job, provider, key) = (7, [3; 32], testkit::payer(1));
         let mut ledger = Ledger::default();
         let book = JobBook { complete: true, payer_key: key.verifying_key().to_bytes(), ..JobBook::default() };
         ledger.jobs.insert(job, book);
@@ -446,7 +446,7 @@ mod tests {
         let mut receipts = HashMap::new();
         for (sequence, amount) in [(1, 1), (10_001, 10_001), (releases, 5)] {
             let receipt = Receipt { domain, job_id: job, provider, amount, units: 1, sequence, expires_at: 0 };
-            let signature = e2e::sign(&key, &receipt);
+            let signature = receipt.sign(&key);
             receipts.insert((job, provider, sequence), StoredReceipt { receipt, signature });
         }
         let source = InMemory { receipts, asked: Mutex::new(Vec::new()) };

@@ -22,10 +22,6 @@ pub mod record;
 pub mod service;
 pub mod store;
 
-/// The store under its former name, so `indexer::db::Db` keeps working until the `escrow` CLI in the
-/// gateway crate moves to [`store`] (then this alias goes).
-pub use store as db;
-
 pub use api::app;
 pub use config::Config;
 pub use error::{Error, Result};
