@@ -1,15 +1,15 @@
 //! Postgres: the accepted receipts, the newest accepted receipt per (job, provider), and the refused
-//! ones. A request's receipts are accepted in one transaction under the advisory locks of their jobs,
-//! which runs the settlement checks against the committed state, so concurrent requests cannot both
-//! pass a bound.
+//! ones. A request's receipts are accepted in one transaction under the advisory locks of their jobs:
+//! what the decision needs is read, [`crate::accept::decide`] judges against that committed state, and
+//! the result is written, so concurrent requests cannot both pass a bound.
 
 use std::collections::{BTreeMap, HashMap};
 
 use escrow_client::AccountId;
-use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 
+use crate::accept::{decide, digest, Accepted, AcceptedLane, Candidate, Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::jobs::JobView;
 use settlement::{Lane, Receipt, Timestamp};
@@ -20,32 +20,12 @@ pub struct Db {
     pool: PgPool,
 }
 
-/// A well-formed receipt for the job, with the verdict of its signature check.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// The receipt.
-    pub receipt: Receipt<AccountId>,
-    /// The payer's signature.
-    pub signature: [u8; 64],
-    /// Whether `verify_strict` accepted the signature against the job's payer key.
-    pub signature_ok: bool,
-}
-
 fn view_job_id(items: &[Candidate]) -> Result<u64> {
     let first = items.first().ok_or(Error::Database(sqlx::Error::RowNotFound))?.receipt.job_id;
     if items.iter().any(|c| c.receipt.job_id != first) {
         return Err(Error::bad_request("mixed_jobs", "receipts of one call must share a job"));
     }
     Ok(first)
-}
-
-/// The outcome of storing a receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepted {
-    /// The stored receipt's id.
-    pub id: i64,
-    /// Whether it had been accepted before (nothing new was written).
-    pub duplicate: bool,
 }
 
 /// A stored receipt.
@@ -59,26 +39,6 @@ pub struct Stored {
     pub signature: [u8; 64],
     /// When it was accepted (RFC 3339).
     pub accepted_at: String,
-}
-
-/// The newest accepted receipt of one provider on one job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcceptedLane {
-    /// The provider.
-    pub provider: AccountId,
-    /// The receipt's id.
-    pub receipt_id: i64,
-    /// Its cumulative amount, units and sequence.
-    pub lane: Lane,
-}
-
-/// sha256 over the signing bytes and the signature.
-#[must_use]
-pub fn digest(receipt: &Receipt<AccountId>, signature: &[u8; 64]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(receipt.signing_bytes());
-    h.update(signature);
-    h.finalize().into()
 }
 
 /// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
@@ -147,10 +107,10 @@ impl Db {
     /// Accepts the receipts of several jobs in one transaction. Each group is a job as the chain has it
     /// and its receipts in the order received, their domains checked and their signatures verified apart
     /// (`signature_ok`). The jobs' advisory locks are taken in ascending id order, so concurrent calls
-    /// cannot deadlock. Then each receipt in turn runs the settlement rules against its job and the lanes
-    /// as accepted so far, including the receipts before it; the accepted ones are inserted together and
-    /// the lanes moved to the newest. A receipt accepted before is reported as a duplicate and not
-    /// written again. Returns one outcome per receipt, group by group.
+    /// cannot deadlock. Then each job's receipts are decided ([`decide`]) against the receipts accepted
+    /// before and the lanes as committed; the accepted ones are inserted together and the lanes moved to
+    /// the newest. A receipt accepted before is reported as a duplicate and not written again. Returns
+    /// one outcome per receipt, group by group.
     pub async fn accept(&self, groups: &[(&JobView, Vec<Candidate>)], now: Timestamp) -> Result<Vec<Vec<Outcome>>> {
         let mut job_ids = Vec::with_capacity(groups.len());
         for (_, items) in groups {
@@ -191,56 +151,48 @@ impl Db {
             lanes.entry(numeric::<u64>(&row, "job_id")?).or_default().push(lane_of(&row)?);
         }
 
-        // Decide every receipt in order against its job's lanes as they grow.
+        // Each job decided against its committed state; the accepted receipts get their slots among
+        // the inserted rows in order, job by job.
         let mut fresh: Vec<(&Candidate, [u8; 32])> = Vec::new();
-        let mut newest: BTreeMap<(u64, AccountId), usize> = BTreeMap::new();
-        let mut decisions = Vec::with_capacity(groups.len());
+        let mut newest: BTreeMap<(u64, AccountId), (usize, Lane)> = BTreeMap::new();
+        let mut placed = Vec::with_capacity(groups.len());
         for (((view, items), digests), job_id) in groups.iter().zip(&digests).zip(&job_ids) {
-            let mut lanes = lanes.remove(job_id).unwrap_or_default();
-            let mut fresh_digests: HashMap<[u8; 32], usize> = HashMap::new();
+            let stored = lanes.remove(job_id).unwrap_or_default();
+            let decided = decide(view, &known, &stored, items, digests, now);
+            let mut slot_of = vec![0; items.len()];
             let mut out = Vec::with_capacity(items.len());
-            for (c, d) in items.iter().zip(digests) {
-                if let Some(id) = known.get(d) {
-                    out.push(Decision::Known(*id));
-                } else if let Some(slot) = fresh_digests.get(d) {
-                    out.push(Decision::SameAsNew(*slot));
-                } else {
-                    let (job, lane) = view.with_accepted(&lanes, &c.receipt.provider);
-                    let signature = if c.signature_ok { Ok(()) } else { Err(settlement::Error::BadSignature) };
-                    match settlement::checks::check_rules(&job, &lane, &c.receipt, now).and(signature) {
-                        Err(e) => out.push(Decision::Refused(e)),
-                        Ok(()) => {
-                            let r = &c.receipt;
-                            let lane = Lane { amount: r.amount, units: r.units, sequence: r.sequence, fee: 0 };
-                            match lanes.iter_mut().find(|l| l.provider == r.provider) {
-                                Some(l) => l.lane = lane,
-                                None => lanes.push(AcceptedLane { provider: r.provider, receipt_id: 0, lane }),
-                            }
-                            let slot = fresh.len();
-                            fresh_digests.insert(*d, slot);
-                            newest.insert((*job_id, r.provider), slot);
-                            out.push(Decision::New(slot));
-                            fresh.push((c, *d));
-                        }
+            for (index, ((c, d), decision)) in items.iter().zip(digests).zip(decided.decisions).enumerate() {
+                out.push(match decision {
+                    Decision::Known(id) => Placed::Known(id),
+                    Decision::New => {
+                        let slot = fresh.len();
+                        slot_of[index] = slot;
+                        fresh.push((c, *d));
+                        Placed::New(slot)
                     }
-                }
+                    Decision::SameAs(first) => Placed::SameAsNew(slot_of[first]),
+                    Decision::Refused(e) => Placed::Refused(e),
+                });
             }
-            decisions.push(out);
+            for (provider, moved) in decided.moved {
+                newest.insert((*job_id, provider), (slot_of[moved.candidate], moved.lane));
+            }
+            placed.push(out);
         }
 
         let ids = insert_receipts(&mut tx, &fresh).await?;
-        move_lanes(&mut tx, &fresh, &ids, &newest).await?;
+        move_lanes(&mut tx, &ids, &newest).await?;
         tx.commit().await?;
-        Ok(decisions
+        Ok(placed
             .into_iter()
             .map(|group| {
                 group
                     .into_iter()
-                    .map(|d| match d {
-                        Decision::Known(id) => Ok(Accepted { id, duplicate: true }),
-                        Decision::New(slot) => Ok(Accepted { id: ids[slot], duplicate: false }),
-                        Decision::SameAsNew(slot) => Ok(Accepted { id: ids[slot], duplicate: true }),
-                        Decision::Refused(e) => Err(e),
+                    .map(|p| match p {
+                        Placed::Known(id) => Ok(Accepted { id, duplicate: true }),
+                        Placed::New(slot) => Ok(Accepted { id: ids[slot], duplicate: false }),
+                        Placed::SameAsNew(slot) => Ok(Accepted { id: ids[slot], duplicate: true }),
+                        Placed::Refused(e) => Err(e),
                     })
                     .collect()
             })
@@ -309,11 +261,8 @@ impl Db {
     }
 }
 
-/// What became of one receipt offered to [`Db::accept`].
-pub type Outcome = core::result::Result<Accepted, settlement::Error>;
-
-/// A receipt's fate, decided under the locks before anything is written.
-enum Decision {
+/// A decision placed among the rows written.
+enum Placed {
     /// Accepted before, with this id.
     Known(i64),
     /// Accepted now: the slot of its row among the inserted ones.
@@ -358,19 +307,13 @@ async fn insert_receipts(tx: &mut Tx<'_>, fresh: &[(&Candidate, [u8; 32])]) -> R
     fresh.iter().map(|(_, d)| by_digest.get(d).copied().ok_or(Error::Database(sqlx::Error::RowNotFound))).collect()
 }
 
-/// Moves each touched lane, in (job, provider) order, to its newest accepted receipt.
-async fn move_lanes(
-    tx: &mut Tx<'_>,
-    fresh: &[(&Candidate, [u8; 32])],
-    ids: &[i64],
-    newest: &BTreeMap<(u64, AccountId), usize>,
-) -> Result<()> {
+/// Moves each touched lane, in (job, provider) order, to its newest accepted receipt: the row inserted
+/// in that slot, and the lane it sets.
+async fn move_lanes(tx: &mut Tx<'_>, ids: &[i64], newest: &BTreeMap<(u64, AccountId), (usize, Lane)>) -> Result<()> {
     if newest.is_empty() {
         return Ok(());
     }
-    let receipts: Vec<(&Receipt<AccountId>, i64)> =
-        newest.values().map(|slot| (&fresh[*slot].0.receipt, ids[*slot])).collect();
-    let text = |f: &dyn Fn(&Receipt<AccountId>) -> String| receipts.iter().map(|(r, _)| f(r)).collect::<Vec<_>>();
+    let text = |f: &dyn Fn(&Lane) -> String| newest.values().map(|(_, lane)| f(lane)).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO lanes (job_id, provider, receipt_id, amount, units, sequence, unsettled_since) \
          SELECT j::numeric, p, r, a::numeric, u::numeric, s::numeric, now() \
@@ -379,12 +322,12 @@ async fn move_lanes(
          amount = EXCLUDED.amount, units = EXCLUDED.units, sequence = EXCLUDED.sequence, \
          unsettled_since = COALESCE(lanes.unsettled_since, now()), stalled = NULL",
     )
-    .bind(text(&|r| r.job_id.to_string()))
-    .bind(receipts.iter().map(|(r, _)| r.provider.to_vec()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|(_, id)| *id).collect::<Vec<_>>())
-    .bind(text(&|r| r.amount.to_string()))
-    .bind(text(&|r| r.units.to_string()))
-    .bind(text(&|r| r.sequence.to_string()))
+    .bind(newest.keys().map(|(job_id, _)| job_id.to_string()).collect::<Vec<_>>())
+    .bind(newest.keys().map(|(_, provider)| provider.to_vec()).collect::<Vec<_>>())
+    .bind(newest.values().map(|(slot, _)| ids[*slot]).collect::<Vec<_>>())
+    .bind(text(&|l| l.amount.to_string()))
+    .bind(text(&|l| l.units.to_string()))
+    .bind(text(&|l| l.sequence.to_string()))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -10,7 +10,7 @@ use escrow_client::AccountId;
 use serde_json::Value;
 use settlement::{JobId, Receipt};
 
-use crate::db::{Accepted, Candidate};
+use crate::accept::{Accepted, Candidate};
 use crate::error::{Error, Result};
 use crate::wire::SignedReceiptJson;
 use crate::AppState;

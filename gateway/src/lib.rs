@@ -8,6 +8,7 @@
 //! receipt and payout subcommands of the CLI ([`cli`]), and the scripted marketplace of `escrow demo`
 //! ([`demo`]).
 
+pub mod accept;
 pub mod cli;
 pub mod config;
 pub mod db;
