@@ -43,7 +43,7 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
-/// What became of one receipt offered to [`crate::db::Db::accept`].
+/// What became of one receipt offered to [`crate::store::Store::accept`].
 pub type Outcome = core::result::Result<Accepted, settlement::Error>;
 
 /// sha256 over the signing bytes and the signature: how a receipt accepted before is recognised.

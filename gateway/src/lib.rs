@@ -11,7 +11,6 @@
 pub mod accept;
 pub mod cli;
 pub mod config;
-pub mod db;
 pub mod demo;
 pub mod error;
 pub mod intake;
@@ -19,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod routes;
 pub mod settle;
+pub mod store;
 pub mod views;
 pub mod wire;
 
@@ -37,7 +37,7 @@ pub struct AppState {
     /// The configuration in force.
     pub config: Arc<Config>,
     /// Postgres.
-    pub db: db::Db,
+    pub db: store::Store,
     /// The escrow contract on the node.
     pub escrow: Escrow,
     /// The chain and contract receipts must be signed for.
@@ -52,7 +52,7 @@ pub struct AppState {
 impl AppState {
     /// State over an open database and a connected escrow.
     #[must_use]
-    pub fn new(config: Config, db: db::Db, escrow: Escrow) -> Self {
+    pub fn new(config: Config, db: store::Store, escrow: Escrow) -> Self {
         let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
         let metrics = metrics::Metrics::new();
         let views = Arc::new(views::JobViews::new(escrow.clone(), config.job_view_capacity, metrics.clone()));

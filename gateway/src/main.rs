@@ -337,7 +337,7 @@ async fn audit(
         report.check_against_node(&db, &Chain::connect(url).await?).await?;
     }
     if let Some(url) = gateway_db {
-        let gateway = gateway::db::Db::connect(url, 2).await?;
+        let gateway = gateway::store::Store::connect(url, 2).await?;
         let keys: Vec<_> = report.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
         let mut stored = std::collections::HashMap::new();
         for chunk in keys.chunks(10_000) {
@@ -355,7 +355,7 @@ async fn audit(
 async fn serve(config_file: Option<&std::path::Path>) -> Result<(), BoxError> {
     init_logging();
     let config = gateway::Config::load(config_file)?;
-    let db = gateway::db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    let db = gateway::store::Store::connect(&config.database_url, config.database_max_connections).await?;
     let chain = Chain::connect(&config.node_url).await?;
     let escrow = Escrow::at(&chain, Arc::new(Bundle::load(&config.bundle)?), account(&config.contract)?);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -17,11 +17,11 @@ use settlement::fee::Split;
 use settlement::{Event, JobId, JobStatus, Receipt};
 use sqlx::Row;
 
-use crate::db::{fixed, numeric, Db};
 use crate::error::{Error, Result};
 use crate::intake::now_ms;
 use crate::jobs::JobView;
 use crate::metrics::Metrics;
+use crate::store::{fixed, numeric, Store};
 use crate::views::JobViews;
 
 /// When a lane is due for release.
@@ -77,7 +77,7 @@ pub fn is_due(
 
 /// The loop's state.
 pub struct Settler {
-    db: Db,
+    db: Store,
     escrow: Escrow,
     signer: Keypair,
     policy: Policy,
@@ -90,7 +90,7 @@ impl Settler {
     /// follower runs).
     #[must_use]
     pub fn new(
-        db: Db,
+        db: Store,
         escrow: Escrow,
         views: Arc<JobViews>,
         signer: Keypair,

@@ -1,24 +1,20 @@
-//! Postgres: the accepted receipts, the newest accepted receipt per (job, provider), and the refused
-//! ones. A request's receipts are accepted in one transaction under the advisory locks of their jobs:
-//! what the decision needs is read, [`crate::accept::decide`] judges against that committed state, and
-//! the result is written, so concurrent requests cannot both pass a bound.
+//! The intake's writes. A request's receipts are accepted in one transaction under the advisory locks
+//! of their jobs: the store reads what the decision needs (the receipts accepted before, the lanes),
+//! [`crate::accept::decide`] judges against that committed state, and the store writes the accepted
+//! receipts and moves the lanes, so concurrent requests cannot both pass a bound. Refused receipts are
+//! kept apart for audit.
 
 use std::collections::{BTreeMap, HashMap};
 
 use escrow_client::AccountId;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 
-use crate::accept::{decide, digest, Accepted, AcceptedLane, Candidate, Decision, Outcome};
+use super::receipts::lanes_of_jobs;
+use super::{fixed, Store, Tx};
+use crate::accept::{decide, digest, Accepted, Candidate, Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::jobs::JobView;
 use settlement::{Lane, Receipt, Timestamp};
-
-/// The gateway's database.
-#[derive(Clone)]
-pub struct Db {
-    pool: PgPool,
-}
 
 fn view_job_id(items: &[Candidate]) -> Result<u64> {
     let first = items.first().ok_or(Error::Database(sqlx::Error::RowNotFound))?.receipt.job_id;
@@ -28,82 +24,7 @@ fn view_job_id(items: &[Candidate]) -> Result<u64> {
     Ok(first)
 }
 
-/// A stored receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// Its id.
-    pub id: i64,
-    /// The receipt.
-    pub receipt: Receipt<AccountId>,
-    /// The payer's signature.
-    pub signature: [u8; 64],
-    /// When it was accepted (RFC 3339).
-    pub accepted_at: String,
-}
-
-/// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
-pub fn numeric<T: std::str::FromStr>(row: &sqlx::postgres::PgRow, column: &str) -> Result<T> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
-}
-
-/// A BYTEA column of exactly `N` bytes.
-pub fn fixed<const N: usize>(row: &sqlx::postgres::PgRow, column: &str) -> Result<[u8; N]> {
-    let raw: Vec<u8> = row.try_get(column)?;
-    raw.try_into().map_err(|_| Error::Database(sqlx::Error::Decode(column.to_string().into())))
-}
-
-fn lane_of(row: &sqlx::postgres::PgRow) -> Result<AcceptedLane> {
-    Ok(AcceptedLane {
-        provider: fixed(row, "provider")?,
-        receipt_id: row.try_get("receipt_id")?,
-        lane: Lane {
-            amount: numeric::<u128>(row, "amount")?,
-            units: numeric::<u128>(row, "units")?,
-            sequence: numeric::<u64>(row, "sequence")?,
-            fee: 0,
-        },
-    })
-}
-
-const LANES_OF_JOBS: &str = "SELECT job_id::text AS job_id, provider, receipt_id, amount::text AS amount, \
-     units::text AS units, sequence::text AS sequence FROM lanes WHERE job_id = ANY($1::text[]::numeric[])";
-
-impl Db {
-    /// Connects and applies the migrations. Every statement is planned for its own parameters
-    /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
-    /// go on scanning them whole as they grow.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        Self::connect_with(url.parse()?, max_connections).await
-    }
-
-    /// [`Db::connect`] with the connection options already parsed.
-    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
-        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
-        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
-        let db = Self { pool };
-        db.migrate().await?;
-        Ok(db)
-    }
-
-    /// Wraps a pool whose database is already migrated.
-    #[must_use]
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
-    }
-
-    /// Applies the migrations in `gateway/migrations`.
-    pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The pool, for health checks and tests.
-    #[must_use]
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
+impl Store {
     /// Accepts the receipts of several jobs in one transaction. Each group is a job as the chain has it
     /// and its receipts in the order received, their domains checked and their signatures verified apart
     /// (`signature_ok`). The jobs' advisory locks are taken in ascending id order, so concurrent calls
@@ -142,14 +63,7 @@ impl Db {
         {
             known.insert(fixed(&row, "digest")?, row.try_get("id")?);
         }
-        let mut lanes: HashMap<u64, Vec<AcceptedLane>> = HashMap::new();
-        for row in sqlx::query(LANES_OF_JOBS)
-            .bind(job_ids.iter().map(u64::to_string).collect::<Vec<_>>())
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            lanes.entry(numeric::<u64>(&row, "job_id")?).or_default().push(lane_of(&row)?);
-        }
+        let mut lanes = lanes_of_jobs(&mut *tx, &job_ids).await?;
 
         // Each job decided against its committed state; the accepted receipts get their slots among
         // the inserted rows in order, job by job.
@@ -218,47 +132,6 @@ impl Db {
         .await?;
         Ok(())
     }
-
-    /// A stored receipt by id.
-    pub async fn receipt(&self, id: i64) -> Result<Option<Stored>> {
-        let row = sqlx::query(&format!("SELECT {STORED_COLUMNS} FROM receipts r WHERE r.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(stored_of).transpose()
-    }
-
-    /// The stored receipts with these (job, provider, sequence) keys, in any order (keys without a
-    /// stored receipt are skipped): what the audit compares releases with.
-    pub async fn receipts_at(&self, keys: &[(u64, AccountId, u64)]) -> Result<Vec<Stored>> {
-        let jobs: Vec<String> = keys.iter().map(|k| k.0.to_string()).collect();
-        let providers: Vec<Vec<u8>> = keys.iter().map(|k| k.1.to_vec()).collect();
-        let sequences: Vec<String> = keys.iter().map(|k| k.2.to_string()).collect();
-        sqlx::query(&format!(
-            "SELECT {STORED_COLUMNS} FROM receipts r \
-             JOIN UNNEST($1::text[], $2::bytea[], $3::text[]) AS k (job_id, provider, sequence) \
-             ON r.job_id = k.job_id::numeric AND r.provider = k.provider AND r.sequence = k.sequence::numeric"
-        ))
-        .bind(jobs)
-        .bind(providers)
-        .bind(sequences)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(stored_of)
-        .collect()
-    }
-
-    /// The newest accepted receipt of every provider of a job.
-    pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
-        sqlx::query(LANES_OF_JOBS)
-            .bind(vec![job_id.to_string()])
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(lane_of)
-            .collect()
-    }
 }
 
 /// A decision placed among the rows written.
@@ -272,8 +145,6 @@ enum Placed {
     /// Refused.
     Refused(settlement::Error),
 }
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
 
 /// Inserts the receipts in one statement; returns their ids in the same order.
 async fn insert_receipts(tx: &mut Tx<'_>, fresh: &[(&Candidate, [u8; 32])]) -> Result<Vec<i64>> {
@@ -331,26 +202,4 @@ async fn move_lanes(tx: &mut Tx<'_>, ids: &[i64], newest: &BTreeMap<(u64, Accoun
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-const STORED_COLUMNS: &str = "r.id, r.job_id::text AS job_id, r.provider, r.amount::text AS amount, \
-     r.units::text AS units, r.sequence::text AS sequence, r.expires_at::text AS expires_at, r.genesis_hash, \
-     r.contract, r.signature, \
-     to_char(r.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS accepted_at";
-
-fn stored_of(row: &sqlx::postgres::PgRow) -> Result<Stored> {
-    Ok(Stored {
-        id: row.try_get("id")?,
-        receipt: Receipt {
-            domain: settlement::Domain { genesis_hash: fixed(row, "genesis_hash")?, contract: fixed(row, "contract")? },
-            job_id: numeric::<u64>(row, "job_id")?,
-            provider: fixed(row, "provider")?,
-            amount: numeric::<u128>(row, "amount")?,
-            units: numeric::<u128>(row, "units")?,
-            sequence: numeric::<u64>(row, "sequence")?,
-            expires_at: numeric::<u64>(row, "expires_at")?,
-        },
-        signature: fixed(row, "signature")?,
-        accepted_at: row.try_get("accepted_at")?,
-    })
 }

@@ -1,0 +1,73 @@
+//! Postgres: the accepted receipts, the newest accepted receipt per (job, provider) (its lane), and
+//! the refused ones.
+//!
+//! - `intake`: a request's receipts accepted in one transaction under their jobs' advisory locks, the
+//!   decision itself left to [`crate::accept::decide`]; refusals kept for audit.
+//! - `receipts`: stored receipts and lanes read back (API, audit, settlement).
+
+mod intake;
+mod receipts;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+use crate::error::{Error, Result};
+
+pub use receipts::Stored;
+
+/// The gateway's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects and applies the migrations. Every statement is planned for its own parameters
+    /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
+    /// go on scanning them whole as they grow.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url.parse()?, max_connections).await
+    }
+
+    /// [`Store::connect`] with the connection options already parsed.
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps a pool whose database is already migrated.
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies the migrations in `gateway/migrations`.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for health checks and tests.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A transaction.
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
+pub fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
+}
+
+/// A BYTEA column of exactly `N` bytes.
+pub fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
+    let raw: Vec<u8> = row.try_get(column)?;
+    raw.try_into().map_err(|_| Error::Database(sqlx::Error::Decode(column.to_string().into())))
+}
