@@ -1,12 +1,14 @@
-//! Postgres: the accepted receipts, the newest accepted receipt per (job, provider) (its lane), and
-//! the refused ones.
+//! Postgres, and the only place the gateway's SQL lives: the accepted receipts, the newest accepted
+//! receipt per (job, provider) (its lane), the refused ones, and the settlement loop's submissions.
 //!
 //! - `intake`: a request's receipts accepted in one transaction under their jobs' advisory locks, the
 //!   decision itself left to [`crate::accept::decide`]; refusals kept for audit.
 //! - `receipts`: stored receipts and lanes read back (API, audit, settlement).
+//! - `settle`: the settlement loop's lanes and submissions.
 
 mod intake;
 mod receipts;
+mod settle;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
@@ -14,6 +16,7 @@ use sqlx::Row;
 use crate::error::{Error, Result};
 
 pub use receipts::Stored;
+pub use settle::{PendingLane, SubmissionItem};
 
 /// The gateway's database.
 #[derive(Clone)]
@@ -50,10 +53,16 @@ impl Store {
         Ok(())
     }
 
-    /// The pool, for health checks and tests.
+    /// The pool, for tests.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether Postgres answers (`SELECT 1`), for the readiness check.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }
 
@@ -61,13 +70,13 @@ impl Store {
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
 
 /// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
-pub fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
+fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
     text.parse().map_err(|_| Error::Database(sqlx::Error::Decode(format!("{column}: {text}").into())))
 }
 
 /// A BYTEA column of exactly `N` bytes.
-pub fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
+fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
     let raw: Vec<u8> = row.try_get(column)?;
     raw.try_into().map_err(|_| Error::Database(sqlx::Error::Decode(column.to_string().into())))
 }
