@@ -50,7 +50,7 @@ pub async fn audit(
         report.check_against_node(&db, &Chain::connect(url).await?).await?;
     }
     if let Some(url) = gateway_db {
-        let gateway = GatewayReceipts(gateway::db::Db::connect(url, 2).await?);
+        let gateway = GatewayReceipts(gateway::store::Store::connect(url, 2).await?);
         report.check_receipts_from(&gateway).await?;
     }
     print!("{}", report.render());
@@ -59,7 +59,7 @@ pub async fn audit(
 
 /// The gateway's stored receipts, as the indexer's audit asks for them: the one place the two services
 /// meet.
-struct GatewayReceipts(gateway::db::Db);
+struct GatewayReceipts(gateway::store::Store);
 
 impl ReceiptSource for GatewayReceipts {
     type Error = gateway::Error;

@@ -108,7 +108,7 @@ async fn main() -> TestResult {
     let db_name = format!("gateway_bench_{}", std::process::id());
     sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&admin).await?;
     let (server, _) = admin_url.rsplit_once('/').unwrap();
-    let db = gateway::db::Db::connect(&format!("{server}/{db_name}"), 16).await?;
+    let db = gateway::store::Store::connect(&format!("{server}/{db_name}"), 16).await?;
     let config = Config { max_batch: 10_000, max_body_bytes: 64 * 1024 * 1024, ..Config::default() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -166,6 +166,7 @@ mod tests {
     #[test]
     fn layers_apply_in_order_and_unknown_keys_are_refused() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("gateway.toml", "max_batch = 50\nnode_url = \"ws://file:1\"\n")?;
             jail.set_env("GATEWAY__MAX_BATCH", "70");
             jail.set_env("GATEWAY__SETTLE_THRESHOLD", "340282366920938463463374607431768211455");

@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use escrow_client::now_ms;
 use escrow_client::AccountId;
 use serde_json::Value;
 use settlement::{JobId, Receipt};
 
-use crate::db::{Accepted, Candidate};
+use crate::accept::{Accepted, Candidate};
 use crate::error::{Error, Result};
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
@@ -22,14 +23,6 @@ pub enum Verdict {
     Accepted(Accepted),
     /// Refused: a rule broken or a malformed item. Nothing was stored in the accepted set.
     Rejected(Error),
-}
-
-/// Milliseconds since the Unix epoch.
-#[must_use]
-pub fn now_ms() -> u64 {
-    let ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
-    u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
 /// Batches at least this large have their signatures verified on every core.

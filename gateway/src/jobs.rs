@@ -4,7 +4,7 @@
 use escrow_client::{AccountId, Escrow};
 use settlement::{Job, JobId, Lane};
 
-use crate::db::AcceptedLane;
+use crate::accept::AcceptedLane;
 use crate::error::Result;
 
 /// A job as the chain has it.

@@ -5,8 +5,8 @@
 //! is committed. The settlement loop ([`settle`]) releases accepted receipts on chain in batches;
 //! [`serve`] runs it all (the `escrow serve` command).
 
+pub mod accept;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod intake;
 pub mod jobs;
@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod settle;
+pub mod store;
 pub mod views;
 pub mod wire;
 
@@ -33,7 +34,7 @@ pub struct AppState {
     /// The configuration in force.
     pub config: Arc<Config>,
     /// Postgres.
-    pub db: db::Db,
+    pub db: store::Store,
     /// The escrow contract on the node.
     pub escrow: Escrow,
     /// The chain and contract receipts must be signed for.
@@ -48,7 +49,7 @@ pub struct AppState {
 impl AppState {
     /// State over an open database and a connected escrow.
     #[must_use]
-    pub fn new(config: Config, db: db::Db, escrow: Escrow) -> Self {
+    pub fn new(config: Config, db: store::Store, escrow: Escrow) -> Self {
         let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
         let metrics = metrics::Metrics::new();
         let views = Arc::new(views::JobViews::new(escrow.clone(), config.job_view_capacity, metrics.clone()));

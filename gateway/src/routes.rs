@@ -1,4 +1,4 @@
-//! The HTTP API. Handlers are thin: parse, call the intake pipeline or the database, shape JSON.
+//! The HTTP API. Handlers are thin: parse, call the intake pipeline or the store, shape JSON.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection};
@@ -129,7 +129,7 @@ async fn job_settlement(
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = sqlx::query("SELECT 1").execute(state.db.pool()).await.is_ok();
+    let db = state.db.ping().await.is_ok();
     let node = state.escrow.chain().now().await.is_ok();
     let status = if db && node { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({ "postgres": db, "node": node }))).into_response()

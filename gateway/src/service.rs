@@ -24,7 +24,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         .relayer()?
         .map(|secret| keypair(&secret.0).map_err(|_| Error::Config("the relayer key is not a valid secret URI".into())))
         .transpose()?;
-    let db = crate::db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    let db = crate::store::Store::connect(&config.database_url, config.database_max_connections).await?;
     let chain = Chain::connect(&config.node_url).await?;
     let escrow = Escrow::at(&chain, bundle, contract);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -15,14 +15,13 @@ use std::time::{Duration, Instant};
 use escrow_client::{AccountId, Escrow, Keypair, TxStatus};
 use settlement::fee::Split;
 use settlement::{Event, JobId, JobStatus, Receipt};
-use sqlx::Row;
 
-use crate::db::{fixed, numeric, Db};
 use crate::error::{Error, Result};
-use crate::intake::now_ms;
 use crate::jobs::JobView;
 use crate::metrics::Metrics;
+use crate::store::{PendingLane, Store};
 use crate::views::JobViews;
+use escrow_client::now_ms;
 
 /// When a lane is due for release.
 #[derive(Debug, Clone, Copy)]
@@ -35,17 +34,6 @@ pub struct Policy {
     pub expiry_margin_ms: u64,
     /// Most receipts per extrinsic.
     pub max_batch: usize,
-}
-
-/// A lane ahead of the chain.
-#[derive(Debug, Clone)]
-struct Pending {
-    job_id: JobId,
-    provider: AccountId,
-    receipt_id: i64,
-    amount: u128,
-    age_ms: u64,
-    expires_at: u64,
 }
 
 /// What one tick did.
@@ -77,7 +65,7 @@ pub fn is_due(
 
 /// The loop's state.
 pub struct Settler {
-    db: Db,
+    store: Store,
     escrow: Escrow,
     signer: Keypair,
     policy: Policy,
@@ -90,14 +78,14 @@ impl Settler {
     /// follower runs).
     #[must_use]
     pub fn new(
-        db: Db,
+        store: Store,
         escrow: Escrow,
         views: Arc<JobViews>,
         signer: Keypair,
         policy: Policy,
         metrics: Metrics,
     ) -> Self {
-        Self { db, escrow, signer, policy, metrics, views }
+        Self { store, escrow, signer, policy, metrics, views }
     }
 
     /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
@@ -119,111 +107,35 @@ impl Settler {
     /// Resolves submissions a crash left pending or in block: the chain's lanes decide whether each
     /// was paid (finalized) or not (failed, and its receipts are released again by the next tick).
     pub async fn recover(&self) -> Result<usize> {
-        let open: Vec<i64> = sqlx::query_scalar("SELECT id FROM submissions WHERE status IN ('pending', 'in_block')")
-            .fetch_all(self.db.pool())
-            .await?;
+        let open = self.store.open_submissions().await?;
         for id in &open {
-            let items = sqlx::query(
-                "SELECT i.receipt_id, r.job_id::text AS job_id, r.provider, r.amount::text AS amount \
-                 FROM submission_items i \
-                 JOIN receipts r ON r.id = i.receipt_id WHERE i.submission_id = $1",
-            )
-            .bind(id)
-            .fetch_all(self.db.pool())
-            .await?;
+            let items = self.store.submission_items(*id).await?;
             let mut all_paid = true;
             for item in &items {
-                let provider: AccountId = fixed(item, "provider")?;
-                let lane = self.escrow.lane(numeric(item, "job_id")?, provider).await?;
-                let paid = lane.amount >= numeric::<u128>(item, "amount")?;
+                let lane = self.escrow.lane(item.job_id, item.provider).await?;
+                let paid = lane.amount >= item.amount;
                 all_paid &= paid;
-                self.set_outcome(*id, item.try_get("receipt_id")?, if paid { "released" } else { "not_released" })
+                self.store
+                    .set_item_outcome(*id, item.receipt_id, if paid { "released" } else { "not_released" })
                     .await?;
             }
             let (status, error) =
                 if all_paid { ("finalized", None) } else { ("failed", Some("interrupted before finality")) };
-            self.set_status(*id, status, error).await?;
+            self.store.set_submission_status(*id, status, error).await?;
         }
         Ok(open.len())
-    }
-
-    async fn pending(&self) -> Result<Vec<Pending>> {
-        let rows = sqlx::query(
-            "SELECT l.job_id::text AS job_id, l.provider, l.receipt_id, l.amount::text AS amount, \
-             r.expires_at::text AS expires_at, \
-             (extract(epoch FROM now() - COALESCE(l.unsettled_since, now())) * 1000)::bigint AS age_ms \
-             FROM lanes l JOIN receipts r ON r.id = l.receipt_id \
-             WHERE l.amount > l.settled_amount AND l.stalled IS NULL \
-             ORDER BY l.unsettled_since NULLS LAST LIMIT 10000",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Pending {
-                    job_id: numeric(row, "job_id")?,
-                    provider: fixed(row, "provider")?,
-                    receipt_id: row.try_get("receipt_id")?,
-                    amount: numeric(row, "amount")?,
-                    age_ms: u64::try_from(row.try_get::<i64, _>("age_ms")?).unwrap_or(0),
-                    expires_at: numeric(row, "expires_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn mark_settled(&self, job_id: JobId, provider: &AccountId, amount: u128, sequence: u64) -> Result<()> {
-        sqlx::query(
-            "UPDATE lanes SET settled_amount = GREATEST(settled_amount, $3::numeric), \
-             settled_sequence = GREATEST(settled_sequence, $4::numeric), \
-             unsettled_since = CASE WHEN amount <= GREATEST(settled_amount, $3::numeric) THEN NULL \
-             ELSE now() END WHERE job_id = $1::numeric AND provider = $2",
-        )
-        .bind(job_id.to_string())
-        .bind(&provider[..])
-        .bind(amount.to_string())
-        .bind(sequence.to_string())
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn set_status(&self, id: i64, status: &str, error: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE submissions SET status = $2, error = $3, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(error)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
-    }
-
-    async fn set_outcome(&self, id: i64, receipt_id: i64, outcome: &str) -> Result<()> {
-        sqlx::query("UPDATE submission_items SET outcome = $3 WHERE submission_id = $1 AND receipt_id = $2")
-            .bind(id)
-            .bind(receipt_id)
-            .bind(outcome)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
     }
 
     /// Leaves a lane alone until a newer receipt is accepted for it.
     async fn stall(&self, job_id: JobId, provider: &AccountId, reason: &str) -> Result<()> {
         tracing::warn!(job_id, reason, "lane stalled: its newest receipt cannot be settled");
-        sqlx::query("UPDATE lanes SET stalled = $3 WHERE job_id = $1::numeric AND provider = $2")
-            .bind(job_id.to_string())
-            .bind(&provider[..])
-            .bind(reason)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
+        self.store.stall(job_id, provider, reason).await
     }
 
     async fn receipts(&self, ids: &[i64]) -> Result<Vec<(i64, Receipt<AccountId>, [u8; 64])>> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let stored = self.db.receipt(*id).await?.ok_or(Error::NotFound)?;
+            let stored = self.store.receipt(*id).await?.ok_or(Error::NotFound)?;
             out.push((stored.id, stored.receipt, stored.signature));
         }
         Ok(out)
@@ -234,9 +146,9 @@ impl Settler {
     /// extrinsic and follow it to finality.
     pub async fn tick(&self) -> Result<Tick> {
         self.recover().await?;
-        let pending = self.pending().await?;
+        let pending = self.store.pending_lanes().await?;
         let now = now_ms();
-        let mut by_job: BTreeMap<JobId, Vec<Pending>> = BTreeMap::new();
+        let mut by_job: BTreeMap<JobId, Vec<PendingLane>> = BTreeMap::new();
         for p in pending {
             by_job.entry(p.job_id).or_default().push(p);
         }
@@ -268,7 +180,7 @@ impl Settler {
                 let settled =
                     view.settled.iter().find(|(p, _)| *p == lane.provider).map(|(_, l)| *l).unwrap_or_default();
                 if settled.amount >= lane.amount {
-                    self.mark_settled(job_id, &lane.provider, settled.amount, settled.sequence).await?;
+                    self.store.mark_settled(job_id, &lane.provider, settled.amount, settled.sequence).await?;
                     continue;
                 }
                 if view.job.status == JobStatus::Finalized || view.job.has_ended(now) {
@@ -317,34 +229,20 @@ impl Settler {
         items: &[(Receipt<AccountId>, [u8; 64])],
     ) -> Result<Tick> {
         // Recorded before it is sent, so a crash from here on is resolved by `recover`.
-        let mut tx = self.db.pool().begin().await?;
-        let id: i64 = sqlx::query_scalar("INSERT INTO submissions (status) VALUES ('pending') RETURNING id")
-            .fetch_one(&mut *tx)
-            .await?;
-        for (receipt_id, _, _) in batch {
-            sqlx::query("INSERT INTO submission_items (submission_id, receipt_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(receipt_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let receipt_ids: Vec<i64> = batch.iter().map(|(receipt_id, _, _)| *receipt_id).collect();
+        let id = self.store.record_submission(&receipt_ids).await?;
 
         let started = Instant::now();
         let outcome = self.follow(id, items).await;
         if let Err(e) = &outcome {
             // Once sent, the extrinsic may still land: the status stays open and the next tick's
             // recovery lets the chain decide. Not sent at all: it failed.
-            let sent: bool = sqlx::query_scalar("SELECT tx_hash IS NOT NULL FROM submissions WHERE id = $1")
-                .bind(id)
-                .fetch_one(self.db.pool())
-                .await?;
-            if !sent {
-                self.set_status(id, "failed", Some(&e.to_string())).await?;
+            if !self.store.submission_sent(id).await? {
+                self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
             }
         }
         let events = outcome?;
-        self.set_status(id, "finalized", None).await?;
+        self.store.set_submission_status(id, "finalized", None).await?;
         self.metrics.release_seconds.observe(started.elapsed().as_secs_f64());
         let mut released = 0usize;
         for (receipt_id, receipt, _) in batch {
@@ -352,10 +250,10 @@ impl Settler {
                 matches!(e, Event::Released { job_id, provider, cumulative, .. }
                     if *job_id == receipt.job_id && *provider == receipt.provider && *cumulative == receipt.amount)
             });
-            self.set_outcome(id, *receipt_id, if paid { "released" } else { "refused" }).await?;
+            self.store.set_item_outcome(id, *receipt_id, if paid { "released" } else { "refused" }).await?;
             if paid {
                 released = released.saturating_add(1);
-                self.mark_settled(receipt.job_id, &receipt.provider, receipt.amount, receipt.sequence).await?;
+                self.store.mark_settled(receipt.job_id, &receipt.provider, receipt.amount, receipt.sequence).await?;
             }
         }
         self.metrics.released.inc_by(u64::try_from(released).unwrap_or(u64::MAX));
@@ -368,21 +266,11 @@ impl Settler {
             .escrow
             .start::<Vec<core::result::Result<Split, settlement::Error>>>(&self.signer, 0, "release_many", items)
             .await?;
-        sqlx::query("UPDATE submissions SET tx_hash = $2, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(&progress.extrinsic_hash().0[..])
-            .execute(self.db.pool())
-            .await?;
+        self.store.set_submission_sent(id, &progress.extrinsic_hash().0[..]).await?;
         while let Some(status) = progress.next().await {
             match status.map_err(escrow_client::Error::from)? {
                 TxStatus::InBestBlock(block) => {
-                    sqlx::query(
-                        "UPDATE submissions SET status = 'in_block', block_hash = $2, updated_at = now() WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(&block.block_hash().0[..])
-                    .execute(self.db.pool())
-                    .await?;
+                    self.store.set_submission_in_block(id, &block.block_hash().0[..]).await?;
                 }
                 TxStatus::InFinalizedBlock(block) => {
                     let events = block.wait_for_success().await.map_err(escrow_client::Error::from)?;

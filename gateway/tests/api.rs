@@ -9,7 +9,7 @@ use axum::http::Request;
 use axum::http::StatusCode;
 use common::*;
 use escrow_client::{account_of, AccountId, Keypair};
-use gateway::db::Db;
+use gateway::store::Store;
 use gateway::wire::SignedReceiptJson;
 use gateway::{app, AppState, Config};
 use http_body_util::BodyExt;
@@ -232,7 +232,7 @@ async fn a_batch_over_several_jobs_commits_together_and_answers_in_order(pool: P
 
     // With one job per transaction, the batch commits job by job and the verdicts keep their places.
     let config = Config { max_jobs_per_transaction: 1, ..(*h.state.config).clone() };
-    let one_by_one = app(AppState::new(config, Db::from_pool(h.pool.clone()), h.market.escrow.clone()));
+    let one_by_one = app(AppState::new(config, Store::from_pool(h.pool.clone()), h.market.escrow.clone()));
     let batch = json!([on_other(30 * UNIT, 20), h.json(29 * UNIT, 20), h.json(28 * UNIT, 21), on_other(31 * UNIT, 21)]);
     let req = Request::post("/v1/receipts")
         .header("content-type", "application/json")
@@ -276,7 +276,7 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
 async fn the_gateway_plans_each_statement_for_its_parameters(_: PgPoolOptions, options: PgConnectOptions) {
     // A generic plan cached while `receipts` was small kept scanning the whole table as it grew (the
     // load bench slowed with every request); the gateway's connections never cache one.
-    let db = gateway::db::Db::connect_with(options, 2).await.unwrap();
+    let db = gateway::store::Store::connect_with(options, 2).await.unwrap();
     let mode: String = sqlx::query_scalar("SHOW plan_cache_mode").fetch_one(db.pool()).await.unwrap();
     assert_eq!(mode, "force_custom_plan");
 }

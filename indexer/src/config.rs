@@ -91,6 +91,7 @@ mod tests {
     #[test]
     fn layers_apply_in_order_and_unknown_keys_are_refused() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("indexer.toml", "start_block = 5\nnode_url = \"ws://file:1\"\n")?;
             jail.set_env("INDEXER__START_BLOCK", "9");
             let c = Config::load(Some(Path::new("indexer.toml"))).map_err(|e| e.to_string())?;

@@ -58,6 +58,7 @@ mod tests {
     #[test]
     fn layers_override_in_order_and_unknown_keys_are_refused() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             let loaded: Demo = load("DEMO__", None).map_err(|e| *e)?;
             assert_eq!(loaded, Demo::default());
 
@@ -86,6 +87,7 @@ mod tests {
     #[test]
     fn a_missing_file_or_a_bad_value_is_an_error() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             assert!(load::<Demo>("DEMO__", Some(Path::new("absent.toml"))).is_err());
             jail.set_env("DEMO__BATCH", "many");
             assert!(load::<Demo>("DEMO__", None).is_err());

@@ -36,7 +36,7 @@ pub async fn harness(pool: PgPool) -> Harness {
     let consumer = funded(&chain, "//GwConsumer", 1_000 * UNIT).await.unwrap();
     let job = open(&market, &consumer, &provider, 1).await;
     let config = Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() };
-    let state = AppState::new(config, gateway::db::Db::from_pool(pool.clone()), market.escrow.clone());
+    let state = AppState::new(config, gateway::store::Store::from_pool(pool.clone()), market.escrow.clone());
     // Requests use kept job views, as in `escrow serve`.
     tokio::spawn(state.views.clone().follow());
     tokio::time::timeout(std::time::Duration::from_secs(30), state.views.following()).await.unwrap();

@@ -80,16 +80,24 @@ pub struct StoredEvent {
     pub data: Vec<u8>,
 }
 
-/// A BYTEA column of exactly `N` bytes.
+/// A BYTEA column of exactly `N` bytes; a row that does not decode is a [`Error::Decode`] (fatal, as
+/// retrying cannot fix stored data).
 pub fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
-    let raw: Vec<u8> = row.try_get(column)?;
-    raw.try_into().map_err(|_| Error::Decode(format!("{column}: not {N} bytes")))
+    service_kit::sql::fixed(row, column).map_err(decode)
 }
 
-/// A NUMERIC column (read as text) parsed into an integer type.
+/// A NUMERIC column (read as text) parsed into an integer type; see [`fixed`] for its errors.
 pub fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| Error::Decode(format!("{column}: {text}")))
+    service_kit::sql::numeric(row, column).map_err(decode)
+}
+
+/// A column that is missing or of another type stays a database error; a value that does not decode
+/// is the data's fault.
+fn decode(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Decode(reason) => Error::Decode(reason.to_string()),
+        other => Error::Database(other),
+    }
 }
 
 fn unsigned(n: i64, what: &str) -> Result<u64> {

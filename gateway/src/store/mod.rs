@@ -1,0 +1,79 @@
+//! Postgres, and the only place the gateway's SQL lives: the accepted receipts, the newest accepted
+//! receipt per (job, provider) (its lane), the refused ones, and the settlement loop's submissions.
+//!
+//! - `intake`: a request's receipts accepted in one transaction under their jobs' advisory locks, the
+//!   decision itself left to [`crate::accept::decide`]; refusals kept for audit.
+//! - `receipts`: stored receipts and lanes read back (API, audit, settlement).
+//! - `settle`: the settlement loop's lanes and submissions.
+
+mod intake;
+mod receipts;
+mod settle;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use crate::error::Result;
+
+pub use receipts::Stored;
+pub use settle::{PendingLane, SubmissionItem};
+
+/// The gateway's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects and applies the migrations. Every statement is planned for its own parameters
+    /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
+    /// go on scanning them whole as they grow.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url.parse()?, max_connections).await
+    }
+
+    /// [`Store::connect`] with the connection options already parsed.
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps a pool whose database is already migrated.
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies the migrations in `gateway/migrations`.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for tests.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether Postgres answers (`SELECT 1`), for the readiness check.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// A transaction.
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// A NUMERIC column read as text (`column::text`) and parsed into an exact integer.
+fn numeric<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T> {
+    Ok(service_kit::sql::numeric(row, column)?)
+}
+
+/// A BYTEA column of exactly `N` bytes.
+fn fixed<const N: usize>(row: &PgRow, column: &str) -> Result<[u8; N]> {
+    Ok(service_kit::sql::fixed(row, column)?)
+}
