@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 pub struct FollowOptions {
     /// How long to wait for a finality notification before reading the finalized head anyway.
     pub poll: Duration,
-    /// Blocks read from the node at once (each in its own task); they are yielded in order.
+    /// Blocks read from the node at once (each in its own task; 0 counts as 1); they are yielded in
+    /// order.
     pub concurrency: usize,
     /// Items read ahead of the consumer by a task of their own, so the node is read while the
     /// consumer works on earlier blocks (0: the node is read only while the stream is polled).
