@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use escrow_client::blocks::ChainBlock;
-use escrow_client::Escrow;
+use escrow_client::{Escrow, Finalized, FollowOptions};
 use futures::{StreamExt, TryStreamExt};
 use settlement::JobId;
 use tokio::sync::watch;
@@ -31,6 +31,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the follower looks for new finalized blocks when the node announces none.
 const POLL: Duration = Duration::from_secs(2);
+
+/// How the follower reads the chain: one block at a time as it goes, each within [`READ_TIMEOUT`] and
+/// in the runtime the client's metadata describes (events are decoded with it: a stale one could miss
+/// the escrow's events after an upgrade).
+const FOLLOW: FollowOptions =
+    FollowOptions { poll: POLL, concurrency: 1, read_ahead: 0, read_timeout: Some(READ_TIMEOUT), check_runtime: true };
 
 /// The kept views and the last block the follower has read (`None` while it is not following).
 #[derive(Default)]
@@ -145,50 +151,24 @@ impl JobViews {
         self.seen.send_replace(None);
     }
 
+    /// Reads every finalized block after the head it starts at, until the stream of them fails.
     async fn follow_once(&self, backoff: &mut Duration) -> Result<()> {
         let chain = self.escrow.chain();
-        let mut wake = chain.finalized_numbers().await?;
         let (start, _) = chain.finalized_head().await?;
+        let mut blocks = chain.finalized_blocks(start.saturating_add(1), FOLLOW).await?;
         {
             let mut kept = self.kept();
             kept.views.clear();
             kept.seen = Some(start);
         }
         self.seen.send_replace(Some(start));
-        let mut next = start.saturating_add(1);
-        loop {
-            let (head, _) = chain.finalized_head().await?;
-            while next <= head {
-                let block = tokio::time::timeout(READ_TIMEOUT, self.read(next))
-                    .await
-                    .map_err(|_| Error::Chain(escrow_client::Error::Call(format!("block {next}: timed out"))))??;
+        while let Some(item) = blocks.next().await {
+            if let Finalized::Block(block) = item? {
                 self.apply(&block);
-                next = next.saturating_add(1);
                 *backoff = Duration::from_millis(250);
             }
-            match tokio::time::timeout(POLL, wake.next()).await {
-                Ok(Some(Err(e))) => return Err(e.into()),
-                Ok(None) => return Err(Error::Chain(escrow_client::Error::Call("finalized heads ended".into()))),
-                Ok(Some(Ok(_))) | Err(_) => {}
-            }
         }
-    }
-
-    /// Block `number`, once the client's metadata is that of the block's runtime (events are decoded
-    /// with it: a stale one could miss the escrow's events after an upgrade).
-    async fn read(&self, number: u64) -> Result<ChainBlock> {
-        let chain = self.escrow.chain();
-        let block = chain
-            .block(number)
-            .await?
-            .ok_or_else(|| Error::Chain(escrow_client::Error::Call(format!("no finalized block {number}"))))?;
-        let (runtime, client) = (chain.spec_version_at(block.hash).await?, chain.spec_version());
-        if runtime != client {
-            return Err(Error::Chain(escrow_client::Error::Call(format!(
-                "block {number} runs spec version {runtime}, the client's metadata is of {client}"
-            ))));
-        }
-        Ok(block)
+        Err(Error::Chain(escrow_client::Error::Call("finalized blocks ended".into())))
     }
 
     /// Drops the views of the jobs `block`'s escrow events name (all of them if one cannot be read),

@@ -1,8 +1,9 @@
-//! Following the chain: every finalized block, by number, from the cursor to the finalized head, so
-//! no block is skipped even when the node's finality notifications skip some. Blocks are fetched
-//! concurrently, written in batches (one transaction each, cursor included), and a dropped node or
-//! database is reconnected with exponential backoff; disagreements that retrying cannot fix (another
-//! chain, a stored block the chain does not have) stop the indexer with the reason.
+//! Following the chain: every finalized block from the cursor on, in order, as
+//! [`Chain::finalized_blocks`] yields them (read by number, so no block is skipped even when the
+//! node's finality notifications skip some). Blocks are fetched concurrently, written in batches (one
+//! transaction each, cursor included), and a dropped node or database is reconnected with exponential
+//! backoff; disagreements that retrying cannot fix (another chain, a stored block the chain does not
+//! have) stop the indexer with the reason.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -10,12 +11,11 @@ use std::time::Duration;
 
 use escrow_client::blocks::ChainBlock;
 use escrow_client::events::{decode_labelled, event_label, RawEvent};
-use escrow_client::{AccountId, Bundle, Chain};
-use futures::{stream, StreamExt};
+use escrow_client::{AccountId, Bundle, Chain, Finalized, FinalizedBlocks, FollowOptions};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use settlement::Event;
 use tokio::sync::watch;
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -162,33 +162,49 @@ impl Follower {
             }
         }
         let _upgrades = chain.spawn_runtime_upgrades();
-        let mut heads = chain.finalized_numbers().await?;
         let mut tip = Tip::of(&state);
+        let mut blocks = chain.finalized_blocks(tip.next(state.start_block), self.follow_options()).await?;
         if let Some(n) = tip.number {
             self.metrics.last_block.set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         tracing::info!(start_block = state.start_block, cursor = ?tip.number, "indexer connected");
         *delay = Duration::from_millis(self.config.reconnect_min_ms);
+        // Whether the last head read had no block to index: the stream now waits for news of one.
+        let mut idle = false;
         loop {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            let (head, _) = chain.finalized_head().await?;
+            let item = if idle {
+                tokio::select! {
+                    item = blocks.next() => item,
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            } else {
+                blocks.next().await
+            };
+            let Finalized::Head(head) = next_item(item)? else {
+                return Err(Error::Fatal("the finalized block stream yielded a block before its head".into()));
+            };
             self.metrics.set_chain_height(head);
             let next = tip.next(state.start_block);
-            if next <= head {
-                self.catch_up(&chain, &mut tip, next, head, shutdown).await?;
-                continue;
+            idle = next > head;
+            if !idle {
+                self.catch_up(&mut blocks, &mut tip, next, head, shutdown).await?;
             }
-            tokio::select! {
-                item = heads.next() => match item {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e.into()),
-                    None => return Err(escrow_client::Error::Call("the finality subscription ended".into()).into()),
-                },
-                () = tokio::time::sleep(Duration::from_millis(self.config.poll_interval_ms)) => {}
-                _ = shutdown.changed() => return Ok(()),
-            }
+        }
+    }
+
+    /// How the chain is read: `fetch_concurrency` blocks at once, read ahead (in a task of their own,
+    /// so the node is read while the previous batch is written), looking for new finalized blocks
+    /// every `poll_interval_ms` when the node announces none.
+    fn follow_options(&self) -> FollowOptions {
+        FollowOptions {
+            poll: Duration::from_millis(self.config.poll_interval_ms),
+            concurrency: self.config.fetch_concurrency,
+            read_ahead: self.config.fetch_concurrency.saturating_mul(4),
+            read_timeout: None,
+            check_runtime: false,
         }
     }
 
@@ -206,48 +222,25 @@ impl Follower {
         bar
     }
 
-    /// Indexes blocks `from..=to`, in batches.
+    /// Indexes blocks `from..=to`, the next ones `blocks` yields, in batches.
     async fn catch_up(
         &self,
-        chain: &Chain,
+        blocks: &mut FinalizedBlocks,
         tip: &mut Tip,
         from: u64,
         to: u64,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<()> {
         let bar = self.progress_bar(from, to);
-        // Fetching runs in its own task, so the node is read while the previous batch is written.
-        let (sender, mut blocks) =
-            tokio::sync::mpsc::channel::<Result<ChainBlock>>(self.config.fetch_concurrency.saturating_mul(4));
-        let fetching = chain.clone();
-        let concurrency = self.config.fetch_concurrency;
-        let _fetcher = AbortOnDropHandle::new(tokio::spawn(async move {
-            let mut fetched = stream::iter(from..=to)
-                .map(|n| {
-                    // A task per block: decoding a block's events is CPU work, spread over the cores.
-                    let chain = fetching.clone();
-                    tokio::spawn(async move {
-                        chain.block(n).await?.ok_or_else(|| {
-                            escrow_client::Error::Call(format!("the node has no block {n} below its finalized head"))
-                        })
-                    })
-                })
-                .buffered(concurrency)
-                .map(|joined| match joined {
-                    Ok(block) => block.map_err(Error::from),
-                    Err(e) => Err(Error::Fatal(format!("block fetch task failed: {e}"))),
-                });
-            while let Some(block) = fetched.next().await {
-                if sender.send(block).await.is_err() {
-                    break;
-                }
-            }
-        }));
         let mut batch: Vec<IndexedBlock> = Vec::new();
         let mut batch_events = 0usize;
         let mut committed = tip.number;
-        while let Some(block) = blocks.recv().await {
-            let indexed = index_block(block?, &self.contract, &self.bundle, tip)?;
+        loop {
+            let Finalized::Block(block) = next_item(blocks.next().await)? else {
+                return Err(Error::Fatal(format!("the finalized block stream yielded a head before block {to}")));
+            };
+            let last = block.number >= to;
+            let indexed = index_block(block, &self.contract, &self.bundle, tip)?;
             batch_events = batch_events.saturating_add(indexed.events.len());
             batch.push(indexed);
             if batch.len() >= self.config.batch_blocks || batch_events >= self.config.batch_events {
@@ -256,6 +249,9 @@ impl Follower {
                 if *shutdown.borrow() {
                     return Ok(());
                 }
+            }
+            if last {
+                break;
             }
         }
         self.flush(&mut committed, &mut batch, tip, &bar).await?;
@@ -283,4 +279,10 @@ impl Follower {
         batch.clear();
         Ok(())
     }
+}
+
+/// A finalized block stream's next item. The stream ends only after yielding an error, or if its
+/// reader stopped: an end is an error too.
+fn next_item(item: Option<escrow_client::Result<Finalized>>) -> Result<Finalized> {
+    Ok(item.ok_or_else(|| escrow_client::Error::Call("the finalized block stream ended".into()))??)
 }

@@ -92,7 +92,8 @@ impl Chain {
     }
 
     /// The numbers of newly finalized blocks as the node announces them. The node may skip numbers
-    /// when several blocks finalize at once: use it as a wake-up, and read blocks by number.
+    /// when several blocks finalize at once: use it as a wake-up, and read blocks by number (as
+    /// [`Chain::finalized_blocks`] does).
     pub async fn finalized_numbers(&self) -> Result<impl Stream<Item = Result<u64>> + Send + 'static> {
         let sub = self.rpc().chain_subscribe_finalized_heads().await.map_err(subxt::Error::from)?;
         Ok(sub.map(|header| header.map(|h| u64::from(h.number)).map_err(|e| Error::from(subxt::Error::from(e)))))

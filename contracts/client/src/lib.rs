@@ -15,12 +15,14 @@ pub mod chain;
 pub mod error;
 pub mod escrow;
 pub mod events;
+pub mod finalized;
 pub mod token;
 
 pub use bundle::Bundle;
 pub use chain::{Chain, DryRun, TxEvents, TxProgress, TxStatus, Weight};
 pub use error::{Error, Result};
 pub use escrow::{Deploy, Escrow, Submitted, MAX_RELEASES_PER_CALL};
+pub use finalized::{Finalized, FinalizedBlocks, FollowOptions};
 pub use subxt_signer::sr25519::{dev, Keypair};
 pub use token::Token;
 
