@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-pub use service_kit::http::ErrorBody;
-use service_kit::http::{respond, PublicError};
+use service_kit::http::respond;
+pub use service_kit::http::{ErrorBody, PublicError};
 
 /// Everything that can go wrong in the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +48,11 @@ impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest { code, message: message.into() }
     }
+}
 
+impl PublicError for Error {
     /// The stable code clients see.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } => code,
             Self::Refused(e) => refusal_code(*e),
@@ -61,8 +62,7 @@ impl Error {
     }
 
     /// The HTTP status.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
+    fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { code: "body_too_large", .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -75,8 +75,7 @@ impl Error {
     }
 
     /// The message clients see: the error itself for client faults, a fixed text for ours.
-    #[must_use]
-    pub fn public_message(&self) -> String {
+    fn public_message(&self) -> String {
         match self {
             Self::BadRequest { message, .. } => message.clone(),
             Self::Refused(e) => refusal_message(*e).to_string(),
@@ -85,20 +84,6 @@ impl Error {
                 "the gateway cannot serve this right now; retry later".into()
             }
         }
-    }
-}
-
-impl PublicError for Error {
-    fn status(&self) -> StatusCode {
-        Error::status(self)
-    }
-
-    fn code(&self) -> &'static str {
-        Error::code(self)
-    }
-
-    fn public_message(&self) -> String {
-        Error::public_message(self)
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use settlement::{JobId, Receipt};
 
 use crate::accept::{Accepted, Candidate};
-use crate::error::{Error, Result};
+use crate::error::{Error, PublicError, Result};
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
 

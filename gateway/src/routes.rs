@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PublicError, Result};
 use crate::intake::{process, Verdict};
 use crate::wire::{to_hex, Body, SignedReceiptJson};
 use crate::AppState;

@@ -151,6 +151,7 @@ impl Body {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::error::PublicError;
 
     fn sample() -> SignedReceiptJson {
         let r = Receipt {

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-pub use service_kit::http::ErrorBody;
-use service_kit::http::{respond, PublicError};
+use service_kit::http::respond;
+pub use service_kit::http::{ErrorBody, PublicError};
 
 /// Everything that can go wrong in the indexer.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +64,11 @@ impl Error {
             _ => false,
         }
     }
+}
 
+impl PublicError for Error {
     /// The stable code clients see.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } => code,
             Self::NotFound => "not_found",
@@ -81,8 +82,7 @@ impl Error {
     }
 
     /// The HTTP status.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
+    fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -96,27 +96,12 @@ impl Error {
     }
 
     /// The message clients see: the error itself for client faults, a fixed text for ours.
-    #[must_use]
-    pub fn public_message(&self) -> String {
+    fn public_message(&self) -> String {
         match self {
             Self::BadRequest { message, .. } => message.clone(),
             Self::NotFound => "not found".into(),
             _ => "the indexer cannot serve this right now; retry later".into(),
         }
-    }
-}
-
-impl PublicError for Error {
-    fn status(&self) -> StatusCode {
-        Error::status(self)
-    }
-
-    fn code(&self) -> &'static str {
-        Error::code(self)
-    }
-
-    fn public_message(&self) -> String {
-        Error::public_message(self)
     }
 }
 
