@@ -12,6 +12,7 @@ use ed25519_dalek::SigningKey;
 use escrow_client::accounts::keypair;
 use escrow_client::token::{Token, DEV_UNIT as UNIT};
 use escrow_client::{account_of, dev, AccountId, Escrow, Keypair};
+use gateway::answers::{BatchAnswer, Verdict};
 use gateway::wire::SignedReceiptJson;
 use serde_json::Value;
 use settlement::fee::split;
@@ -140,12 +141,14 @@ impl Demo<'_> {
         for body in bodies {
             let response = self.http.post(&url).json(&body).send().await?;
             let status = response.status();
-            let answer: Value = response.json().await?;
-            let refused = match &answer["results"] {
-                Value::Array(results) => results.iter().any(|r| r["status"] != "accepted"),
-                _ => !status.is_success(),
-            };
-            if refused {
+            let answer = response.text().await?;
+            let accepted = status.is_success()
+                && if batch {
+                    serde_json::from_str::<BatchAnswer>(&answer)?.results.iter().all(Verdict::is_accepted)
+                } else {
+                    serde_json::from_str::<Verdict>(&answer)?.is_accepted()
+                };
+            if !accepted {
                 return Err(format!("the gateway refused a receipt ({status}): {answer}").into());
             }
             tokio::time::sleep(Duration::from_millis(150)).await;

@@ -6,6 +6,7 @@
 //! [`serve`] runs it all (the `escrow serve` command).
 
 pub mod accept;
+pub mod answers;
 pub mod config;
 pub mod error;
 pub mod intake;

@@ -7,9 +7,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
-use serde_json::{json, Value};
 
+use crate::answers;
 use crate::error::{Error, PublicError, Result};
 use crate::intake::{process, Verdict};
 use crate::wire::{to_hex, Body, SignedReceiptJson};
@@ -30,19 +29,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The verdict on one receipt, as JSON.
-#[derive(Debug, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-enum VerdictJson {
-    Accepted { id: i64, duplicate: bool },
-    Rejected { code: &'static str, message: String },
-}
-
-impl From<Verdict> for VerdictJson {
+impl From<Verdict> for answers::Verdict {
     fn from(v: Verdict) -> Self {
         match v {
             Verdict::Accepted(a) => Self::Accepted { id: a.id, duplicate: a.duplicate },
-            Verdict::Rejected(e) => Self::Rejected { code: e.code(), message: e.public_message() },
+            Verdict::Rejected(e) => Self::Rejected { code: e.code().into(), message: e.public_message() },
         }
     }
 }
@@ -62,14 +53,14 @@ async fn post_receipts(
         Body::One(item) => match process(&state, vec![item]).await?.pop() {
             Some(Verdict::Accepted(a)) => {
                 let status = if a.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-                Ok((status, Json(VerdictJson::from(Verdict::Accepted(a)))).into_response())
+                Ok((status, Json(answers::Verdict::from(Verdict::Accepted(a)))).into_response())
             }
             Some(Verdict::Rejected(e)) => Ok(e.into_response()),
             None => Err(Error::bad_request("empty_batch", "no receipt")),
         },
         Body::Many(items) => {
-            let results: Vec<VerdictJson> = process(&state, items).await?.into_iter().map(Into::into).collect();
-            Ok(Json(json!({ "results": results })).into_response())
+            let results = process(&state, items).await?.into_iter().map(Into::into).collect();
+            Ok(Json(answers::BatchAnswer { results }).into_response())
         }
     }
 }
@@ -81,58 +72,58 @@ fn id_of(path: core::result::Result<Path<i64>, PathRejection>) -> Result<i64> {
 async fn get_receipt(
     State(state): State<AppState>,
     path: core::result::Result<Path<i64>, PathRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<answers::StoredReceipt>> {
     let stored = state.db.receipt(id_of(path)?).await?.ok_or(Error::NotFound)?;
     let signed = SignedReceiptJson::from_signed(&stored.receipt, &stored.signature);
-    Ok(Json(json!({
-        "id": stored.id,
-        "receipt": signed.receipt,
-        "signature": signed.signature,
-        "accepted_at": stored.accepted_at,
-    })))
+    Ok(Json(answers::StoredReceipt {
+        id: stored.id,
+        receipt: signed.receipt,
+        signature: signed.signature,
+        accepted_at: stored.accepted_at,
+    }))
 }
 
 async fn job_settlement(
     State(state): State<AppState>,
     path: core::result::Result<Path<i64>, PathRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<answers::JobSettlement>> {
     let job_id = u64::try_from(id_of(path)?).map_err(|_| Error::NotFound)?;
     let view = state.views.lookup(&[job_id]).await?.remove(&job_id).flatten().ok_or(Error::NotFound)?;
     let accepted = state.db.lanes(job_id).await?;
-    let providers: Vec<Value> = view
+    let providers = view
         .settled
         .iter()
         .map(|(provider, released)| {
             let ours = accepted.iter().find(|a| a.provider == *provider);
             let accepted_amount = ours.map_or(0, |a| a.lane.amount);
-            json!({
-                "provider": to_hex(provider),
-                "accepted": ours.map(|a| json!({
-                    "receipt_id": a.receipt_id,
-                    "amount": a.lane.amount.to_string(),
-                    "units": a.lane.units.to_string(),
-                    "sequence": a.lane.sequence,
-                })),
-                "released": { "amount": released.amount.to_string(), "sequence": released.sequence },
-                "pending": accepted_amount.saturating_sub(released.amount).to_string(),
-            })
+            answers::ProviderSettlement {
+                provider: to_hex(provider),
+                accepted: ours.map(|a| answers::AcceptedReceipt {
+                    receipt_id: a.receipt_id,
+                    amount: a.lane.amount.to_string(),
+                    units: a.lane.units.to_string(),
+                    sequence: a.lane.sequence,
+                }),
+                released: answers::Released { amount: released.amount.to_string(), sequence: released.sequence },
+                pending: accepted_amount.saturating_sub(released.amount).to_string(),
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "job_id": job_id,
-        "status": format!("{:?}", view.job.status),
-        "deposit": view.job.deposit.to_string(),
-        "released": view.job.released.to_string(),
-        "ends_at": view.job.ends_at,
-        "providers": providers,
-    })))
+    Ok(Json(answers::JobSettlement {
+        job_id,
+        status: format!("{:?}", view.job.status),
+        deposit: view.job.deposit.to_string(),
+        released: view.job.released.to_string(),
+        ends_at: view.job.ends_at,
+        providers,
+    }))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let db = state.db.ping().await.is_ok();
     let node = state.escrow.chain().now().await.is_ok();
     let status = if db && node { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "postgres": db, "node": node }))).into_response()
+    (status, Json(answers::Readiness { postgres: db, node })).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
