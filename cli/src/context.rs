@@ -1,5 +1,6 @@
-//! What every command shares: the node's address, the escrow a command talks to, the error type, and
-//! the process plumbing of the long-running services (logging, shutdown on Ctrl-C or SIGTERM).
+//! What every command shares: the node's address and the output options (`--json`, `--planck`), the
+//! escrow a command talks to, the error type, and the process plumbing of the long-running services
+//! (logging, shutdown on Ctrl-C or SIGTERM).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use clap::Args;
 use escrow_client::accounts::account;
 use escrow_client::{Bundle, Chain, Escrow};
 
-/// Any command's failure; `main` prints it and exits 1.
+use crate::output::Out;
+
+/// Any command's failure; `main` prints it and exits 1 (3 for the escrow's refusal).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A command's result.
@@ -20,6 +23,12 @@ pub struct Global {
     /// The node's WebSocket RPC endpoint (the services read the same variable, ESCROW_NODE_URL).
     #[arg(long, alias = "url", env = "ESCROW_NODE_URL", default_value = "ws://127.0.0.1:9944", global = true)]
     pub node_url: String,
+    /// Print one JSON object instead of lines for people (amounts as strings).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read and print amounts as whole planck, the chain's smallest unit, instead of tokens.
+    #[arg(long, global = true)]
+    pub planck: bool,
 }
 
 /// The deployed escrow a command talks to.
@@ -38,6 +47,13 @@ impl Target {
     pub async fn connect(&self, global: &Global) -> CliResult<Escrow> {
         let chain = Chain::connect(&global.node_url).await?;
         Ok(Escrow::at(&chain, Arc::new(Bundle::load(&self.bundle)?), account(&self.contract)?))
+    }
+
+    /// Connects, binds the escrow and reads the chain's token for the output options.
+    pub async fn open(&self, global: &Global) -> CliResult<(Escrow, Out)> {
+        let escrow = self.connect(global).await?;
+        let out = Out::of(global, escrow.chain()).await?;
+        Ok((escrow, out))
     }
 }
 

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use clap::Args;
 use escrow_client::accounts::{account, keypair, ss58};
-use escrow_client::{Bundle, Chain, Deploy, Escrow};
-use settlement::Timing;
+use escrow_client::{AccountId, Bundle, Chain, Deploy, Escrow};
+use serde_json::{json, Value};
+use settlement::{Config, Timing};
 
 use crate::context::{CliResult, Global, Target};
+use crate::output::{Amount, Out};
 
 /// `escrow deploy`'s options.
 #[derive(Args, Debug)]
@@ -29,9 +31,9 @@ pub struct DeployArgs {
     /// Platform fee in basis points (at most 1000).
     #[arg(long, default_value_t = settlement::fee::DEFAULT_FEE_BPS)]
     pub fee_bps: u16,
-    /// Minimum provider stake, in the chain's smallest unit.
-    #[arg(long, default_value_t = 100_000_000_000_000)]
-    pub min_stake: u128,
+    /// Minimum provider stake (default: 100 tokens).
+    #[arg(long)]
+    pub min_stake: Option<Amount>,
     /// Unbonding delay in ms (must exceed the dispute window).
     #[arg(long, default_value_t = 2 * 3_600_000)]
     pub unbond_delay_ms: u64,
@@ -52,11 +54,17 @@ pub struct DeployArgs {
 /// Deploys the escrow; prints its address.
 pub async fn deploy(a: DeployArgs, global: &Global) -> CliResult {
     let signer = keypair(&a.suri)?;
+    let chain = Chain::connect(&global.node_url).await?;
+    let out = Out::of(global, &chain).await?;
+    let min_stake = match &a.min_stake {
+        Some(amount) => out.planck(amount, "--min-stake")?,
+        None => out.token.unit().and_then(|unit| unit.checked_mul(100)).ok_or("the token has too many decimals")?,
+    };
     let params = Deploy {
         treasury: account(&a.treasury)?,
         arbiter: account(&a.arbiter)?,
         fee_bps: a.fee_bps,
-        min_stake: a.min_stake,
+        min_stake,
         timing: Timing {
             unbond_delay: a.unbond_delay_ms,
             dispute_window: a.dispute_window_ms,
@@ -65,27 +73,48 @@ pub async fn deploy(a: DeployArgs, global: &Global) -> CliResult {
         },
         salt: a.salt.into_bytes(),
     };
-    let chain = Chain::connect(&global.node_url).await?;
     let escrow = Escrow::deploy(&chain, &signer, Arc::new(Bundle::load(&a.bundle)?), &params).await?;
-    println!("{}", ss58(escrow.address()));
-    Ok(())
+    let address = ss58(escrow.address());
+    out.print(&address, json!({ "contract": address }))
+}
+
+/// A configuration as lines for people and as JSON.
+#[must_use]
+pub fn describe(escrow: &Escrow, out: &Out, c: &Config<AccountId>) -> (String, Value) {
+    let human = [
+        format!("contract      {}", ss58(escrow.address())),
+        format!("owner         {}", ss58(c.owner)),
+        format!("pending owner {}", c.pending_owner.map_or_else(|| "none".into(), ss58)),
+        format!("treasury      {}", ss58(c.treasury)),
+        format!("arbiter       {}", ss58(c.arbiter)),
+        format!("fee           {} bps", c.fee_bps),
+        format!("min stake     {}", out.show(c.min_stake)),
+        format!("paused        {}", c.paused),
+        format!(
+            "timing (ms)   unbond {} / dispute window {} / settle grace {} / max job {}",
+            c.timing.unbond_delay, c.timing.dispute_window, c.timing.settle_grace, c.timing.max_job_duration
+        ),
+        format!("next job id   {}", c.next_job_id),
+    ];
+    let json = json!({
+        "contract": ss58(escrow.address()),
+        "owner": ss58(c.owner),
+        "pending_owner": c.pending_owner.map(ss58),
+        "treasury": ss58(c.treasury),
+        "arbiter": ss58(c.arbiter),
+        "fee_bps": c.fee_bps,
+        "min_stake": out.value(c.min_stake),
+        "paused": c.paused,
+        "timing_ms": { "unbond_delay": c.timing.unbond_delay, "dispute_window": c.timing.dispute_window,
+                       "settle_grace": c.timing.settle_grace, "max_job_duration": c.timing.max_job_duration },
+        "next_job_id": c.next_job_id,
+    });
+    (human.join("\n"), json)
 }
 
 /// Prints a deployed escrow's configuration.
 pub async fn config(target: Target, global: &Global) -> CliResult {
-    let escrow = target.connect(global).await?;
-    let c = escrow.config().await?;
-    println!("contract      {}", ss58(escrow.address()));
-    println!("owner         {}", ss58(c.owner));
-    println!("treasury      {}", ss58(c.treasury));
-    println!("arbiter       {}", ss58(c.arbiter));
-    println!("fee           {} bps", c.fee_bps);
-    println!("min stake     {}", c.min_stake);
-    println!("paused        {}", c.paused);
-    println!(
-        "timing (ms)   unbond {} / dispute window {} / settle grace {} / max job {}",
-        c.timing.unbond_delay, c.timing.dispute_window, c.timing.settle_grace, c.timing.max_job_duration
-    );
-    println!("next job id   {}", c.next_job_id);
-    Ok(())
+    let (escrow, out) = target.open(global).await?;
+    let (human, json) = describe(&escrow, &out, &escrow.config().await?);
+    out.print(&human, json)
 }

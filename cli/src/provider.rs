@@ -1,12 +1,15 @@
-//! Providers' commands: `escrow balance` (claimable balance, stake and reputation) and `escrow claim`
-//! (pay the balance out).
+//! Providers' commands: `escrow stake` (bond stake), `unbond` (start taking it back), `withdraw` (take
+//! back what finished unbonding), `balance` (claimable balance, wallet, stake and reputation of any
+//! account) and `claim` (pay the claimable balance out; also for treasuries and refunded consumers).
 
 use clap::Args;
-use escrow_client::accounts::{account, keypair};
-use escrow_client::{AccountId, Escrow};
+use escrow_client::accounts::{account, keypair, ss58};
+use escrow_client::{account_of, AccountId, Escrow};
 use serde_json::{json, Value};
+use settlement::Event;
 
 use crate::context::{CliResult, Global, Target};
+use crate::output::{when, Amount, Out};
 
 /// `escrow balance`'s options.
 #[derive(Args, Debug)]
@@ -17,41 +20,142 @@ pub struct BalanceArgs {
     account: String,
 }
 
-/// `escrow claim`'s options.
+/// Options of `escrow claim` and `escrow withdraw`: just the signer.
 #[derive(Args, Debug)]
-pub struct ClaimArgs {
+pub struct PayoutArgs {
     #[command(flatten)]
     target: Target,
-    /// Secret URI of the account to pay out.
+    /// Secret URI of the account paid.
     #[arg(long)]
     suri: String,
 }
 
-/// A provider's claimable balance, stake and reputation.
-pub async fn balance_of(escrow: &Escrow, account: AccountId) -> CliResult<Value> {
-    let claimable = escrow.balance_of(account).await?;
-    let stake = escrow.stake_of(account).await?;
-    let (reputation, score) = escrow.reputation_of(account).await?;
-    Ok(json!({
-        "claimable": claimable.to_string(),
-        "stake": { "active": stake.active.to_string(), "unbonding": stake.unbonding.to_string(),
-                   "unlock_at": stake.unlock_at, "pending_disputes": stake.pending_disputes },
-        "reputation": { "jobs_completed": reputation.jobs_completed, "volume": reputation.volume.to_string(),
-                        "disputes_lost": reputation.disputes_lost, "slashed": reputation.slashed.to_string(),
+/// Options of `escrow stake` and `escrow unbond`.
+#[derive(Args, Debug)]
+pub struct StakeArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Secret URI of the provider.
+    #[arg(long)]
+    suri: String,
+    /// How much to bond (`stake`) or to start unbonding (`unbond`).
+    #[arg(long)]
+    amount: Amount,
+}
+
+/// An account's claimable balance, wallet, stake and reputation, as JSON and as lines for people.
+pub async fn balance_of(escrow: &Escrow, out: &Out, who: AccountId) -> CliResult<(Value, Vec<String>)> {
+    let claimable = escrow.balance_of(who).await?;
+    let wallet = escrow.chain().free_balance(who).await?;
+    let stake = escrow.stake_of(who).await?;
+    let (reputation, score) = escrow.reputation_of(who).await?;
+    let json = json!({
+        "account": ss58(who),
+        "claimable": out.value(claimable),
+        "wallet": out.value(wallet),
+        "stake": { "active": out.value(stake.active), "unbonding": out.value(stake.unbonding),
+                   "unlock_at": stake.unlock_at, "locked_until": stake.locked_until,
+                   "pending_disputes": stake.pending_disputes },
+        "reputation": { "jobs_completed": reputation.jobs_completed, "volume": out.value(reputation.volume),
+                        "disputes_lost": reputation.disputes_lost, "slashed": out.value(reputation.slashed),
                         "score": score },
-    }))
+    });
+    let mut human = vec![
+        format!("account     {}", ss58(who)),
+        format!("claimable   {}", out.show(claimable)),
+        format!("wallet      {}", out.show(wallet)),
+        format!("stake       {} active, {} unbonding", out.show(stake.active), out.show(stake.unbonding)),
+    ];
+    if stake.unbonding > 0 {
+        human.push(format!("unlocks at  {}", when(stake.unlock_at)));
+    }
+    if stake.locked_until > 0 {
+        human.push(format!("job lock    {}", when(stake.locked_until)));
+    }
+    human.push(format!("disputes    {} pending", stake.pending_disputes));
+    human.push(format!(
+        "reputation  score {score}/1000: {} jobs completed, volume {}, {} disputes lost, {} slashed",
+        reputation.jobs_completed,
+        out.show(reputation.volume),
+        reputation.disputes_lost,
+        out.show(reputation.slashed)
+    ));
+    Ok((json, human))
 }
 
 /// `escrow balance`.
 pub async fn balance(a: BalanceArgs, global: &Global) -> CliResult {
-    let escrow = a.target.connect(global).await?;
-    println!("{}", serde_json::to_string_pretty(&balance_of(&escrow, account(&a.account)?).await?)?);
-    Ok(())
+    let (escrow, out) = a.target.open(global).await?;
+    let (json, human) = balance_of(&escrow, &out, account(&a.account)?).await?;
+    out.print(&human.join("\n"), json)
 }
 
 /// `escrow claim`.
-pub async fn claim(a: ClaimArgs, global: &Global) -> CliResult {
-    let escrow = a.target.connect(global).await?;
-    println!("claimed {}", escrow.claim(&keypair(&a.suri)?).await?.value);
-    Ok(())
+pub async fn claim(a: PayoutArgs, global: &Global) -> CliResult {
+    let (escrow, out) = a.target.open(global).await?;
+    let signer = keypair(&a.suri)?;
+    let amount = escrow.claim(&signer).await?.value;
+    let who = ss58(account_of(&signer));
+    out.print(
+        &format!("claimed {} to {who}", out.show(amount)),
+        json!({ "account": who, "claimed": out.value(amount) }),
+    )
+}
+
+/// `escrow stake`.
+pub async fn stake(a: StakeArgs, global: &Global) -> CliResult {
+    let (escrow, out) = a.target.open(global).await?;
+    let amount = out.planck(&a.amount, "--amount")?;
+    let done = escrow.stake(&keypair(&a.suri)?, amount).await?;
+    let active = done.events.iter().find_map(|e| match e {
+        Event::Staked { active, .. } => Some(*active),
+        _ => None,
+    });
+    let total = active.map(|t| format!(": {} active in all", out.show(t))).unwrap_or_default();
+    out.print(
+        &format!("staked {}{total}", out.show(amount)),
+        json!({ "staked": out.value(amount), "active": active.map(|t| out.value(t)) }),
+    )
+}
+
+/// `escrow unbond`.
+pub async fn unbond(a: StakeArgs, global: &Global) -> CliResult {
+    let (escrow, out) = a.target.open(global).await?;
+    let amount = out.planck(&a.amount, "--amount")?;
+    let provider = keypair(&a.suri)?;
+    let done = escrow.unbond(&provider, amount).await?;
+    // The committed call ran in a later block than the dry-run: its event has the real unlock time.
+    let (unbonding, unlock_at) = done
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Unbonding { unbonding, unlock_at, .. } => Some((Some(*unbonding), *unlock_at)),
+            _ => None,
+        })
+        .unwrap_or((None, done.value));
+    let locked_until = escrow.stake_of(account_of(&provider)).await?.locked_until;
+    let from = unlock_at.max(locked_until);
+    let human = format!(
+        "unbonding {}: `escrow withdraw` from {}{}",
+        out.show(amount),
+        when(from),
+        if locked_until > unlock_at { " (a job's dispute window holds it until then)" } else { "" }
+    );
+    out.print(
+        &human,
+        json!({ "unbonded": out.value(amount), "unbonding": unbonding.map(|u| out.value(u)), "unlock_at": unlock_at,
+                "locked_until": locked_until, "withdrawable_from": from }),
+    )
+}
+
+/// `escrow withdraw`.
+pub async fn withdraw(a: PayoutArgs, global: &Global) -> CliResult {
+    let (escrow, out) = a.target.open(global).await?;
+    let signer = keypair(&a.suri)?;
+    let amount = escrow.withdraw(&signer).await?.value;
+    let who = ss58(account_of(&signer));
+    out.print(
+        &format!("withdrew {} of unbonded stake to {who}", out.show(amount)),
+        json!({ "account": who, "withdrawn": out.value(amount) }),
+    )
 }

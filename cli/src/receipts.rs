@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use escrow_client::accounts::account;
-use escrow_client::Chain;
+use escrow_client::{Chain, Token};
 use gateway::wire::{bytes, to_hex, SignedReceiptJson};
 use serde_json::{json, Value};
 use settlement::{Domain, Receipt};
 
 use crate::context::{CliResult, Global};
+use crate::output::{Amount, Out};
 
 /// `escrow sign`'s options.
 #[derive(Args, Debug)]
@@ -22,7 +23,8 @@ pub struct SignArgs {
     /// The escrow contract's address.
     #[arg(long, env = "ESCROW_CONTRACT")]
     pub contract: String,
-    /// The chain's genesis hash (hex); read from the node when omitted.
+    /// The chain's genesis hash (hex); read from the node when omitted (with it and --planck, the
+    /// node is not needed).
     #[arg(long)]
     pub genesis_hash: Option<String>,
     /// The job.
@@ -31,9 +33,9 @@ pub struct SignArgs {
     /// The provider paid.
     #[arg(long)]
     pub provider: String,
-    /// Cumulative amount owed to this provider on this job (smallest units).
+    /// Cumulative amount owed to this provider on this job.
     #[arg(long)]
-    pub amount: u128,
+    pub amount: Amount,
     /// Cumulative usage units.
     #[arg(long, default_value_t = 0)]
     pub units: u128,
@@ -80,15 +82,24 @@ pub fn sign(key: &SigningKey, receipt: &Receipt<escrow_client::AccountId>) -> Si
 
 /// `escrow sign`: prints the signed receipt.
 pub async fn sign_command(a: SignArgs, global: &Global) -> CliResult {
-    let genesis_hash = match a.genesis_hash {
-        Some(hex) => bytes::<32>("genesis_hash", &hex)?,
-        None => Chain::connect(&global.node_url).await?.genesis_hash(),
+    let chain = match (&a.genesis_hash, global.planck) {
+        (Some(_), true) => None,
+        _ => Some(Chain::connect(&global.node_url).await?),
+    };
+    let out = match &chain {
+        Some(chain) => Out::of(global, chain).await?,
+        None => Out::with_token(global, Token::dev()),
+    };
+    let genesis_hash = match (a.genesis_hash, &chain) {
+        (Some(hex), _) => bytes::<32>("genesis_hash", &hex)?,
+        (None, Some(chain)) => chain.genesis_hash(),
+        (None, None) => return Err("give --genesis-hash or reach the node".into()),
     };
     let receipt = Receipt {
         domain: Domain { genesis_hash, contract: account(&a.contract)? },
         job_id: a.job,
         provider: account(&a.provider)?,
-        amount: a.amount,
+        amount: out.planck(&a.amount, "--amount")?,
         units: a.units,
         sequence: a.sequence,
         expires_at: a.expires_at.unwrap_or_else(|| escrow_client::now_ms().saturating_add(86_400_000)),
@@ -100,7 +111,9 @@ pub async fn sign_command(a: SignArgs, global: &Global) -> CliResult {
 /// Posts receipts (one JSON object or an array) to a gateway; returns the HTTP status and the answer.
 pub async fn submit(gateway: &str, body: &Value) -> CliResult<(u16, Value)> {
     let url = format!("{}/v1/receipts", gateway.trim_end_matches('/'));
-    let unreachable = |e: reqwest::Error| format!("gateway unreachable: {url}: {e}");
+    let unreachable = |e: reqwest::Error| {
+        format!("gateway unreachable at {url} (is `escrow serve` running there? --gateway or ESCROW_GATEWAY): {e}")
+    };
     let response = reqwest::Client::new().post(&url).json(body).send().await.map_err(unreachable)?;
     let status = response.status().as_u16();
     let answer = response.json::<Value>().await.map_err(unreachable)?;

@@ -3,12 +3,18 @@
 //! the indexer (`escrow index`). `escrow demo` runs the scripted marketplace and its audit; `escrow
 //! audit` alone agrees; the dashboard, driven in headless Chromium by playwright-core
 //! (`cli/tests/dashboard`), shows the result, and its screenshot is kept under `$CARGO_TARGET_DIR/artifacts/`.
+//! Then the roles' commands meet the services: a receipt made by `escrow sign` goes through `escrow
+//! submit` to the gateway, which releases it, and `escrow statement` reads the movements back from the
+//! indexer as CSV and JSON.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use escrow_client::accounts::{account, ss58};
+use escrow_client::Escrow;
+use serde_json::Value;
 use testkit::*;
 
 /// The `escrow` binary cargo built for this test.
@@ -73,6 +79,102 @@ fn drive_dashboard(url: &str, screenshot: &std::path::Path) {
     );
 }
 
+/// Runs a command that must succeed; its stdout.
+fn ok(args: &[&str], env: &[(&str, String)]) -> String {
+    let out = run(args, env);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "escrow {args:?} failed:\n{stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
+/// Waits until `escrow statement` for `who` (with `extra` options) prints something containing `expected`.
+fn statement_with(who: &str, extra: &[&str], expected: &str, env: &[(&str, String)]) -> String {
+    let started = Instant::now();
+    loop {
+        let printed = ok(&[&["statement", who], extra].concat(), env);
+        if printed.contains(expected) {
+            return printed;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "`{expected}` never in the statement:\n{printed}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A provider stakes and a consumer opens a job from the command line; a receipt made by `escrow sign`
+/// goes through `escrow submit` to the gateway, which releases it on chain; `escrow statement` shows
+/// each side's movements from the indexer, as CSV and JSON, in tokens and in planck.
+async fn roles_through_the_services(
+    chain: &escrow_client::Chain,
+    contract: &str,
+    env: &[(&str, String)],
+    work: &std::path::Path,
+) -> TestResult {
+    funded(chain, "//StackCliProvider", 1_000 * UNIT).await?;
+    funded(chain, "//StackCliConsumer", 1_000 * UNIT).await?;
+    ok(&["stake", "--suri", "//StackCliProvider", "--amount", "100"], env);
+    let key = work.join("payer.json");
+    std::fs::write(&key, ok(&["keygen"], env))?;
+    let key = key.to_string_lossy().into_owned();
+    let opened: Value = serde_json::from_str(&ok(
+        &[
+            "--json",
+            "open-job",
+            "--suri",
+            "//StackCliConsumer",
+            "--provider",
+            "//StackCliProvider",
+            "--deposit",
+            "30",
+            "--expires-in",
+            "10m",
+            "--payer-key",
+            &key,
+            "--terms-hash",
+            &format!("0x{}", "ab".repeat(32)),
+        ],
+        env,
+    ))?;
+    let job = opened["job_id"].as_u64().unwrap().to_string();
+    let receipt = work.join("receipt.json");
+    let signed = ok(
+        &["sign", "--key", &key, "--job", &job, "--provider", "//StackCliProvider", "--amount", "5", "--sequence", "1"],
+        env,
+    );
+    std::fs::write(&receipt, signed)?;
+    let answer = ok(&["submit", &receipt.to_string_lossy()], env);
+    assert!(answer.contains("accepted"), "{answer}");
+
+    // The gateway's settlement loop releases it.
+    let escrow = Escrow::at(chain, escrow_bundle()?, account(contract)?);
+    let provider = account("//StackCliProvider")?;
+    let started = Instant::now();
+    while escrow.lane(job.parse()?, provider).await?.amount < 5 * UNIT {
+        assert!(started.elapsed() < Duration::from_secs(60), "the gateway never released job {job}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(escrow.balance_of(provider).await?, 4_750_000_000_000);
+
+    // The statements, once the indexer has the release.
+    let csv = statement_with("//StackCliProvider", &[], &format!(",{job},release_net,credited,4.75\n"), env);
+    assert!(csv.starts_with("timestamp_ms,block,event_index,job_id,entry,flow,amount\n"), "{csv}");
+    assert!(csv.contains(",,stake,to_escrow,100\n"), "{csv}");
+    let json: Value = serde_json::from_str(&ok(&["--json", "statement", "//StackCliProvider"], env))?;
+    assert_eq!((json["account"].as_str(), json["unit"].as_str()), (Some(ss58(provider).as_str()), Some("UNIT")));
+    assert_eq!(
+        (json["totals"]["credited"].as_str(), json["totals"]["to_escrow"].as_str()),
+        (Some("4.75"), Some("100"))
+    );
+    let planck: Value =
+        serde_json::from_str(&ok(&["--planck", "statement", "//StackCliProvider", "--format", "json"], env))?;
+    assert_eq!(planck["totals"]["credited"], "4750000000000");
+    let consumer = statement_with("//StackCliConsumer", &[], &format!(",{job},deposit,to_escrow,30\n"), env);
+    assert_eq!(consumer.lines().count(), 2, "{consumer}");
+    let later = (now_ms() + 3_600_000).to_string();
+    let empty = ok(&["statement", "//StackCliConsumer", "--from", &later], env);
+    assert_eq!(empty, "timestamp_ms,block,event_index,job_id,entry,flow,amount\n");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> TestResult {
     let admin_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL unset: run scripts/test")?;
@@ -85,7 +187,7 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     let work = std::env::temp_dir().join(format!("escrow-stack-{tag}"));
     std::fs::create_dir_all(&work)?;
 
-    let (node, _chain) = DevNode::start().await?;
+    let (node, chain) = DevNode::start().await?;
     let bundle = std::env::var("ESCROW_BUNDLE")?;
     let deployed = run(&["deploy", "--bundle", &bundle], &[("ESCROW_NODE_URL", node.url.clone())]);
     assert!(deployed.status.success(), "deploy: {}", String::from_utf8_lossy(&deployed.stderr));
@@ -154,6 +256,8 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());
     println!("dashboard screenshot: {}", shot.display());
+
+    roles_through_the_services(&chain, &contract, &demo_env, &work).await?;
 
     drop((_gateway, _indexer));
     admin.close().await;
