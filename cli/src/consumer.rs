@@ -145,8 +145,11 @@ fn duration_ms(text: &str) -> Result<u64, String> {
 fn hash_of(file: Option<&Path>, hex: Option<&str>, what: &str) -> CliResult<[u8; 32]> {
     match (file, hex) {
         (Some(path), _) => {
-            let content = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(Sha256::digest(&content).into())
+            // Streamed: a terms or evidence file may be far larger than memory.
+            let unreadable = |e: std::io::Error| format!("{}: {e}", path.display());
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut std::fs::File::open(path).map_err(unreadable)?, &mut hasher).map_err(unreadable)?;
+            Ok(hasher.finalize().into())
         }
         (None, Some(hex)) => Ok(bytes::<32>(what, hex)?),
         (None, None) => Err(format!("give --{what} or --{what}-hash").into()),
@@ -168,11 +171,16 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
     let terms_hash = hash_of(a.terms.terms.as_deref(), a.terms.terms_hash.as_deref(), "terms")?;
     let request = OpenJob { providers: providers.clone(), payer_key: payer, terms_hash, expires_at };
     let opened = escrow.open_job(&consumer, deposit, &request).await?;
-    let job = opened.value;
-    let fee_bps = opened.events.iter().find_map(|e| match e {
-        Event::JobOpened { fee_bps, .. } => Some(*fee_bps),
-        _ => None,
-    });
+    // The id the chain gave, from the event: the dry run's answer can be another consumer's job if two
+    // open at once.
+    let (job, fee_bps) = opened
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::JobOpened { job_id, fee_bps, .. } => Some((*job_id, *fee_bps)),
+            _ => None,
+        })
+        .ok_or("the chain included open_job but emitted no JobOpened event")?;
     let human = format!(
         "opened job {job}: {} escrowed for {} provider(s), expires at {}",
         out.show(deposit),

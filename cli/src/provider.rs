@@ -94,7 +94,16 @@ pub async fn balance(a: BalanceArgs, global: &Global) -> CliResult {
 pub async fn claim(a: PayoutArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let signer = keypair(&a.suri)?;
-    let amount = escrow.claim(&signer).await?.value;
+    let claimed = escrow.claim(&signer).await?;
+    // What the chain paid (the event), not the dry run's figure: a release may land in between.
+    let amount = claimed
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Claimed { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .unwrap_or(claimed.value);
     let who = ss58(account_of(&signer));
     out.print(
         &format!("claimed {} to {who}", out.show(amount)),
@@ -152,7 +161,16 @@ pub async fn unbond(a: StakeArgs, global: &Global) -> CliResult {
 pub async fn withdraw(a: PayoutArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let signer = keypair(&a.suri)?;
-    let amount = escrow.withdraw(&signer).await?.value;
+    let withdrawn = escrow.withdraw(&signer).await?;
+    // What the chain paid (the event), not the dry run's figure: a slash may land in between.
+    let amount = withdrawn
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Withdrawn { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .unwrap_or(withdrawn.value);
     let who = ss58(account_of(&signer));
     out.print(
         &format!("withdrew {} of unbonded stake to {who}", out.show(amount)),

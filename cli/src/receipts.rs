@@ -7,6 +7,7 @@ use clap::Args;
 use ed25519_dalek::SigningKey;
 use escrow_client::accounts::account;
 use escrow_client::{Chain, Token};
+use gateway::answers::BatchAnswer;
 use gateway::wire::{bytes, to_hex, SignedReceiptJson};
 use serde_json::{json, Value};
 use settlement::{Domain, Receipt};
@@ -131,6 +132,13 @@ pub async fn submit_command(a: SubmitArgs) -> CliResult {
     println!("{}", serde_json::to_string_pretty(&answer)?);
     if !(200..300).contains(&status) {
         return Err(format!("the gateway answered {status}").into());
+    }
+    // A batch is answered 200 whatever became of its receipts: fail if any was refused.
+    if let Ok(batch) = serde_json::from_value::<BatchAnswer>(answer) {
+        let refused = batch.results.iter().filter(|v| !v.is_accepted()).count();
+        if refused > 0 {
+            return Err(format!("the gateway refused {refused} of {} receipts (see above)", batch.results.len()).into());
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 // Drives the dashboard the indexer serves (DASHBOARD_URL) in Debian's headless Chromium: the page
 // renders the stack's jobs, releases, fees, providers and lag from the API; clicking a job shows its
-// history; a full-page screenshot goes to SCREENSHOT. Run by tests/tests/stack.rs after the demo.
+// history; a full-page screenshot goes to SCREENSHOT. Run by cli/tests/stack.rs after the demo.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";

@@ -15,9 +15,10 @@ pub struct AccountError {
     reason: String,
 }
 
-/// A signing key from a secret URI such as `//Alice`.
+/// A signing key from a secret URI such as `//Alice`. The error never repeats the input: a mistyped
+/// mnemonic or seed is still a secret.
 pub fn keypair(uri: &str) -> Result<Keypair, AccountError> {
-    let err = |reason: String| AccountError { input: uri.to_string(), reason };
+    let err = |reason: String| AccountError { input: "(the secret URI given)".to_string(), reason };
     let secret = SecretUri::from_str(uri).map_err(|e| err(e.to_string()))?;
     Keypair::from_uri(&secret).map_err(|e| err(e.to_string()))
 }
@@ -55,9 +56,13 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_refused_with_the_input_named() {
+    fn garbage_is_refused_without_echoing_what_may_be_a_secret() {
+        // Words that are not a mnemonic may be a mistyped one: the error never repeats them.
         let e = account("not an account").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("not an account"), "{e}");
+        assert!(e.contains("not an SS58 address") && !e.contains("not an account"), "{e}");
+        let typo = keypair("bottom drive obey lake curtain smoke basket hold race lonely fit walks");
+        let e = typo.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(!e.is_empty() && !e.contains("bottom drive"), "{e}");
         assert!(account("0x1234").is_err());
     }
 }

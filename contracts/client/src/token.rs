@@ -96,21 +96,31 @@ impl Token {
 
 impl Chain {
     /// The native token as the node announces it (`system_properties`: `tokenDecimals`,
-    /// `tokenSymbol`); a node that announces none is taken to have the dev chain's 12 decimals.
+    /// `tokenSymbol`). A node that announces no decimals is only taken to have the dev chain's 12 when it
+    /// is a dev chain (`system_chain` is `Development`, as `substrate-contracts-node --dev` says);
+    /// anywhere else guessing could misread every amount by powers of ten, so that is an error.
     pub async fn token(&self) -> Result<Token> {
         let props = self.rpc().system_properties().await.map_err(subxt::Error::from)?;
         let first = |v: Option<&serde_json::Value>| match v {
             Some(serde_json::Value::Array(items)) => items.first().cloned(),
             other => other.cloned(),
         };
+        let symbol = first(props.get("tokenSymbol")).and_then(|v| v.as_str().map(str::to_string));
         let decimals = match first(props.get("tokenDecimals")) {
-            None => DEV_DECIMALS,
             Some(v) => v
                 .as_u64()
                 .and_then(|d| u8::try_from(d).ok())
                 .ok_or_else(|| Error::Call(format!("the node announces token decimals {v}")))?,
+            None => {
+                let chain = self.rpc().system_chain().await.map_err(subxt::Error::from)?;
+                if chain != "Development" {
+                    return Err(Error::Call(format!(
+                        "the node ({chain}) announces no token decimals; give amounts in planck (--planck)"
+                    )));
+                }
+                DEV_DECIMALS
+            }
         };
-        let symbol = first(props.get("tokenSymbol")).and_then(|v| v.as_str().map(str::to_string));
         Ok(Token { decimals, symbol: symbol.unwrap_or_else(|| "UNIT".into()) })
     }
 }
