@@ -65,6 +65,16 @@ pub fn cumulative_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> 
     Ok(())
 }
 
+/// Injected bug `sequence_orders` (model-test mutant only): restores the v1 sequence order, which lets a
+/// low receipt with a high sequence block every higher one. Never compiled into a real build.
+#[cfg(settlement_mutant = "sequence_orders")]
+fn mutant_sequence_orders<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.sequence <= lane.sequence {
+        return Err(Error::Replayed);
+    }
+    Ok(())
+}
+
 /// Paying the step from the lane to the receipt keeps the job's releases within its deposit; returns the
 /// job's released total after the step.
 pub fn within_escrow<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>) -> Result<Balance> {
@@ -96,6 +106,8 @@ pub fn check_rules<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>
     job_open(job, now)?;
     provider_on_job(job, receipt)?;
     not_expired(receipt, now)?;
+    #[cfg(settlement_mutant = "sequence_orders")]
+    mutant_sequence_orders(lane, receipt)?;
     cumulative_increases(lane, receipt)?;
     within_escrow(job, lane, receipt)
 }

@@ -8,7 +8,8 @@
 //!
 //! Apart from the reference, `model/promises.rs` states the promises to honest parties in their own
 //! observations only (P-G1: a provider is paid for signed work, against an adversary acting as the
-//! consumer).
+//! consumer). `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and
+//! requires each to make it fail.
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 

@@ -21,7 +21,8 @@
 //!   for (J, X)`: the deposit-level bound, what the other providers have not taken;
 //!
 //! the submission returns `Ok` or `CumulativeNotIncreasing`, and afterwards `paid(J, P) >= R.amount`.
-//! Whatever A signed or released before, with whatever sequence and units.
+//! Whatever A signed or released before, with whatever sequence and units: the mutant
+//! `sequence_orders` (a low receipt with a high sequence blocks every higher one) fails it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
