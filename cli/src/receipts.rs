@@ -40,7 +40,8 @@ pub struct SignArgs {
     /// Cumulative usage units.
     #[arg(long, default_value_t = 0)]
     pub units: u128,
-    /// Sequence number (strictly increasing per job and provider, from 1).
+    /// Sequence number (informational, recorded when released: by convention increasing per job and
+    /// provider from 1; receipts are ordered by --amount).
     #[arg(long)]
     pub sequence: u64,
     /// Expiry, ms since the Unix epoch (default: in 24 hours).

@@ -43,12 +43,12 @@ pub fn hint(error: Error) -> String {
         Error::ReceiptExpired => "ask the consumer for a new receipt with a later expiry".into(),
         Error::BadSignature => "sign with the job's payer key, the one given to `escrow open-job --payer-key`".into(),
         Error::Replayed => {
-            "use a sequence above the last settled one for this job and provider (`escrow job ID` shows it)".into()
+            "not returned since v2: receipts are ordered by cumulative amount, the sequence is informational".into()
         }
         Error::CumulativeNotIncreasing => {
-            "receipts are cumulative: sign a total above what this provider was already released (`escrow job ID`)".into()
+            "receipts are ordered by cumulative amount only: sign a total above what this provider was already released (`escrow job ID`)".into()
         }
-        Error::UnitsDecreased => "receipts are cumulative: units may not fall below the last settled receipt's".into(),
+        Error::UnitsDecreased => "not returned since v2: units are informational, never checked".into(),
         Error::ExceedsEscrow => "`escrow top-up` the job first, or release a smaller cumulative amount".into(),
         Error::NothingToClaim => {
             "there is nothing to pay out (`escrow balance ACCOUNT` shows it; stake is withdrawn after `escrow unbond`)".into()

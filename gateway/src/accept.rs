@@ -1,8 +1,12 @@
 //! The acceptance decision, pure: given a job as the chain has it, what the store already holds for it
-//! (the receipts accepted before, by digest, and the newest accepted receipt of each provider), the
+//! (the receipts accepted before, by digest, and the highest accepted receipt of each provider), the
 //! candidate receipts in the order received and `now`, decide each candidate's fate (new, a duplicate,
 //! or refused with a settlement error) and where the job's lanes move. No I/O: the store takes the
 //! job's lock, reads that state, calls [`decide`] and writes what it returns, in one transaction.
+//!
+//! It mirrors the contract exactly: receipts are ordered by cumulative amount only, so a receipt with a
+//! higher amount than the lane's is accepted whatever its sequence and units (informational, as on
+//! chain), and one at or below it is refused as `cumulative_not_increasing`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,7 +27,7 @@ pub struct Candidate {
     pub signature_ok: bool,
 }
 
-/// The newest accepted receipt of one provider on one job.
+/// The highest (and newest) accepted receipt of one provider on one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedLane {
     /// The provider.
@@ -68,7 +72,7 @@ pub enum Decision {
     Refused(settlement::Error),
 }
 
-/// Where one provider's lane moves: to its newest candidate accepted now.
+/// Where one provider's lane moves: to its last candidate accepted now (the highest amount).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moved {
     /// The candidate's index.
@@ -213,7 +217,7 @@ mod tests {
     fn a_receipt_accepted_before_is_a_duplicate_and_not_checked_again() {
         let c = candidate(P1, 10, 1);
         let known = HashMap::from([(digest(&c.receipt, &c.signature), 7)]);
-        // The stored lane is that receipt: checked again, it would be a stale sequence; and the job ended.
+        // The stored lane is that receipt: checked again, its amount would not increase; and the job ended.
         let mut ended = view();
         ended.job.ends_at = NOW;
         let d = run(&ended, &known, &[stored(P1, 10, 1, 1)], &[c]);
@@ -238,25 +242,36 @@ mod tests {
     }
 
     #[test]
-    fn later_receipts_supersede_and_each_sees_those_before_it() {
+    fn later_receipts_supersede_by_amount_and_each_sees_those_before_it() {
         let cs = [candidate(P1, 10, 1), candidate(P1, 30, 2), candidate(P1, 20, 3), candidate(P1, 40, 2)];
         let d = run(&view(), &nothing(), &[], &cs);
-        assert_eq!(codes(&d), ["new", "new", "cumulative_not_increasing", "stale_sequence"]);
-        assert_eq!(d.moved, BTreeMap::from([(P1, Moved { candidate: 1, lane: lane(30, 3, 2) })]));
+        assert_eq!(codes(&d), ["new", "new", "cumulative_not_increasing", "new"]);
+        assert_eq!(d.moved, BTreeMap::from([(P1, Moved { candidate: 3, lane: lane(40, 4, 2) })]));
     }
 
     #[test]
-    fn the_stored_lane_bounds_sequence_cumulative_and_units() {
+    fn the_stored_lane_bounds_the_cumulative_amount_only() {
         let lanes = [stored(P1, 50, 5, 5)];
-        let mut fewer_units = candidate(P1, 60, 6);
+        let mut fewer_units = candidate(P1, 60, 4);
         fewer_units.receipt.units = 4;
-        let cs = [candidate(P1, 60, 5), candidate(P1, 60, 4), candidate(P1, 50, 6), fewer_units, candidate(P1, 60, 6)];
+        let cs = [candidate(P1, 50, 6), candidate(P1, 49, u64::MAX), fewer_units, candidate(P1, 70, 0)];
         let d = run(&view(), &nothing(), &lanes, &cs);
-        assert_eq!(
-            codes(&d),
-            ["stale_sequence", "stale_sequence", "cumulative_not_increasing", "units_decreased", "new"]
-        );
-        assert_eq!(d.moved[&P1], Moved { candidate: 4, lane: lane(60, 6, 6) });
+        assert_eq!(codes(&d), ["cumulative_not_increasing", "cumulative_not_increasing", "new", "new"]);
+        assert_eq!(d.moved[&P1], Moved { candidate: 3, lane: lane(70, 7, 0) });
+    }
+
+    #[test]
+    fn a_higher_amount_with_a_lower_sequence_is_accepted() {
+        // Attack 1: the consumer released a 1-planck receipt with the top sequence and units on chain.
+        let mut v = view();
+        v.settled[0].1 = lane(1, u128::MAX, u64::MAX);
+        v.job.released = 1;
+        let d = run(&v, &nothing(), &[], &[candidate(P1, 60, 10)]);
+        assert_eq!(codes(&d), ["new"]);
+        assert_eq!(d.moved[&P1], Moved { candidate: 0, lane: lane(60, 6, 10) });
+        // The same against a stored lane the gateway accepted with a higher sequence.
+        let d = run(&view(), &nothing(), &[stored(P1, 50, 5, 5)], &[candidate(P1, 60, 1)]);
+        assert_eq!(codes(&d), ["new"]);
     }
 
     #[test]
@@ -264,9 +279,9 @@ mod tests {
         let mut v = view();
         v.settled[0].1 = lane(30, 3, 3);
         v.job.released = 30;
-        let cs = [candidate(P1, 20, 2), candidate(P1, 25, 4), candidate(P1, 35, 4)];
+        let cs = [candidate(P1, 20, 2), candidate(P1, 30, 9), candidate(P1, 35, 1)];
         let d = run(&v, &nothing(), &[stored(P1, 10, 1, 1)], &cs);
-        assert_eq!(codes(&d), ["stale_sequence", "cumulative_not_increasing", "new"]);
+        assert_eq!(codes(&d), ["cumulative_not_increasing", "cumulative_not_increasing", "new"]);
     }
 
     #[test]
@@ -321,10 +336,10 @@ mod tests {
 
     #[test]
     fn a_bad_signature_is_refused_after_the_rules() {
-        let mut forged = candidate(P1, 10, 1);
+        let mut forged = candidate(P1, 5, 2);
         (forged.signature, forged.signature_ok) = ([9; 64], false);
         let d = run(&view(), &nothing(), &[stored(P1, 5, 0, 1)], &[forged]);
-        assert_eq!(codes(&d), ["stale_sequence"]);
+        assert_eq!(codes(&d), ["cumulative_not_increasing"]);
         let mut forged = candidate(P1, 10, 2);
         (forged.signature, forged.signature_ok) = ([9; 64], false);
         let d = run(&view(), &nothing(), &[stored(P1, 5, 0, 1)], &[forged, candidate(P1, 10, 2)]);

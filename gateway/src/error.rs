@@ -125,9 +125,14 @@ fn refusal_message(e: settlement::Error) -> &'static str {
         E::JobFinalized => "the job is finalized",
         E::NotAProvider => "the receipt's provider is not on the job",
         E::ReceiptExpired => "the receipt has expired",
-        E::Replayed => "the sequence is not above the last accepted receipt's (replay or older receipt)",
-        E::CumulativeNotIncreasing => "the cumulative amount is not above the last accepted receipt's",
-        E::UnitsDecreased => "the cumulative units are below the last accepted receipt's",
+        // Not returned since v2: receipts are ordered by cumulative amount; sequence and units are
+        // informational. Kept so an old code still reads sensibly.
+        E::Replayed => "not returned since v2 (receipts are ordered by cumulative amount, not sequence)",
+        E::CumulativeNotIncreasing => {
+            "the cumulative amount is not above the last accepted or settled receipt's (a replay, an older or a \
+             superseded receipt)"
+        }
+        E::UnitsDecreased => "not returned since v2 (units are informational, never checked)",
         E::ExceedsEscrow => "the cumulative amounts would exceed the job's escrowed deposit",
         E::BadSignature => "the signature does not verify against the job's payer key",
         E::Overflow => "an amount overflows",

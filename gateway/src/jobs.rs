@@ -16,12 +16,13 @@ pub struct JobView {
     pub settled: Vec<(AccountId, Lane)>,
 }
 
-fn max_lane(a: &Lane, b: &Lane) -> Lane {
-    Lane {
-        amount: a.amount.max(b.amount),
-        units: a.units.max(b.units),
-        sequence: a.sequence.max(b.sequence),
-        fee: a.fee.max(b.fee),
+/// The later of two lanes: the one with the higher cumulative amount (the chain's, `a`, on a tie), whole.
+/// Receipts are ordered by cumulative amount only; units and sequence just come along.
+fn later_lane(a: &Lane, b: &Lane) -> Lane {
+    if b.amount > a.amount {
+        *b
+    } else {
+        *a
     }
 }
 
@@ -40,15 +41,16 @@ impl JobView {
         Ok(Some(Self { job, settled }))
     }
 
-    /// The job and `provider`'s lane as a new receipt must see them: each lane the later of what was
-    /// settled on chain and what the gateway accepted, and the job's released total the sum of those
-    /// lanes, so accepted-but-unsettled receipts of every provider count against the deposit.
+    /// The job and `provider`'s lane as a new receipt must see them: each lane the later (by cumulative
+    /// amount) of what was settled on chain and what the gateway accepted, and the job's released total
+    /// the sum of those lanes, so accepted-but-unsettled receipts of every provider count against the
+    /// deposit.
     #[must_use]
     pub fn with_accepted(&self, accepted: &[AcceptedLane], provider: &AccountId) -> (Job<AccountId>, Lane) {
         let effective = |p: &AccountId| {
             let chain = self.settled.iter().find(|(q, _)| q == p).map(|(_, l)| *l).unwrap_or_default();
             let ours = accepted.iter().find(|a| a.provider == *p).map(|a| a.lane).unwrap_or_default();
-            max_lane(&chain, &ours)
+            later_lane(&chain, &ours)
         };
         let mut job = self.job.clone();
         job.released = job.providers.iter().fold(0u128, |sum, p| sum.saturating_add(effective(p).amount));
@@ -106,6 +108,22 @@ mod tests {
         }];
         let (job, lane) = view().with_accepted(&accepted, &[2; 32]);
         assert_eq!(job.released, 150);
-        assert_eq!((lane.amount, lane.units, lane.sequence), (100, 9, 2));
+        assert_eq!((lane.amount, lane.units, lane.sequence), (100, 1, 2));
+    }
+
+    #[test]
+    fn the_later_lane_is_the_higher_amount_whatever_its_sequence() {
+        // The consumer released a low receipt with the top sequence and units on chain; the gateway
+        // accepted a higher amount with an ordinary sequence: that is the lane a new receipt must pass.
+        let mut v = view();
+        v.settled[0].1 = Lane { amount: 1, units: u128::MAX, sequence: u64::MAX, fee: 0 };
+        let accepted = [AcceptedLane {
+            provider: [2; 32],
+            receipt_id: 3,
+            lane: Lane { amount: 600, units: 60, sequence: 10, fee: 0 },
+        }];
+        let (job, lane) = v.with_accepted(&accepted, &[2; 32]);
+        assert_eq!(lane, Lane { amount: 600, units: 60, sequence: 10, fee: 0 });
+        assert_eq!(job.released, 600 + 50);
     }
 }

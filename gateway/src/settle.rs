@@ -1,7 +1,8 @@
-//! The settlement loop: releases, per (job, provider), the newest accepted receipt the chain has not
-//! settled yet, many jobs per extrinsic (`release_many`). A lane is released once its unreleased
-//! amount reaches the threshold, once its oldest unreleased receipt passes the maximum age, and at once
-//! when its job is completed or close to its end.
+//! The settlement loop: releases, per (job, provider), the newest accepted receipt (the highest
+//! cumulative amount: the gateway accepts only rising amounts) the chain has not settled yet, many jobs
+//! per extrinsic (`release_many`). A lane is released once its unreleased amount reaches the threshold,
+//! once its oldest unreleased receipt passes the maximum age, and at once when its job is completed or
+//! close to its end.
 //!
 //! Every submission is written to Postgres before it is sent (pending), then followed to in block and
 //! finalized, or failed. The chain is the judge of what was paid: each tick first reads the providers'

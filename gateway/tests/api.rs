@@ -119,7 +119,20 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "cumulative_not_increasing",
         ),
-        ("replayed sequence", resign(&|r| r.sequence = 5), StatusCode::UNPROCESSABLE_ENTITY, "stale_sequence"),
+        // Receipts are ordered by cumulative amount: the accepted amount again is refused whatever the
+        // sequence, the accepted one's (a replay with other units) or a higher one.
+        (
+            "accepted amount, its sequence",
+            resign(&|r| (r.amount, r.sequence) = (10 * UNIT, 5)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cumulative_not_increasing",
+        ),
+        (
+            "accepted amount, higher sequence",
+            resign(&|r| r.amount = 10 * UNIT),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cumulative_not_increasing",
+        ),
         ("over escrow", resign(&|r| r.amount = DEPOSIT + 1), StatusCode::UNPROCESSABLE_ENTITY, "exceeds_escrow"),
         ("expired", resign(&|r| r.expires_at = now_ms() - 1), StatusCode::UNPROCESSABLE_ENTITY, "receipt_expired"),
     ];
@@ -142,6 +155,38 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
     assert_eq!(h.request("GET", "/v1/receipts/abc", vec![]).await.1["code"], "invalid_id");
     assert_eq!(h.request("GET", "/v1/receipts/999999", vec![]).await.0, StatusCode::NOT_FOUND);
     assert_eq!(h.request("GET", "/v1/jobs/999/settlement", vec![]).await.0, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_higher_amount_with_a_lower_sequence_is_accepted(pool: PgPool) {
+    let h = harness(pool).await;
+    assert_eq!(h.post(&h.json(10 * UNIT, 5)).await.0, StatusCode::CREATED);
+    // Sequence and units are informational: a higher amount with a lower sequence, or sequence 0 (and
+    // 0 units), is accepted and moves the lane.
+    assert_eq!(h.post(&h.json(20 * UNIT, 1)).await.0, StatusCode::CREATED);
+    assert_eq!(h.post(&h.json(30 * UNIT, 0)).await.0, StatusCode::CREATED);
+    let lane: (String, String, String) =
+        sqlx::query_as("SELECT amount::text, units::text, sequence::text FROM lanes").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(lane, ((30 * UNIT).to_string(), "0".into(), "0".into()));
+
+    // Attack 1 on the chain: the consumer releases 1 planck with the top sequence and units itself. The
+    // gateway still takes a higher amount with an ordinary sequence, as the contract will.
+    let (mut low, _) = h.signed(1, u64::MAX);
+    low.units = u128::MAX;
+    let low_sig = low.sign(&payer(1));
+    h.market.escrow.release(&h.consumer, &low, &low_sig).await.unwrap();
+    assert_eq!(h.post(&h.json(40 * UNIT, 2)).await.0, StatusCode::CREATED);
+    // A receipt like the consumer's is stored too, as any with an amount above the lane's would be.
+    let (mut top, _) = h.signed(50 * UNIT, u64::MAX);
+    top.units = u128::MAX;
+    let body = serde_json::to_value(SignedReceiptJson::from_signed(&top, &top.sign(&payer(1)))).unwrap();
+    assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
+    assert_eq!(h.accepted_set().await.len(), 5);
+    let (s, v, _) = h.request("GET", &format!("/v1/jobs/{}/settlement", h.job), vec![]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["providers"][0]["accepted"]["amount"], (50 * UNIT).to_string());
+    assert_eq!(v["providers"][0]["released"]["amount"], "1");
+    assert_eq!(v["providers"][0]["released"]["sequence"], u64::MAX);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -168,10 +213,11 @@ async fn a_batch_gets_one_verdict_per_receipt_in_order(pool: PgPool) {
     );
     assert_eq!(results[0]["id"], results[4]["id"]);
     assert_eq!(h.accepted_set().await.len(), 2);
-    // What the audit looks up: stored receipts by (job, provider, sequence); unknown keys are skipped.
+    // What the audit looks up: stored receipts by (job, provider, cumulative amount); unknown keys are
+    // skipped (15 was the forged receipt's, refused).
     let p = account_of(&h.provider);
-    let found =
-        h.state.db.receipts_at(&[(h.job, p, 3), (h.job, p, 2), (h.job + 1, p, 1), (h.job, p, 1)]).await.unwrap();
+    let keys = [(h.job, p, 20 * UNIT), (h.job, p, 15 * UNIT), (h.job + 1, p, 10 * UNIT), (h.job, p, 10 * UNIT)];
+    let found = h.state.db.receipts_at(&keys).await.unwrap();
     let mut amounts: Vec<(u64, u128)> = found.iter().map(|s| (s.receipt.sequence, s.receipt.amount)).collect();
     amounts.sort_unstable();
     assert_eq!(amounts, vec![(1, 10 * UNIT), (3, 20 * UNIT)]);
@@ -263,13 +309,18 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
     assert_eq!(h.post(&over).await.0, StatusCode::CREATED, "the top-up is seen");
     assert_eq!(views("node"), from_node + 1, "read again after the job's event");
 
-    // Someone releases a later receipt on chain directly: a receipt below it would be refused by the
-    // contract, so the gateway refuses it too.
+    // Someone releases a higher receipt on chain directly: a receipt below it would be refused by the
+    // contract, so the gateway refuses it too, whatever its sequence; one above it is accepted, whatever
+    // its sequence.
     let (ahead, signature) = h.signed(170 * UNIT, 5);
     h.market.escrow.release(&h.consumer, &ahead, &signature).await.unwrap();
-    let (status, v) = h.post(&h.json(165 * UNIT, 4)).await;
-    assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("stale_sequence")), "{v}");
-    assert_eq!(h.post(&h.json(180 * UNIT, 6)).await.0, StatusCode::CREATED);
+    let (status, v) = h.post(&h.json(165 * UNIT, 6)).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("cumulative_not_increasing")),
+        "{v}"
+    );
+    assert_eq!(h.post(&h.json(180 * UNIT, 4)).await.0, StatusCode::CREATED);
 }
 
 #[sqlx::test(migrations = false)]

@@ -12,7 +12,7 @@ use std::future::Future;
 use escrow_client::events::decode_labelled;
 use escrow_client::{AccountId, Chain};
 use futures::{stream, StreamExt};
-use settlement::{Domain, Event, JobId, Receipt};
+use settlement::{Balance, Domain, Event, JobId, Receipt};
 
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
@@ -35,8 +35,10 @@ pub struct StoredReceipt {
     pub signature: [u8; 64],
 }
 
-/// The key a stored receipt is found by: (job, provider, sequence).
-pub type ReceiptKey = (JobId, AccountId, u64);
+/// The key a stored receipt is found by: (job, provider, cumulative amount). Receipts are ordered by
+/// cumulative amount only, so the amount (not the sequence, which a lane may repeat) identifies the
+/// receipt a release settled among those the gateway accepted for the lane.
+pub type ReceiptKey = (JobId, AccountId, Balance);
 
 /// Where the audit finds the receipts releases settled (in the `escrow audit` command: the gateway's
 /// database).
@@ -273,34 +275,35 @@ impl Report {
     }
 
     /// Looks up the stored receipt of every release in `source` ([`RECEIPT_KEYS_PER_LOOKUP`] keys at a
-    /// time), each under its own (job, provider, sequence), then [`Report::check_receipts`].
+    /// time), each under its own (job, provider, cumulative amount), then [`Report::check_receipts`].
     pub async fn check_receipts_from<S: ReceiptSource>(&mut self, source: &S) -> core::result::Result<(), S::Error> {
-        let keys: Vec<ReceiptKey> = self.ledger.releases.iter().map(|r| (r.job, r.provider, r.sequence)).collect();
+        let keys: Vec<ReceiptKey> = self.ledger.releases.iter().map(|r| (r.job, r.provider, r.cumulative)).collect();
         let mut stored = HashMap::new();
         for chunk in keys.chunks(RECEIPT_KEYS_PER_LOOKUP) {
             for s in source.receipts_at(chunk).await? {
-                stored.insert((s.receipt.job_id, s.receipt.provider, s.receipt.sequence), s);
+                stored.insert((s.receipt.job_id, s.receipt.provider, s.receipt.amount), s);
             }
         }
         self.check_receipts(&stored);
         Ok(())
     }
 
-    /// Checks each release against the receipt the gateway stored for its (job, provider, sequence),
-    /// if any: same cumulative and units, this chain and contract, and a signature that verifies
-    /// (strictly, as the contract does) against the job's payer key.
+    /// Checks each release against the receipt the gateway stored for its (job, provider, cumulative
+    /// amount), if any: same units and sequence (the released receipt's, as the event reports them),
+    /// this chain and contract, and a signature that verifies (strictly, as the contract does) against
+    /// the job's payer key.
     pub fn check_receipts(&mut self, stored: &HashMap<ReceiptKey, StoredReceipt>) {
         for r in &self.ledger.releases {
-            let Some(s) = stored.get(&(r.job, r.provider, r.sequence)) else {
+            let Some(s) = stored.get(&(r.job, r.provider, r.cumulative)) else {
                 self.receipts_absent = self.receipts_absent.saturating_add(1);
                 continue;
             };
             let payer_key = self.ledger.jobs.get(&r.job).filter(|b| b.complete).map(|b| b.payer_key);
             let mut wrong = Vec::new();
-            if s.receipt.amount != r.cumulative || s.receipt.units != r.units {
+            if s.receipt.units != r.units || s.receipt.sequence != r.sequence {
                 wrong.push(format!(
-                    "released cumulative {} / units {}, the stored receipt says {} / {}",
-                    r.cumulative, r.units, s.receipt.amount, s.receipt.units
+                    "released cumulative {} with units {} / sequence {}, the stored receipt says {} / {}",
+                    r.cumulative, r.units, r.sequence, s.receipt.units, s.receipt.sequence
                 ));
             }
             if s.receipt.domain != self.domain {
@@ -442,12 +445,13 @@ mod tests {
                 sequence,
             })
             .collect();
-        // A stored receipt in each lookup; the last one is not what was released.
+        // A stored receipt in each lookup; the last one is not what was released (another sequence
+        // with the same cumulative amount).
         let mut receipts = HashMap::new();
-        for (sequence, amount) in [(1, 1), (10_001, 10_001), (releases, 5)] {
+        for (amount, sequence) in [(1, 1), (10_001, 10_001), (releases.into(), 5)] {
             let receipt = Receipt { domain, job_id: job, provider, amount, units: 1, sequence, expires_at: 0 };
             let signature = receipt.sign(&key);
-            receipts.insert((job, provider, sequence), StoredReceipt { receipt, signature });
+            receipts.insert((job, provider, amount), StoredReceipt { receipt, signature });
         }
         let source = InMemory { receipts, asked: Mutex::new(Vec::new()) };
         let mut report = Report {

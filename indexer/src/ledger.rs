@@ -59,8 +59,6 @@ pub struct JobBook {
     pub slashed: Balance,
     /// Settled cumulative amount per provider.
     pub lanes: BTreeMap<AccountId, Balance>,
-    /// Settled (units, sequence) per provider.
-    pub marks: BTreeMap<AccountId, (u128, u64)>,
     /// Refunds seen (one at most).
     pub refunds: u32,
 }
@@ -182,18 +180,16 @@ impl Ledger {
                 });
                 let book = self.jobs.entry(*job_id).or_default();
                 let prev = book.lanes.insert(*provider, *cumulative).unwrap_or(0);
-                let (prev_units, prev_sequence) = book.marks.insert(*provider, (*units, *sequence)).unwrap_or((0, 0));
                 book.net = add(book.net, *net);
                 book.fees = add(book.fees, *fee);
                 if !book.complete {
                     return;
                 }
                 let mut wrong = Vec::new();
+                // Receipts are ordered by cumulative amount only (rules v2): sequence and units are
+                // informational and may go any way.
                 if *cumulative <= prev {
                     wrong.push(format!("cumulative {cumulative} is not above the lane's {prev}"));
-                }
-                if *sequence <= prev_sequence || *units < prev_units {
-                    wrong.push(format!("sequence {sequence} / units {units} after {prev_sequence} / {prev_units}"));
                 }
                 let step = split_step(prev, *cumulative, book.fee_bps);
                 if *amount != cumulative.saturating_sub(prev) {
@@ -443,8 +439,26 @@ mod tests {
         else {
             unreachable!()
         };
-        let stale = Event::Released { job_id, consumer, provider, cumulative, units, sequence: 10, amount, fee, net };
-        let l = run(&[open(100), release(0, 10), stale]);
-        assert_eq!(l.findings.len(), 1, "the second release reuses sequence 10: {:?}", l.findings);
+        // Sequence and units are informational: a second release reusing sequence 10, with fewer units,
+        // is in order as long as its cumulative amount rises.
+        let reused =
+            Event::Released { job_id, consumer, provider, cumulative, units: 1, sequence: 10, amount, fee, net };
+        let l = run(&[open(100), release(0, 10), reused]);
+        assert_eq!(l.findings, vec![], "a rising cumulative with any sequence and units");
+        // A cumulative that does not rise is found.
+        let back = Event::Released {
+            job_id,
+            consumer,
+            provider,
+            cumulative: 10,
+            units,
+            sequence: 99,
+            amount: 0,
+            fee: 0,
+            net: 0,
+        };
+        let l = run(&[open(100), release(0, 10), back]);
+        assert_eq!(l.findings.len(), 1, "the second release does not raise the lane: {:?}", l.findings);
+        assert!(l.findings[0].what.contains("not above the lane's 10"), "{:?}", l.findings);
     }
 }

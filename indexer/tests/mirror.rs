@@ -13,7 +13,7 @@ use indexer::audit::{audit, StoredReceipt};
 use indexer::store::Filter;
 use indexer::{app, AppState};
 use serde_json::Value;
-use settlement::Event;
+use settlement::{Event, Receipt};
 use sqlx::PgPool;
 use testkit::activity::every_kind;
 use testkit::indexing::*;
@@ -209,19 +209,23 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     let mut receipts = HashMap::new();
     for (provider, amount, sequence) in [(p1, 7 * UNIT + 3, 1), (p1, 12 * UNIT + 11, 2), (p1, 15 * UNIT, 3)] {
         let (receipt, signature) = signed_receipt(&m, &key, job, provider, amount, sequence);
-        receipts.insert((job, provider, sequence), StoredReceipt { receipt, signature });
+        receipts.insert((job, provider, amount), StoredReceipt { receipt, signature });
     }
     report.check_receipts(&receipts);
     assert_eq!((report.receipts_verified, report.receipts_absent), (3, 1));
     assert!(report.is_clean(), "{}", report.render());
-    // A stored receipt that does not match what was released, or whose signature fails, is reported.
-    let (mut receipt, _) = signed_receipt(&m, &key, job, p1, 7 * UNIT + 3, 1);
+    // A stored receipt (found by the released cumulative amount) that does not match what was
+    // released, in units or sequence, or whose signature fails, is reported.
+    let (receipt, _) = signed_receipt(&m, &key, job, p1, 7 * UNIT + 3, 1);
     let forged = StoredReceipt { signature: receipt.sign(&payer(2)), receipt: receipt.clone() };
-    receipt.amount += 1;
-    let mismatched = StoredReceipt { signature: receipt.sign(&key), receipt };
-    for bad in [forged, mismatched] {
+    let mut other_units = receipt.clone();
+    other_units.units += 1;
+    let mut other_sequence = receipt;
+    other_sequence.sequence = 9;
+    let mismatched = |r: Receipt<AccountId>| StoredReceipt { signature: r.sign(&key), receipt: r };
+    for bad in [forged, mismatched(other_units), mismatched(other_sequence)] {
         let mut report = audit(&db, None).await.unwrap();
-        report.check_receipts(&HashMap::from([((job, p1, 1), bad)]));
+        report.check_receipts(&HashMap::from([((job, p1, 7 * UNIT + 3), bad)]));
         assert!(!report.is_clean());
     }
 

@@ -3,6 +3,11 @@
 //! The contract runs [`check_domain`] then [`check_against_job`] inside every release; the gateway runs
 //! the very same functions before it accepts a receipt, with its own view of the lane (the last
 //! *accepted* receipt rather than the last settled one), so it never accepts what the contract refuses.
+//!
+//! Receipts are ordered by their cumulative amount only (rules v2): a receipt settles if its amount is
+//! above the lane's, whatever its sequence and units. Those two are recorded in the lane and the
+//! `Released` event but never checked, so no receipt the payer key signs, with any sequence or units,
+//! can make a receipt with a higher cumulative amount unsettleable.
 
 use crate::receipt::{Domain, Receipt, SignatureBytes};
 use crate::state::{Job, JobStatus, Lane};
@@ -51,15 +56,8 @@ pub fn not_expired<A>(receipt: &Receipt<A>, now: Timestamp) -> Result<()> {
     Ok(())
 }
 
-/// The sequence is above the lane's (not a replay or an older receipt).
-pub fn sequence_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
-    if receipt.sequence <= lane.sequence {
-        return Err(Error::Replayed);
-    }
-    Ok(())
-}
-
-/// The cumulative amount is above the lane's.
+/// The cumulative amount is above the lane's: the one order among a lane's receipts (a replay, an older
+/// or a superseded receipt has an amount at or below the lane's). Sequence and units are not compared.
 pub fn cumulative_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
     if receipt.amount <= lane.amount {
         return Err(Error::CumulativeNotIncreasing);
@@ -67,10 +65,12 @@ pub fn cumulative_increases<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> 
     Ok(())
 }
 
-/// The cumulative units are not below the lane's.
-pub fn units_not_decreasing<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
-    if receipt.units < lane.units {
-        return Err(Error::UnitsDecreased);
+/// Injected bug `sequence_orders` (model-test mutant only): restores the v1 sequence order, which lets a
+/// low receipt with a high sequence block every higher one. Never compiled into a real build.
+#[cfg(settlement_mutant = "sequence_orders")]
+fn mutant_sequence_orders<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
+    if receipt.sequence <= lane.sequence {
+        return Err(Error::Replayed);
     }
     Ok(())
 }
@@ -106,9 +106,9 @@ pub fn check_rules<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>
     job_open(job, now)?;
     provider_on_job(job, receipt)?;
     not_expired(receipt, now)?;
-    sequence_increases(lane, receipt)?;
+    #[cfg(settlement_mutant = "sequence_orders")]
+    mutant_sequence_orders(lane, receipt)?;
     cumulative_increases(lane, receipt)?;
-    units_not_decreasing(lane, receipt)?;
     within_escrow(job, lane, receipt)
 }
 
@@ -204,17 +204,21 @@ mod tests {
     }
 
     #[test]
-    fn sequence_cumulative_and_units() {
+    fn cumulative_orders_sequence_and_units_do_not() {
         let r = receipt();
-        assert_eq!(sequence_increases(&lane(), &r), Ok(()));
-        assert_eq!(sequence_increases(&lane(), &Receipt { sequence: 3, ..r.clone() }), Err(Error::Replayed));
         assert_eq!(cumulative_increases(&lane(), &r), Ok(()));
         assert_eq!(
             cumulative_increases(&lane(), &Receipt { amount: 100, ..r.clone() }),
             Err(Error::CumulativeNotIncreasing)
         );
-        assert_eq!(units_not_decreasing(&lane(), &Receipt { units: 10, ..r.clone() }), Ok(()));
-        assert_eq!(units_not_decreasing(&lane(), &Receipt { units: 9, ..r }), Err(Error::UnitsDecreased));
+        // A higher amount settles whatever its sequence and units: lower, equal or zero.
+        for (sequence, units) in [(0, 0), (1, 9), (3, 10), (u64::MAX, u128::MAX)] {
+            let any = Receipt { sequence, units, ..r.clone() };
+            assert_eq!(check_rules(&job(), &lane(), &any, NOW), Ok(200), "sequence {sequence}, units {units}");
+        }
+        // A lane left at the top of both by a low receipt still takes a higher amount.
+        let blocked = Lane { amount: 1, units: u128::MAX, sequence: u64::MAX, fee: 0 };
+        assert_eq!(check_rules(&job(), &blocked, &Receipt { sequence: 10, ..r }, NOW), Ok(299));
     }
 
     #[test]
@@ -237,8 +241,10 @@ mod tests {
         let r = receipt();
         assert_eq!(check_against_job(&job(), &lane(), &r, &signed(&r), NOW), Ok(200));
         // Several faults at once: the first check in the order decides.
-        let bad = Receipt { amount: 50, sequence: 1, ..r.clone() };
-        assert_eq!(check_against_job(&job(), &lane(), &bad, &signed(&bad), NOW), Err(Error::Replayed));
+        let bad = Receipt { amount: 50, expires_at: NOW, ..r.clone() };
+        assert_eq!(check_against_job(&job(), &lane(), &bad, &signed(&bad), NOW), Err(Error::ReceiptExpired));
+        let bad = Receipt { amount: 1_001, sequence: 1, ..r.clone() };
+        assert_eq!(check_against_job(&job(), &lane(), &bad, &[0; 64], NOW), Err(Error::ExceedsEscrow));
         assert_eq!(check_against_job(&job(), &lane(), &r, &[0; 64], 2_000), Err(Error::JobEnded));
         // The rules alone pass a receipt whose signature is bad; the full list does not.
         assert_eq!(check_rules(&job(), &lane(), &r, NOW), Ok(200));

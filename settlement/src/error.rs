@@ -40,12 +40,15 @@ pub enum Error {
     ReceiptExpired,
     /// The ed25519 signature does not verify (strictly) against the job's payer key.
     BadSignature,
-    /// The receipt's sequence is not above the last settled one for this job and provider: a replay or
-    /// an older receipt.
+    /// Not returned since v2 (kept at its index for the ABI). It was: the receipt's sequence is not
+    /// above the last settled one. Receipts are now ordered by cumulative amount only, so a replay or
+    /// an older receipt is refused as [`Error::CumulativeNotIncreasing`].
     Replayed,
-    /// The receipt's cumulative amount is not above what was already released to this provider.
+    /// The receipt's cumulative amount is not above what was already released to this provider: a
+    /// replay, an older or a superseded receipt (the one order among a lane's receipts).
     CumulativeNotIncreasing,
-    /// The receipt's cumulative usage units are below the last settled receipt's.
+    /// Not returned since v2 (kept at its index for the ABI). It was: the receipt's cumulative usage
+    /// units are below the last settled receipt's. Units are now informational only.
     UnitsDecreased,
     /// Releasing the receipt would pay out more than the job's escrowed deposit.
     ExceedsEscrow,

@@ -52,7 +52,7 @@ pub enum Event<A> {
         cumulative: Balance,
         /// The receipt's cumulative usage units.
         units: u128,
-        /// The receipt's sequence.
+        /// The released receipt's sequence (informational: receipts are ordered by cumulative amount).
         sequence: u64,
         /// Gross released by this step (`net + fee`).
         amount: Balance,

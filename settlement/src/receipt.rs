@@ -1,8 +1,10 @@
 //! The usage receipt: what a consumer signs to pay a provider.
 //!
 //! A receipt states the *cumulative* amount owed (and usage units consumed) by one job to one of its
-//! providers. A later receipt (higher `sequence`) supersedes every earlier one, so a provider can stream
-//! any number of receipts and settle all of them with one release of the newest.
+//! providers. A receipt with a higher cumulative amount supersedes every lower one, so a provider can
+//! stream any number of receipts and settle all of them with one release of the highest. `units` and
+//! `sequence` are informational (recorded when the receipt is released, never checked): nothing signed
+//! with any sequence or units can keep a higher amount from settling.
 //!
 //! Signing bytes: [`RECEIPT_TAG`] followed by the SCALE encoding of [`Receipt`]. With 32-byte accounts
 //! that is 24 + 152 = 176 bytes. The receipt binds its domain (the chain's genesis hash and the escrow
@@ -44,11 +46,13 @@ pub struct Receipt<A> {
     pub job_id: JobId,
     /// The provider it pays.
     pub provider: A,
-    /// Total amount owed to this provider on this job so far (cumulative, never decreases).
+    /// Total amount owed to this provider on this job so far (cumulative): the one order among a
+    /// lane's receipts, the highest supersedes.
     pub amount: Balance,
-    /// Total usage units consumed so far (cumulative, never decreases).
+    /// Total usage units consumed so far (cumulative by convention; informational, never checked).
     pub units: u128,
-    /// Strictly increasing per (job, provider), starting at 1.
+    /// The signer's own counter, by convention increasing per (job, provider) from 1 (informational,
+    /// never checked).
     pub sequence: u64,
     /// Milliseconds since the Unix epoch after which the receipt can no longer be settled.
     pub expires_at: Timestamp,

@@ -72,15 +72,16 @@ impl<A: PartialEq> Job<A> {
     }
 }
 
-/// What has been settled on one job for one provider (the newest released receipt).
+/// What has been settled on one job for one provider (the released receipt with the highest cumulative
+/// amount).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
 pub struct Lane {
     /// Cumulative gross amount released.
     pub amount: Balance,
-    /// Cumulative usage units of the newest released receipt.
+    /// Cumulative usage units of that receipt (informational, never checked).
     pub units: u128,
-    /// Sequence of the newest released receipt (0: none yet).
+    /// Sequence of that receipt (informational, never checked; 0 also when nothing was released).
     pub sequence: u64,
     /// Cumulative fee taken by the treasury.
     pub fee: Balance,

@@ -4,7 +4,12 @@
 //! After every operation the engine must agree with the model (the outcome, including the exact
 //! [`Error`], and every record), a refused operation must leave the store untouched, and the money
 //! invariants must hold: funds are conserved, no job releases more than its deposit, settled
-//! cumulative amounts and sequences never decrease, no receipt pays twice and every fee split is exact.
+//! cumulative amounts never decrease, no receipt pays twice and every fee split is exact.
+//!
+//! Apart from the reference, `model/promises.rs` states the promises to honest parties in their own
+//! observations only (P-G1: a provider is paid for signed work, against an adversary acting as the
+//! consumer). `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and
+//! requires each to make it fail.
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 
@@ -15,6 +20,8 @@ mod harness;
 mod invariants;
 #[path = "model/ops.rs"]
 mod ops;
+#[path = "model/promises.rs"]
+mod promises;
 #[path = "model/reference.rs"]
 mod reference;
 #[path = "model/rules.rs"]
@@ -32,9 +39,10 @@ use proptest::test_runner::RngAlgorithm;
 use crate::harness::Harness;
 use crate::ops::Op;
 use crate::strategies::{op, plausible_open, stake_amount};
+use crate::world::cases;
 
 proptest! {
-    #![proptest_config(ProptestConfig { rng_algorithm: RngAlgorithm::XorShift, ..ProptestConfig::with_cases(10_000) })]
+    #![proptest_config(ProptestConfig { cases: cases(10_000), rng_algorithm: RngAlgorithm::XorShift, ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_agree_with_the_model(

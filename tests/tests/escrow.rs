@@ -1,6 +1,7 @@
 //! The escrow on a real `substrate-contracts-node --dev`, deployed from its release bundle:
 //! (a) the happy path, (b) every bad receipt refused, (c) disputes and slashing, (d) refund after
-//! expiry, (e) a hot-standby provider paid by its own receipts.
+//! expiry, (e) a hot-standby provider paid by its own receipts; and the attacks of "Money rules v2"
+//! replayed (attack 1: a low receipt with the top sequence and units cannot block a higher one).
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::cast_possible_wrap)]
 
 use escrow_client::{account_of, AccountId, Error, Keypair};
@@ -61,9 +62,12 @@ async fn a_job_streams_receipts_settles_once_and_everyone_is_paid() -> TestResul
     assert_eq!(released.value.fee, 20 * UNIT);
     assert!(released.events.iter().any(|e| matches!(e,
         Event::Released { amount, fee, net, sequence: 10, .. } if *amount == gross && *fee == 20 * UNIT && *net == 380 * UNIT)));
-    // An older receipt of the stream can no longer pay.
+    // An older receipt of the stream can no longer pay: its cumulative amount is below the lane's.
     let (old, old_sig) = &receipts[4];
-    assert_eq!(escrow_error(m.escrow.release(&m.owner, old, old_sig).await), settlement::Error::Replayed);
+    assert_eq!(
+        escrow_error(m.escrow.release(&m.owner, old, old_sig).await),
+        settlement::Error::CumulativeNotIncreasing
+    );
 
     // Provider and treasury pull their shares; the native balances move by exactly that, less the fee.
     for (who, share) in [(&provider, 380 * UNIT), (&m.treasury, 20 * UNIT)] {
@@ -142,7 +146,19 @@ async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -
     let (mut r, _) = signed_receipt(&m, &key, job, p, 20 * UNIT, 6);
     r.expires_at = now_ms() - 1_000;
     cases.push(("expired", r.clone(), r.sign(&key), settlement::Error::ReceiptExpired));
-    cases.push(("replayed", good.clone(), good_sig, settlement::Error::Replayed));
+    // Receipts are ordered by cumulative amount only: a replay, or the settled amount again with a
+    // higher sequence, or a lower one with the top sequence and units, is refused for its amount.
+    cases.push(("replayed", good.clone(), good_sig, settlement::Error::CumulativeNotIncreasing));
+    let (r, sig) = signed_receipt(&m, &key, job, p, 10 * UNIT, 7);
+    cases.push(("settled amount, higher sequence", r, sig, settlement::Error::CumulativeNotIncreasing));
+    let (mut r, _) = signed_receipt(&m, &key, job, p, 10 * UNIT - 1, u64::MAX);
+    r.units = u128::MAX;
+    cases.push((
+        "lower amount, top sequence and units",
+        r.clone(),
+        r.sign(&key),
+        settlement::Error::CumulativeNotIncreasing,
+    ));
     let (r, sig) = signed_receipt(&m, &key, job, p, 101 * UNIT, 6);
     cases.push(("over the escrow", r, sig, settlement::Error::ExceedsEscrow));
 
@@ -258,5 +274,54 @@ async fn e_hot_standby_takes_over_and_is_paid_by_its_own_receipts() -> TestResul
     assert_eq!(m.escrow.balance_of(account_of(&standby)).await?, fee::split(50 * UNIT, 500).net);
     assert_eq!(m.escrow.balance_of(account_of(&m.treasury)).await?, 4 * UNIT);
     assert_eq!(m.escrow.job(job).await?.unwrap().released, 80 * UNIT);
+    Ok(())
+}
+
+/// Attack 1 of "Money rules v2", exactly: the provider holds receipt R (cumulative 600, sequence 10),
+/// not yet released (say, accepted by the gateway). The consumer signs R2 (cumulative 1 planck, sequence
+/// `u64::MAX`, units `u128::MAX`) with the payer key and releases it itself. Under v1 R then failed
+/// with `Replayed` (and `UnitsDecreased`) and the lane could never rise again; now R settles, and the
+/// provider is paid its 600 gross, 570 net.
+#[tokio::test]
+async fn attack_1_a_low_receipt_with_the_top_sequence_cannot_block_a_higher_one() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderAttack1").await?;
+    let consumer = funded(&chain, "//ConsumerAttack1", 10_000 * UNIT).await?;
+    let p = account_of(&provider);
+    let job = m.escrow.open_job(&consumer, 1_000 * UNIT, &job_request(&[&provider], 6, 600_000)).await?.value;
+    let key = payer(6);
+
+    // The provider holds R.
+    let (r, r_sig) = signed_receipt(&m, &key, job, p, 600 * UNIT, 10);
+    // The consumer signs R2 and releases it directly.
+    let (mut r2, _) = signed_receipt(&m, &key, job, p, 1, u64::MAX);
+    r2.units = u128::MAX;
+    let r2_sig = r2.sign(&key);
+    let low = m.escrow.release(&consumer, &r2, &r2_sig).await?;
+    assert_eq!((low.value.net, low.value.fee), (1, 0));
+    assert!(low.events.iter().any(|e| matches!(e,
+        Event::Released { cumulative: 1, units, sequence, .. } if *units == u128::MAX && *sequence == u64::MAX)));
+    let lane = m.escrow.lane(job, p).await?;
+    assert_eq!((lane.amount, lane.units, lane.sequence), (1, u128::MAX, u64::MAX));
+
+    // R still settles, to its full cumulative amount.
+    let paid = m.escrow.release(&provider, &r, &r_sig).await?;
+    assert_eq!((paid.value.net, paid.value.fee), (570 * UNIT - 1, 30 * UNIT));
+    assert!(paid.events.iter().any(|e| matches!(e,
+        Event::Released { cumulative, sequence: 10, amount, .. } if *cumulative == 600 * UNIT && *amount == 600 * UNIT - 1)));
+    let lane = m.escrow.lane(job, p).await?;
+    assert_eq!((lane.amount, lane.fee, lane.sequence), (600 * UNIT, 30 * UNIT, 10));
+    // Paid 600 gross: 570 net to the provider, 30 to the treasury.
+    assert_eq!(m.escrow.job(job).await?.unwrap().released, 600 * UNIT);
+    assert_eq!(m.escrow.balance_of(p).await?, 570 * UNIT);
+    assert_eq!(m.escrow.balance_of(account_of(&m.treasury)).await?, 30 * UNIT);
+    // R is spent: its replay, and R2's, are refused by their amounts.
+    for (receipt, signature) in [(&r, &r_sig), (&r2, &r2_sig)] {
+        assert_eq!(
+            escrow_error(m.escrow.release(&consumer, receipt, signature).await),
+            settlement::Error::CumulativeNotIncreasing
+        );
+    }
     Ok(())
 }

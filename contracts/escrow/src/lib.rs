@@ -92,7 +92,7 @@ pub mod escrow {
         pub cumulative: Balance,
         /// The settled cumulative usage units.
         pub units: u128,
-        /// The receipt's sequence.
+        /// The released receipt's sequence (informational: receipts are ordered by cumulative amount).
         pub sequence: u64,
         /// The amount moved by this change.
         pub amount: Balance,

@@ -1,5 +1,5 @@
 //! Stored receipts and lanes read back: one receipt by id (API, settlement loop), receipts by
-//! (job, provider, sequence) (audit), and the lanes of jobs (settlement view, acceptance).
+//! (job, provider, cumulative amount) (audit), and the lanes of jobs (settlement view, acceptance).
 
 use std::collections::HashMap;
 
@@ -35,20 +35,22 @@ impl Store {
         row.as_ref().map(stored_of).transpose()
     }
 
-    /// The stored receipts with these (job, provider, sequence) keys, in any order (keys without a
-    /// stored receipt are skipped): what the audit compares releases with.
-    pub async fn receipts_at(&self, keys: &[(u64, AccountId, u64)]) -> Result<Vec<Stored>> {
+    /// The stored receipts with these (job, provider, cumulative amount) keys, in any order (keys
+    /// without a stored receipt are skipped): what the audit compares releases with. The amount, not
+    /// the sequence, identifies an accepted receipt of a lane (unique since migration 0004): receipts
+    /// are ordered by cumulative amount, and a lane may hold several with one sequence.
+    pub async fn receipts_at(&self, keys: &[(u64, AccountId, u128)]) -> Result<Vec<Stored>> {
         let jobs: Vec<String> = keys.iter().map(|k| k.0.to_string()).collect();
         let providers: Vec<Vec<u8>> = keys.iter().map(|k| k.1.to_vec()).collect();
-        let sequences: Vec<String> = keys.iter().map(|k| k.2.to_string()).collect();
+        let amounts: Vec<String> = keys.iter().map(|k| k.2.to_string()).collect();
         sqlx::query(&format!(
             "SELECT {STORED_COLUMNS} FROM receipts r \
-             JOIN UNNEST($1::text[], $2::bytea[], $3::text[]) AS k (job_id, provider, sequence) \
-             ON r.job_id = k.job_id::numeric AND r.provider = k.provider AND r.sequence = k.sequence::numeric"
+             JOIN UNNEST($1::text[], $2::bytea[], $3::text[]) AS k (job_id, provider, amount) \
+             ON r.job_id = k.job_id::numeric AND r.provider = k.provider AND r.amount = k.amount::numeric"
         ))
         .bind(jobs)
         .bind(providers)
-        .bind(sequences)
+        .bind(amounts)
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -56,7 +58,7 @@ impl Store {
         .collect()
     }
 
-    /// The newest accepted receipt of every provider of a job.
+    /// The highest (newest) accepted receipt of every provider of a job.
     pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
         Ok(lanes_of_jobs(&self.pool, &[job_id]).await?.remove(&job_id).unwrap_or_default())
     }

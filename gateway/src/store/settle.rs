@@ -94,12 +94,14 @@ impl Store {
             .collect()
     }
 
-    /// Records that the chain settled a lane up to `amount` at `sequence` (never moving it back); the
-    /// lane waits no more unless something newer was accepted.
+    /// Records that the chain settled a lane up to `amount` with a receipt of `sequence` (never moving
+    /// it back: the amount orders, the sequence is that receipt's, informational); the lane waits no
+    /// more unless something higher was accepted.
     pub async fn mark_settled(&self, job_id: JobId, provider: &AccountId, amount: u128, sequence: u64) -> Result<()> {
         sqlx::query(
             "UPDATE lanes SET settled_amount = GREATEST(settled_amount, $3::numeric), \
-             settled_sequence = GREATEST(settled_sequence, $4::numeric), \
+             settled_sequence = CASE WHEN $3::numeric >= settled_amount THEN $4::numeric \
+             ELSE settled_sequence END, \
              unsettled_since = CASE WHEN amount <= GREATEST(settled_amount, $3::numeric) THEN NULL \
              ELSE now() END WHERE job_id = $1::numeric AND provider = $2",
         )

@@ -32,8 +32,8 @@ pub(crate) struct Harness {
     pub(crate) model: Model,
     pub(crate) events_seen: usize,
     pub(crate) flows: Flows,
-    /// (job, provider, sequence) of every Released event.
-    pub(crate) paid: BTreeSet<(u64, Acc, u64)>,
+    /// (job, provider, cumulative) of every Released event.
+    pub(crate) paid: BTreeSet<(u64, Acc, u128)>,
 }
 
 pub(crate) fn agree<T: PartialEq + Debug>(

@@ -105,15 +105,10 @@ impl Model {
         if receipt.expires_at <= now {
             return Err(Error::ReceiptExpired);
         }
+        // Ordered by cumulative amount only: sequence and units are recorded, never compared.
         let lane = job.lanes.get(&receipt.provider).copied().unwrap_or_default();
-        if receipt.sequence <= lane.sequence {
-            return Err(Error::Replayed);
-        }
         if receipt.amount <= lane.amount {
             return Err(Error::CumulativeNotIncreasing);
-        }
-        if receipt.units < lane.units {
-            return Err(Error::UnitsDecreased);
         }
         let step = receipt.amount - lane.amount;
         if job.released + step > job.deposit {

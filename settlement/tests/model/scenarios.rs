@@ -179,13 +179,15 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
     let r3 = h.receipt(1, 0, 300, 30, 3);
     h.expect(&signed(&r1), Ok(()));
     h.expect(&signed(&r3), Ok(()));
-    // Resubmitted, superseded or older receipts.
-    h.expect(&signed(&r1), Err(Error::Replayed));
-    h.expect(&signed(&r3), Err(Error::Replayed));
-    h.expect(&signed(&h.receipt(1, 0, 400, 40, 2)), Err(Error::Replayed));
+    // Resubmitted, superseded or older receipts: refused by their amount, whatever their sequence.
+    h.expect(&signed(&r1), Err(Error::CumulativeNotIncreasing));
+    h.expect(&signed(&r3), Err(Error::CumulativeNotIncreasing));
     h.expect(&signed(&h.receipt(1, 0, 300, 40, 4)), Err(Error::CumulativeNotIncreasing));
-    h.expect(&signed(&h.receipt(1, 0, 350, 29, 4)), Err(Error::UnitsDecreased));
-    h.expect(&signed(&h.receipt(1, 0, 350, 30, 4)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 299, u128::MAX, u64::MAX)), Err(Error::CumulativeNotIncreasing));
+    // A higher amount settles with a lower sequence, or fewer units: both are informational.
+    h.expect(&signed(&h.receipt(1, 0, 320, 40, 2)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 350, 29, 0)), Ok(()));
+    assert_eq!((h.store.lanes[&(1, PROVIDERS[0])].units, h.store.lanes[&(1, PROVIDERS[0])].sequence), (29, 0));
     // A signature moved to another job or provider, or a receipt signed by another key than the job's.
     let moved = |receipt: Receipt<Acc>| Op::Signed {
         receipt: Box::new(receipt),
@@ -210,6 +212,22 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
     for pick in 0..h.model.settled.len() {
         assert!(h.apply(&Op::Replay { pick }).is_err());
     }
+}
+
+/// Attack 1 of "Money rules v2": the provider holds R (cumulative 600, sequence 10); the consumer signs
+/// R2 (1, sequence `u64::MAX`, units `u128::MAX`) and releases it itself. R still settles in full.
+#[test]
+fn a_low_receipt_with_the_top_sequence_and_units_cannot_block_a_higher_one() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    let held = h.receipt(1, 0, 600, 60, 10);
+    h.expect(&signed(&h.receipt(1, 0, 1, u128::MAX, u64::MAX)), Ok(()));
+    h.expect(&signed(&held), Ok(()));
+    let lane = h.store.lanes[&(1, PROVIDERS[0])];
+    assert_eq!((lane.amount, lane.units, lane.sequence, lane.fee), (600, 60, 10, 30));
+    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (570, 30));
+    h.expect(&signed(&held), Err(Error::CumulativeNotIncreasing));
 }
 
 #[test]

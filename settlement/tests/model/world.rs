@@ -60,6 +60,12 @@ pub(crate) fn sign(key: usize, receipt: &Receipt<Acc>) -> SignatureBytes {
     receipt.sign(&KEYS[key])
 }
 
+/// Cases per property: `default`, unless `PROPTEST_CASES` says otherwise (the mutants step of
+/// `scripts/test` runs fewer).
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// The fee rule, written the obvious way: `floor(gross * bps / 10_000)` (the decomposed form only where
 /// the product overflows, which the random amounts never reach).
 pub(crate) fn naive_fee(gross: u128, bps: u16) -> u128 {

@@ -18,8 +18,8 @@
 //! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar, InsufficientStake
 //! - `top_up`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, Overflow (*)
 //! - `release`, and each receipt of `release_many`: WrongChain, WrongContract, JobNotFound, JobFinalized,
-//!   JobEnded, NotAProvider, ReceiptExpired, Replayed, CumulativeNotIncreasing, UnitsDecreased,
-//!   ExceedsEscrow, BadSignature, Overflow (*)
+//!   JobEnded, NotAProvider, ReceiptExpired, CumulativeNotIncreasing, ExceedsEscrow, BadSignature,
+//!   Overflow (*)
 //! - `complete`: JobNotFound, Unauthorized, AlreadyCompleted, JobFinalized, JobEnded
 //! - `refund`: JobNotFound, JobNotEnded, JobFinalized, Overflow (*)
 //! - `claim`: NothingToClaim, TransferFailed (**)
@@ -50,6 +50,8 @@
 //!   and DisputeNotFound is checked first.
 //! - InvalidConfig from anything but `new`: no message changes the timing.
 //! - `release_many` never fails as a whole: it reports each receipt's outcome.
+//! - Replayed and UnitsDecreased: not returned since v2 (receipts are ordered by cumulative amount only;
+//!   sequence and units are recorded, never checked). They keep their indices for the ABI.
 //! - The Overflow of the treasury's claimable balance in `release` is reachable (see
 //!   `release_many_keeps_nothing_of_a_receipt_that_overflows_late`): it must leave the provider uncredited.
 //!

@@ -146,21 +146,13 @@ fn release_refuses_an_expired_receipt() {
 }
 
 #[ink::test]
-fn release_refuses_a_replayed_or_older_sequence() {
+fn release_refuses_a_replayed_or_superseded_receipt_by_its_cumulative_amount() {
     let mut c = setup();
     assert!(release(&mut c, receipt(1, provider(), 100, 2)).is_ok());
-    refused(&mut c, Error::Replayed, |c| release(c, receipt(1, provider(), 100, 2)));
-    refused(&mut c, Error::Replayed, |c| release(c, receipt(1, provider(), 200, 2)));
-    refused(&mut c, Error::Replayed, |c| release(c, receipt(1, provider(), 200, 1)));
-    // Sequence 0 is never valid (lanes start at 0).
-    refused(&mut c, Error::Replayed, |c| release(c, receipt(1, provider2(), 100, 0)));
-}
-
-#[ink::test]
-fn release_refuses_a_cumulative_amount_that_does_not_increase() {
-    let mut c = setup();
-    assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
+    // The same receipt again, and any receipt whose amount is not above the lane's, whatever its sequence.
     refused(&mut c, Error::CumulativeNotIncreasing, |c| release(c, receipt(1, provider(), 100, 2)));
+    refused(&mut c, Error::CumulativeNotIncreasing, |c| release(c, receipt(1, provider(), 100, 3)));
+    refused(&mut c, Error::CumulativeNotIncreasing, |c| release(c, receipt(1, provider(), 99, u64::MAX)));
     let mut lower = receipt(1, provider(), 50, 2);
     lower.units = 200;
     refused(&mut c, Error::CumulativeNotIncreasing, |c| release(c, lower));
@@ -169,14 +161,64 @@ fn release_refuses_a_cumulative_amount_that_does_not_increase() {
 }
 
 #[ink::test]
-fn release_refuses_decreasing_units() {
+fn release_orders_by_cumulative_amount_not_by_sequence_or_units() {
     let mut c = setup();
-    assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
-    let mut r = receipt(1, provider(), 200, 2);
-    r.units = 99;
-    refused(&mut c, Error::UnitsDecreased, |c| release(c, r.clone()));
-    r.units = 100;
-    assert_eq!(release(&mut c, r), Ok(Split { net: 95, fee: 5 }));
+    assert!(release(&mut c, receipt(1, provider(), 100, 2)).is_ok());
+    // A higher amount with an equal or lower sequence, or fewer units, settles: both are informational.
+    assert_eq!(release(&mut c, receipt(1, provider(), 200, 2)), Ok(Split { net: 95, fee: 5 }));
+    assert_eq!(release(&mut c, receipt(1, provider(), 300, 1)), Ok(Split { net: 95, fee: 5 }));
+    let mut fewer_units = receipt(1, provider(), 400, 1);
+    fewer_units.units = 99;
+    assert_eq!(release(&mut c, fewer_units), Ok(Split { net: 95, fee: 5 }));
+    // Sequence 0 is as good as any.
+    assert_eq!(release(&mut c, receipt(1, provider2(), 100, 0)), Ok(Split { net: 95, fee: 5 }));
+    // The lane records the released receipt's units and sequence as they were.
+    assert_eq!(c.lane(1, provider()), Lane { amount: 400, units: 99, sequence: 1, fee: 20 });
+    assert_eq!(c.lane(1, provider2()), Lane { amount: 100, units: 100, sequence: 0, fee: 5 });
+    assert_eq!(c.balance_of(provider()), 380);
+    assert_solvent(&c);
+}
+
+/// Attack 1 of "Money rules v2": the provider holds receipt R (cumulative 600, sequence 10), not yet
+/// released; the consumer signs R2 (cumulative 1 planck, sequence `u64::MAX`) and releases it itself. R
+/// must still settle, to its full cumulative amount.
+#[ink::test]
+fn low_receipt_with_max_sequence_cannot_block_a_higher_one() {
+    let mut c = setup();
+    let held = signed(receipt(1, provider(), 600, 10));
+    call_as(consumer());
+    let (low, low_sig) = signed(receipt(1, provider(), 1, u64::MAX));
+    assert_eq!(c.release(low, low_sig), Ok(Split { net: 1, fee: 0 }));
+    assert_eq!(c.lane(1, provider()).sequence, u64::MAX);
+
+    call_as(provider());
+    assert_eq!(c.release(held.0.clone(), held.1), Ok(Split { net: 569, fee: 30 }));
+    assert_eq!(c.lane(1, provider()), Lane { amount: 600, units: 600, sequence: 10, fee: 30 });
+    assert_eq!(c.balance_of(provider()), 570);
+    assert_eq!(c.balance_of(treasury()), 30);
+    assert_eq!(c.job(1).unwrap().released, 600);
+    // R itself is now spent: a replay is refused by its amount.
+    refused(&mut c, Error::CumulativeNotIncreasing, |c| c.release(held.0, held.1));
+    assert_solvent(&c);
+}
+
+/// The same with units: the consumer's low receipt carries `u128::MAX` units (and the top sequence).
+#[ink::test]
+fn low_receipt_with_max_units_cannot_block_a_higher_one() {
+    let mut c = setup();
+    let held = signed(receipt(1, provider(), 600, 10));
+    let mut low = receipt(1, provider(), 1, u64::MAX);
+    low.units = u128::MAX;
+    call_as(consumer());
+    let low_sig = sign(&low);
+    assert_eq!(c.release(low, low_sig), Ok(Split { net: 1, fee: 0 }));
+    assert_eq!(c.lane(1, provider()).units, u128::MAX);
+
+    call_as(provider());
+    assert_eq!(c.release(held.0, held.1), Ok(Split { net: 569, fee: 30 }));
+    assert_eq!(c.lane(1, provider()), Lane { amount: 600, units: 600, sequence: 10, fee: 30 });
+    assert_eq!(c.balance_of(provider()), 570);
+    assert_solvent(&c);
 }
 
 #[ink::test]
@@ -241,7 +283,7 @@ fn release_many_settles_each_receipt_on_its_own() {
         outcomes,
         vec![
             Ok(Split { net: 95, fee: 5 }),
-            Err(Error::Replayed),
+            Err(Error::CumulativeNotIncreasing),
             Err(Error::BadSignature),
             Ok(Split { net: 57, fee: 3 }),
             Ok(Split { net: 190, fee: 10 }),
