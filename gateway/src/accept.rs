@@ -1,17 +1,21 @@
 //! The acceptance decision, pure: given a job as the chain has it, what the store already holds for it
 //! (the receipts accepted before, by digest, and the highest accepted receipt of each provider), the
-//! candidate receipts in the order received and `now`, decide each candidate's fate (new, a duplicate,
-//! or refused with a settlement error) and where the job's lanes move. No I/O: the store takes the
-//! job's lock, reads that state, calls [`decide`] and writes what it returns, in one transaction.
+//! candidate receipts in the order received and [`When`] (now, and the deadline a release must land
+//! by), decide each candidate's fate (new, a duplicate, or refused) and where the job's lanes move. No
+//! I/O: the store takes the job's lock, reads that state, calls [`decide`] and writes what it returns,
+//! in one transaction.
 //!
 //! It mirrors the contract exactly: receipts are ordered by cumulative amount only, so a receipt with a
 //! higher amount than the lane's is accepted whatever its sequence and units (informational, as on
-//! chain), and one at or below it is refused as `cumulative_not_increasing`.
+//! chain), and one at or below it is refused as `cumulative_not_increasing`. The contract's time checks
+//! are judged at the deadline, so nothing is accepted that the chain would refuse by the time its release
+//! lands; what the chain would still take now but not then gets the gateway's own code
+//! ([`Refusal::JobEndsTooSoon`], [`Refusal::ExpiresTooSoon`]), at the place of the contract's check.
 
 use std::collections::{BTreeMap, HashMap};
 
 use escrow_client::AccountId;
-use settlement::{Lane, Receipt, Timestamp};
+use settlement::{Job, Lane, Receipt, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::jobs::JobView;
@@ -47,8 +51,54 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
+/// Why a receipt is refused: a settlement rule the contract would enforce now, or one of the gateway's own
+/// deadline rules, for what the contract would still take now but not by the time a release lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The contract would refuse it now (at the real `now`), for this rule.
+    Rule(settlement::Error),
+    /// The job has not ended now but ends by the deadline (`job_ends_too_soon`).
+    JobEndsTooSoon,
+    /// The receipt has not expired now but expires by the deadline (`expires_too_soon`).
+    ExpiresTooSoon,
+}
+
+impl From<settlement::Error> for Refusal {
+    fn from(e: settlement::Error) -> Self {
+        Self::Rule(e)
+    }
+}
+
+/// When a decision is made: the real `now` and the deadline, the latest moment a release of what is
+/// accepted may land (`now` plus the acceptance margin; never before `now`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When {
+    now: Timestamp,
+    deadline: Timestamp,
+}
+
+impl When {
+    /// At `now`, with releases landing within `margin_ms`.
+    #[must_use]
+    pub const fn new(now: Timestamp, margin_ms: u64) -> Self {
+        Self { now, deadline: now.saturating_add(margin_ms) }
+    }
+
+    /// The real time.
+    #[must_use]
+    pub const fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The latest moment a release may land.
+    #[must_use]
+    pub const fn deadline(&self) -> Timestamp {
+        self.deadline
+    }
+}
+
 /// What became of one receipt offered to [`crate::store::Store::accept`].
-pub type Outcome = core::result::Result<Accepted, settlement::Error>;
+pub type Outcome = core::result::Result<Accepted, Refusal>;
 
 /// sha256 over the signing bytes and the signature: how a receipt accepted before is recognised.
 #[must_use]
@@ -68,8 +118,8 @@ pub enum Decision {
     New,
     /// The same receipt as the earlier candidate at this index, which is accepted now: a duplicate.
     SameAs(usize),
-    /// Refused by this settlement rule.
-    Refused(settlement::Error),
+    /// Refused, for this reason.
+    Refused(Refusal),
 }
 
 /// Where one provider's lane moves: to its last candidate accepted now (the highest amount).
@@ -90,11 +140,28 @@ pub struct Decided {
     pub moved: BTreeMap<AccountId, Moved>,
 }
 
+/// The settlement rules (but the signature) at `when`, in the contract's order: run at the deadline, so
+/// the first check that fails by then decides. A time check that fails at the deadline but not at the
+/// real `now` is the gateway's too-soon refusal, at the place of the contract's check; every other
+/// failure is the contract's own (the time checks only fail more as time passes, so a check failing now
+/// fails at the deadline too, and the other checks do not depend on time).
+fn check_rules(job: &Job<AccountId>, lane: &Lane, receipt: &Receipt<AccountId>, when: When) -> Result<(), Refusal> {
+    use settlement::checks::{job_open, not_expired};
+    use settlement::Error as E;
+    match settlement::checks::check_rules(job, lane, receipt, when.deadline) {
+        Ok(_) => Ok(()),
+        Err(E::JobEnded) if job_open(job, when.now).is_ok() => Err(Refusal::JobEndsTooSoon),
+        Err(E::ReceiptExpired) if not_expired(receipt, when.now).is_ok() => Err(Refusal::ExpiresTooSoon),
+        Err(e) => Err(Refusal::Rule(e)),
+    }
+}
+
 /// Decides `candidates` (receipts of `view`'s job in the order received, with their [`digest`]s) in
 /// turn. One whose digest is in `known` (accepted before) or equal to an earlier candidate's accepted
-/// now is a duplicate. Any other runs the settlement rules at `now`, then its signature verdict,
-/// against the job and the lanes as accepted so far: `lanes` as stored, each moved by the candidates
-/// before it, each the later of that and the chain's, the job's released total their sum.
+/// now is a duplicate. Any other runs the settlement rules at `when` ([`check_rules`]: the contract's
+/// at the deadline, too-soon refusals told apart), then its signature verdict, against the job and the
+/// lanes as accepted so far: `lanes` as stored, each moved by the candidates before it, each the later
+/// of that and the chain's, the job's released total their sum.
 #[must_use]
 pub fn decide(
     view: &JobView,
@@ -102,7 +169,7 @@ pub fn decide(
     lanes: &[AcceptedLane],
     candidates: &[Candidate],
     digests: &[[u8; 32]],
-    now: Timestamp,
+    when: When,
 ) -> Decided {
     let mut lanes = lanes.to_vec();
     let mut fresh: HashMap<[u8; 32], usize> = HashMap::new();
@@ -115,8 +182,8 @@ pub fn decide(
             decisions.push(Decision::SameAs(*first));
         } else {
             let (job, lane) = view.with_accepted(&lanes, &c.receipt.provider);
-            let signature = if c.signature_ok { Ok(()) } else { Err(settlement::Error::BadSignature) };
-            match settlement::checks::check_rules(&job, &lane, &c.receipt, now).and(signature) {
+            let signature = if c.signature_ok { Ok(()) } else { Err(Refusal::Rule(settlement::Error::BadSignature)) };
+            match check_rules(&job, &lane, &c.receipt, when).and(signature) {
                 Err(e) => decisions.push(Decision::Refused(e)),
                 Ok(()) => {
                     let r = &c.receipt;
@@ -144,6 +211,8 @@ mod tests {
     const P1: AccountId = [2; 32];
     const P2: AccountId = [3; 32];
     const NOW: Timestamp = 1_000;
+    /// The acceptance margin: releases land by `NOW + MARGIN`.
+    const MARGIN: u64 = 100;
 
     fn view() -> JobView {
         JobView {
@@ -188,7 +257,24 @@ mod tests {
 
     fn run(view: &JobView, known: &HashMap<[u8; 32], i64>, lanes: &[AcceptedLane], cs: &[Candidate]) -> Decided {
         let digests: Vec<[u8; 32]> = cs.iter().map(|c| digest(&c.receipt, &c.signature)).collect();
-        decide(view, known, lanes, cs, &digests, NOW)
+        decide(view, known, lanes, cs, &digests, When::new(NOW, MARGIN))
+    }
+
+    /// The codes of `cs` decided alone (each against the empty store) on `view`.
+    fn alone(view: &JobView, cs: &[Candidate]) -> Vec<&'static str> {
+        cs.iter().map(|c| codes(&run(view, &nothing(), &[], std::slice::from_ref(c)))[0]).collect()
+    }
+
+    fn expiring_at(expires_at: Timestamp) -> Candidate {
+        let mut c = candidate(P1, 10, 1);
+        c.receipt.expires_at = expires_at;
+        c
+    }
+
+    fn ending_at(ends_at: Timestamp) -> JobView {
+        let mut v = view();
+        v.job.ends_at = ends_at;
+        v
     }
 
     /// Each decision as the client sees it: "new", "known", "same" or the refusal's code.
@@ -308,17 +394,75 @@ mod tests {
     }
 
     #[test]
-    fn time_is_judged_at_now() {
-        // `now` is the latest moment the release may land (the caller adds its margin).
-        let mut expiring = candidate(P1, 10, 1);
-        expiring.receipt.expires_at = NOW;
-        let mut later = candidate(P1, 10, 1);
-        later.receipt.expires_at = NOW + 1;
-        assert_eq!(codes(&run(&view(), &nothing(), &[], &[expiring, later])), ["receipt_expired", "new"]);
+    fn a_receipt_is_expired_at_now_and_too_soon_up_to_the_deadline() {
+        let cs = [NOW - 1, NOW, NOW + 1, NOW + MARGIN, NOW + MARGIN + 1].map(expiring_at);
+        assert_eq!(
+            alone(&view(), &cs),
+            ["receipt_expired", "receipt_expired", "expires_too_soon", "expires_too_soon", "new"]
+        );
+        // No margin: the deadline is now, and nothing is too soon.
+        let digests = [digest(&cs[2].receipt, &cs[2].signature)];
+        let d = decide(&view(), &nothing(), &[], &cs[2..3], &digests, When::new(NOW, 0));
+        assert_eq!(codes(&d), ["new"]);
+    }
 
-        let mut ended = view();
-        ended.job.ends_at = NOW;
-        assert_eq!(codes(&run(&ended, &nothing(), &[], &[candidate(P1, 10, 1)])), ["job_ended"]);
+    #[test]
+    fn a_job_has_ended_at_now_and_ends_too_soon_up_to_the_deadline() {
+        let ends = [NOW - 1, NOW, NOW + 1, NOW + MARGIN, NOW + MARGIN + 1];
+        let got: Vec<&str> = ends.iter().map(|t| alone(&ending_at(*t), &[candidate(P1, 10, 1)])[0]).collect();
+        assert_eq!(got, ["job_ended", "job_ended", "job_ends_too_soon", "job_ends_too_soon", "new"]);
+        // A completed job is judged the same way, by its (shortened) end.
+        for (ends_at, code) in [(NOW, "job_ended"), (NOW + MARGIN, "job_ends_too_soon"), (NOW + MARGIN + 1, "new")] {
+            let mut completed = ending_at(ends_at);
+            completed.job.status = JobStatus::Completed;
+            assert_eq!(alone(&completed, &[candidate(P1, 10, 1)]), [code], "completed, ends at {ends_at}");
+        }
+        let mut finalized = ending_at(NOW + MARGIN);
+        finalized.job.status = JobStatus::Finalized;
+        assert_eq!(alone(&finalized, &[candidate(P1, 10, 1)]), ["job_finalized"]);
+    }
+
+    #[test]
+    fn a_too_soon_refusal_counts_at_the_place_of_its_contract_check() {
+        // The contract's order: job finalized or ended, provider, expiry, cumulative amount, escrow; then
+        // the signature. The first check failing by the deadline decides.
+        let soon = ending_at(NOW + MARGIN);
+        let stranger = candidate([9; 32], 10, 1);
+        let mut expired = expiring_at(NOW);
+        assert_eq!(alone(&soon, &[stranger.clone(), expired.clone()]), ["job_ends_too_soon", "job_ends_too_soon"]);
+        let mut stranger_soon = expiring_at(NOW + 1);
+        stranger_soon.receipt.provider = [9; 32];
+        assert_eq!(alone(&view(), &[stranger_soon]), ["not_a_provider"]);
+
+        let (mut low, mut over, mut forged) = (candidate(P1, 5, 1), candidate(P1, 101, 1), candidate(P1, 10, 1));
+        forged.signature_ok = false;
+        let lanes = [stored(P1, 5, 0, 1)];
+        let later = [low.clone(), over.clone(), forged.clone()];
+        assert_eq!(
+            codes(&run(&view(), &nothing(), &lanes, &later)),
+            ["cumulative_not_increasing", "exceeds_escrow", "bad_signature"]
+        );
+        (low.receipt.expires_at, over.receipt.expires_at, forged.receipt.expires_at) =
+            (NOW + 1, NOW + MARGIN, NOW + MARGIN);
+        let d = run(&view(), &nothing(), &lanes, &[low, over, forged]);
+        assert_eq!(codes(&d), ["expires_too_soon"; 3]);
+        assert!(d.moved.is_empty());
+
+        // What fails now keeps the contract's code, whatever fails later.
+        expired.receipt.amount = 101;
+        assert_eq!(alone(&view(), &[expired]), ["receipt_expired"]);
+        assert_eq!(alone(&ending_at(NOW), &[expiring_at(NOW + 1)]), ["job_ended"]);
+    }
+
+    #[test]
+    fn a_too_soon_receipt_moves_nothing_and_the_next_one_is_judged_as_before() {
+        let d = run(&view(), &nothing(), &[], &[expiring_at(NOW + MARGIN), candidate(P1, 10, 1)]);
+        assert_eq!(codes(&d), ["expires_too_soon", "new"]);
+        assert_eq!(d.moved[&P1].candidate, 1);
+    }
+
+    #[test]
+    fn a_completed_job_takes_receipts_and_a_finalized_one_none() {
         let mut completed = view();
         completed.job.status = JobStatus::Completed;
         assert_eq!(codes(&run(&completed, &nothing(), &[], &[candidate(P1, 10, 1)])), ["new"]);

@@ -30,7 +30,8 @@ pub struct Config {
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     /// A receipt is accepted only if it (and its job) stays valid at least this long, in ms, so that
-    /// the release can still land before the chain would refuse it.
+    /// the release can still land before the chain would refuse it; one valid now that expires (or
+    /// whose job ends) within it is refused as `expires_too_soon` (`job_ends_too_soon`).
     pub accept_margin_ms: u64,
     /// Most jobs whose receipts commit in one transaction (each holds an advisory lock until the commit,
     /// and Postgres's lock table is shared and bounded: `max_locks_per_transaction`). A batch over more

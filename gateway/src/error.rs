@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use service_kit::http::respond;
 pub use service_kit::http::{ErrorBody, PublicError};
 
+use crate::accept::Refusal;
+
 /// Everything that can go wrong in the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,9 +22,9 @@ pub enum Error {
         /// What is wrong, for people.
         message: String,
     },
-    /// A receipt broke a settlement rule.
+    /// A receipt was refused: it broke a settlement rule, or it (or its job) ends too soon to settle.
     #[error("receipt refused: {0:?}")]
-    Refused(settlement::Error),
+    Refused(Refusal),
     /// Nothing with that id.
     #[error("not found")]
     NotFound,
@@ -47,6 +49,12 @@ impl Error {
     /// A bad-request error with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest { code, message: message.into() }
+    }
+
+    /// A receipt refused for breaking settlement rule `e`.
+    #[must_use]
+    pub const fn rule(e: settlement::Error) -> Self {
+        Self::Refused(Refusal::Rule(e))
     }
 }
 
@@ -93,9 +101,34 @@ impl IntoResponse for Error {
     }
 }
 
-/// The stable code of each settlement refusal (also the `code` label of the rejection metric).
+/// The stable code of each refusal (also the `code` label of the rejection metric): the contract's for
+/// its rules, the gateway's own for what would end before a release could land.
 #[must_use]
-pub fn refusal_code(e: settlement::Error) -> &'static str {
+pub fn refusal_code(r: Refusal) -> &'static str {
+    match r {
+        Refusal::Rule(e) => rule_code(e),
+        Refusal::JobEndsTooSoon => "job_ends_too_soon",
+        Refusal::ExpiresTooSoon => "expires_too_soon",
+    }
+}
+
+fn refusal_message(r: Refusal) -> &'static str {
+    match r {
+        Refusal::Rule(e) => rule_message(e),
+        Refusal::JobEndsTooSoon => {
+            "the job ends within the gateway's acceptance margin, too soon for a release to land on chain before \
+             it does; the gateway accepts no more receipts for it"
+        }
+        Refusal::ExpiresTooSoon => {
+            "the receipt expires within the gateway's acceptance margin, too soon for its release to land on chain; \
+             ask the consumer for a receipt with a later expiry"
+        }
+    }
+}
+
+/// The stable code of each settlement rule's refusal (the contract's error).
+#[must_use]
+pub fn rule_code(e: settlement::Error) -> &'static str {
     use settlement::Error as E;
     match e {
         E::WrongChain => "wrong_chain",
@@ -115,7 +148,7 @@ pub fn refusal_code(e: settlement::Error) -> &'static str {
     }
 }
 
-fn refusal_message(e: settlement::Error) -> &'static str {
+fn rule_message(e: settlement::Error) -> &'static str {
     use settlement::Error as E;
     match e {
         E::WrongChain => "the receipt was signed for another chain",

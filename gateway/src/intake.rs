@@ -11,7 +11,7 @@ use escrow_client::AccountId;
 use serde_json::Value;
 use settlement::{JobId, Receipt};
 
-use crate::accept::{Accepted, Candidate};
+use crate::accept::{Accepted, Candidate, When};
 use crate::error::{Error, PublicError, Result};
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
@@ -68,8 +68,8 @@ fn body_of(json: &Value) -> Option<String> {
 /// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
 /// node) ends the request with an error, after the jobs before it were committed.
 pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
-    // The rules are checked as of the latest moment the release may land.
-    let now = now_ms().saturating_add(state.config.accept_margin_ms);
+    // The rules are checked now and as of the latest moment the release may land.
+    let when = When::new(now_ms(), state.config.accept_margin_ms);
     let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     let mut rejected: Vec<(usize, Error, Option<String>)> = Vec::new();
 
@@ -77,7 +77,7 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     let mut good = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let parsed = SignedReceiptJson::from_value(&item).and_then(|(receipt, signature)| {
-            settlement::checks::check_domain(&state.domain, &receipt).map_err(Error::Refused)?;
+            settlement::checks::check_domain(&state.domain, &receipt).map_err(Error::rule)?;
             Ok((receipt, signature))
         });
         match parsed {
@@ -95,7 +95,7 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     for item in good {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {
             Some(view) => known.push((view.job.payer_key, item)),
-            None => rejected.push((item.index, Error::Refused(settlement::Error::JobNotFound), body_of(&item.json))),
+            None => rejected.push((item.index, Error::rule(settlement::Error::JobNotFound), body_of(&item.json))),
         }
     }
 
@@ -119,7 +119,7 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     }
     let mut outcomes = Vec::with_capacity(groups.len());
     for chunk in groups.chunks(state.config.max_jobs_per_transaction) {
-        outcomes.extend(state.db.accept(chunk, now).await?);
+        outcomes.extend(state.db.accept(chunk, when).await?);
     }
     for ((item, _), outcome) in placed.into_iter().flatten().zip(outcomes.into_iter().flatten()) {
         match outcome {

@@ -209,12 +209,12 @@ impl Settler {
             .escrow
             .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(relayer, 0, "release_many", &items)
             .await?;
-        let outcomes = outcomes.map_err(Error::Refused)?;
+        let outcomes = outcomes.map_err(Error::rule)?;
         let mut keep = Vec::with_capacity(batch.len());
         for (entry, outcome) in batch.drain(..).zip(outcomes) {
             match outcome {
                 Ok(_) => keep.push(entry),
-                Err(e) => self.stall(entry.1.job_id, &entry.1.provider, crate::error::refusal_code(e)).await?,
+                Err(e) => self.stall(entry.1.job_id, &entry.1.provider, crate::error::rule_code(e)).await?,
             }
         }
         if keep.is_empty() {

@@ -11,10 +11,10 @@ use sqlx::Row;
 
 use super::receipts::lanes_of_jobs;
 use super::{fixed, Store, Tx};
-use crate::accept::{decide, digest, Accepted, Candidate, Decision, Outcome};
+use crate::accept::{decide, digest, Accepted, Candidate, Decision, Outcome, Refusal, When};
 use crate::error::{Error, Result};
 use crate::jobs::JobView;
-use settlement::{Lane, Receipt, Timestamp};
+use settlement::{Lane, Receipt};
 
 fn view_job_id(items: &[Candidate]) -> Result<u64> {
     let first = items.first().ok_or(Error::Database(sqlx::Error::RowNotFound))?.receipt.job_id;
@@ -31,15 +31,16 @@ impl Store {
     /// cannot deadlock. Then each job's receipts are decided ([`decide`]) against the receipts accepted
     /// before and the lanes as committed; the accepted ones are inserted together and the lanes moved to
     /// the newest. A receipt accepted before is reported as a duplicate and not written again. Returns
-    /// one outcome per receipt, group by group.
-    pub async fn accept(&self, groups: &[(&JobView, Vec<Candidate>)], now: Timestamp) -> Result<Vec<Vec<Outcome>>> {
+    /// one outcome per receipt, group by group. Time is judged at `when` (now, and the deadline a release
+    /// must land by).
+    pub async fn accept(&self, groups: &[(&JobView, Vec<Candidate>)], when: When) -> Result<Vec<Vec<Outcome>>> {
         let mut job_ids = Vec::with_capacity(groups.len());
         for (_, items) in groups {
             job_ids.push(view_job_id(items)?);
         }
         let mut locks = job_ids
             .iter()
-            .map(|id| i64::try_from(*id).map_err(|_| Error::Refused(settlement::Error::JobNotFound)))
+            .map(|id| i64::try_from(*id).map_err(|_| Error::rule(settlement::Error::JobNotFound)))
             .collect::<Result<Vec<i64>>>()?;
         locks.sort_unstable();
         locks.dedup();
@@ -72,7 +73,7 @@ impl Store {
         let mut placed = Vec::with_capacity(groups.len());
         for (((view, items), digests), job_id) in groups.iter().zip(&digests).zip(&job_ids) {
             let stored = lanes.remove(job_id).unwrap_or_default();
-            let decided = decide(view, &known, &stored, items, digests, now);
+            let decided = decide(view, &known, &stored, items, digests, when);
             let mut slot_of = vec![0; items.len()];
             let mut out = Vec::with_capacity(items.len());
             for (index, ((c, d), decision)) in items.iter().zip(digests).zip(decided.decisions).enumerate() {
@@ -143,7 +144,7 @@ enum Placed {
     /// The same receipt as an earlier one of this call, accepted now in that slot.
     SameAsNew(usize),
     /// Refused.
-    Refused(settlement::Error),
+    Refused(Refusal),
 }
 
 /// Inserts the receipts in one statement; returns their ids in the same order.

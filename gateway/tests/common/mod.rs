@@ -29,13 +29,18 @@ pub struct Harness {
 pub const DEPOSIT: u128 = 100 * UNIT;
 
 pub async fn harness(pool: PgPool) -> Harness {
+    harness_with(pool, |config| config).await
+}
+
+/// A harness whose gateway runs with the configuration `adjust` makes of the usual one.
+pub async fn harness_with(pool: PgPool, adjust: impl FnOnce(Config) -> Config) -> Harness {
     let (node, chain) = DevNode::start().await.unwrap();
     let market = deploy(&chain).await.unwrap();
     let provider = funded(&chain, "//GwProvider", 1_000 * UNIT).await.unwrap();
     market.escrow.stake(&provider, market.min_stake).await.unwrap();
     let consumer = funded(&chain, "//GwConsumer", 1_000 * UNIT).await.unwrap();
     let job = open(&market, &consumer, &provider, 1).await;
-    let config = Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() };
+    let config = adjust(Config { max_batch: 50, max_body_bytes: 64 * 1024, ..Config::default() });
     let state = AppState::new(config, gateway::store::Store::from_pool(pool.clone()), market.escrow.clone());
     // Requests use kept job views, as in `escrow serve`.
     tokio::spawn(state.views.clone().follow());
