@@ -174,9 +174,7 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
     // The id the chain gave, from the event: the dry run's answer can be another consumer's job if two
     // open at once.
     let (job, fee_bps) = opened
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::JobOpened { job_id, fee_bps, .. } => Some((*job_id, *fee_bps)),
             _ => None,
         })
@@ -207,7 +205,7 @@ pub async fn top_up(a: TopUpArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let amount = out.planck(&a.amount, "--amount")?;
     let done = escrow.top_up(&keypair(&a.suri)?, a.job, amount).await?;
-    let deposit = done.events.iter().find_map(|e| match e {
+    let deposit = done.event(|e| match e {
         Event::ToppedUp { deposit, .. } => Some(*deposit),
         _ => None,
     });
@@ -222,9 +220,7 @@ pub async fn complete(a: JobArgs, global: &Global) -> CliResult {
     let done = escrow.complete(&keypair(&a.suri)?, a.job).await?;
     // The committed call ran in a later block than the dry-run: its event has the real end.
     let ends_at = done
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::JobCompleted { ends_at, .. } => Some(*ends_at),
             _ => None,
         })
@@ -243,9 +239,7 @@ pub async fn refund(a: JobArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let done = escrow.refund(&keypair(&a.suri)?, a.job).await?;
     let (consumer, amount) = done
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::Refunded { consumer, amount, .. } => Some((Some(*consumer), *amount)),
             _ => None,
         })

@@ -97,9 +97,7 @@ pub async fn claim(a: PayoutArgs, global: &Global) -> CliResult {
     let claimed = escrow.claim(&signer).await?;
     // What the chain paid (the event), not the dry run's figure: a release may land in between.
     let amount = claimed
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::Claimed { amount, .. } => Some(*amount),
             _ => None,
         })
@@ -116,7 +114,7 @@ pub async fn stake(a: StakeArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let amount = out.planck(&a.amount, "--amount")?;
     let done = escrow.stake(&keypair(&a.suri)?, amount).await?;
-    let active = done.events.iter().find_map(|e| match e {
+    let active = done.event(|e| match e {
         Event::Staked { active, .. } => Some(*active),
         _ => None,
     });
@@ -135,9 +133,7 @@ pub async fn unbond(a: StakeArgs, global: &Global) -> CliResult {
     let done = escrow.unbond(&provider, amount).await?;
     // The committed call ran in a later block than the dry-run: its event has the real unlock time.
     let (unbonding, unlock_at) = done
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::Unbonding { unbonding, unlock_at, .. } => Some((Some(*unbonding), *unlock_at)),
             _ => None,
         })
@@ -164,9 +160,7 @@ pub async fn withdraw(a: PayoutArgs, global: &Global) -> CliResult {
     let withdrawn = escrow.withdraw(&signer).await?;
     // What the chain paid (the event), not the dry run's figure: a slash may land in between.
     let amount = withdrawn
-        .events
-        .iter()
-        .find_map(|e| match e {
+        .event(|e| match e {
             Event::Withdrawn { amount, .. } => Some(*amount),
             _ => None,
         })

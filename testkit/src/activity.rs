@@ -43,7 +43,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     // A provider on no job leaves: its unbonding delay runs while the rest happens.
     events.extend(e.stake(&p3, m.min_stake).await?.events);
     let unbonded = e.unbond(&p3, 10 * UNIT).await?;
-    let unlock_at = unbonded.events.iter().find_map(|ev| match ev {
+    let unlock_at = unbonded.event(|ev| match ev {
         Event::Unbonding { unlock_at, .. } => Some(*unlock_at),
         _ => None,
     });
@@ -78,7 +78,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     events.extend(e.transfer_ownership(&m.owner, account_of(&new_owner)).await?.events);
     events.extend(e.accept_ownership(&new_owner).await?.events);
     let completed = e.complete(&consumer, job).await?;
-    let ends_at = completed.events.iter().find_map(|ev| match ev {
+    let ends_at = completed.event(|ev| match ev {
         Event::JobCompleted { ends_at, .. } => Some(*ends_at),
         _ => None,
     });

@@ -53,6 +53,14 @@ pub struct Submitted<T> {
     pub storage_deposit: i128,
 }
 
+impl<T> Submitted<T> {
+    /// The first of the call's events that `pick` takes: what the chain did, where the dry run's
+    /// [`Submitted::value`] may have been overtaken by other transactions in between.
+    pub fn event<R>(&self, pick: impl FnMut(&Event<AccountId>) -> Option<R>) -> Option<R> {
+        self.events.iter().find_map(pick)
+    }
+}
+
 /// Net storage deposit `who` paid in an extrinsic (negative: refunded).
 fn storage_deposit_of(events: &TxEvents, who: AccountId) -> Result<i128> {
     use node::contracts::events::{
