@@ -20,8 +20,8 @@ pub const SHARED_VARIABLES: [(&str, &str); 3] =
     [("ESCROW_NODE_URL", "node_url"), ("ESCROW_CONTRACT", "contract"), ("ESCROW_BUNDLE", "bundle")];
 
 /// The layers for a configuration `T` whose own variables start with `prefix` (`GATEWAY__`), with
-/// `file` as the TOML layer. Extract it with [`load`], or add layers first (tests do).
-pub fn figment<T: Serialize + Default>(prefix: &str, file: Option<&Path>) -> Figment {
+/// `file` as the TOML layer; [`load`] extracts them.
+fn figment<T: Serialize + Default>(prefix: &str, file: Option<&Path>) -> Figment {
     let mut figment = Figment::from(Serialized::defaults(T::default()));
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
