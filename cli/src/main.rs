@@ -93,7 +93,8 @@ enum Command {
     // ---------------------------------------------------------------- arbiter and owner
     /// Arbiter: resolves a pending dispute, slashing the provider's stake to the consumer or dismissing it.
     Resolve(arbiter::ResolveArgs),
-    /// Owner: changes the treasury, arbiter, fee for new jobs, minimum stake, or pauses new jobs.
+    /// Owner: announces a change of treasury, arbiter, fee for new jobs or minimum stake, applies it once
+    /// its admin delay has passed (--apply), or pauses new jobs.
     Settings(owner::SettingsArgs),
     /// Owner: proposes a new owner, who must accept.
     TransferOwnership(owner::TransferArgs),

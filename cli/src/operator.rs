@@ -46,6 +46,16 @@ pub struct DeployArgs {
     /// Longest job, in ms.
     #[arg(long, default_value_t = 30 * 24 * 3_600_000)]
     pub max_job_duration_ms: u64,
+    /// Shortest time a lowered allocation stays payable, in ms (at most the settle grace).
+    #[arg(long, default_value_t = 600_000)]
+    pub thaw_period_ms: u64,
+    /// From a settings announcement to the earliest moment it applies, in ms (must exceed the dispute
+    /// window plus the unbonding delay; default 4 h).
+    #[arg(long, default_value_t = 4 * 3_600_000)]
+    pub admin_delay_ms: u64,
+    /// How long after a dispute opens its arbiter may slash, in ms (default 3 days).
+    #[arg(long, default_value_t = 3 * 24 * 3_600_000)]
+    pub arbitration_period_ms: u64,
     /// Salt for the contract address.
     #[arg(long, default_value = "")]
     pub salt: String,
@@ -70,6 +80,9 @@ pub async fn deploy(a: DeployArgs, global: &Global) -> CliResult {
             dispute_window: a.dispute_window_ms,
             settle_grace: a.settle_grace_ms,
             max_job_duration: a.max_job_duration_ms,
+            thaw_period: a.thaw_period_ms,
+            admin_delay: a.admin_delay_ms,
+            arbitration_period: a.arbitration_period_ms,
         },
         salt: a.salt.into_bytes(),
     };
@@ -91,8 +104,28 @@ pub fn describe(escrow: &Escrow, out: &Out, c: &Config<AccountId>) -> (String, V
         format!("min stake     {}", out.show(c.min_stake)),
         format!("paused        {}", c.paused),
         format!(
-            "timing (ms)   unbond {} / dispute window {} / settle grace {} / max job {}",
-            c.timing.unbond_delay, c.timing.dispute_window, c.timing.settle_grace, c.timing.max_job_duration
+            "announced     {}",
+            c.announced.map_or_else(
+                || "none".into(),
+                |a| format!(
+                    "treasury {} / arbiter {} / fee {} bps / min stake {}, from {} ms",
+                    ss58(a.settings.treasury),
+                    ss58(a.settings.arbiter),
+                    a.settings.fee_bps,
+                    out.show(a.settings.min_stake),
+                    a.effective_at
+                )
+            )
+        ),
+        format!(
+            "timing (ms)   unbond {} / dispute window {} / settle grace {} / max job {} / thaw {} / admin delay {} / arbitration {}",
+            c.timing.unbond_delay,
+            c.timing.dispute_window,
+            c.timing.settle_grace,
+            c.timing.max_job_duration,
+            c.timing.thaw_period,
+            c.timing.admin_delay,
+            c.timing.arbitration_period
         ),
         format!("next job id   {}", c.next_job_id),
     ];
@@ -105,8 +138,17 @@ pub fn describe(escrow: &Escrow, out: &Out, c: &Config<AccountId>) -> (String, V
         "fee_bps": c.fee_bps,
         "min_stake": out.value(c.min_stake),
         "paused": c.paused,
+        "announced": c.announced.map(|a| json!({
+            "treasury": ss58(a.settings.treasury),
+            "arbiter": ss58(a.settings.arbiter),
+            "fee_bps": a.settings.fee_bps,
+            "min_stake": out.value(a.settings.min_stake),
+            "effective_at": a.effective_at,
+        })),
         "timing_ms": { "unbond_delay": c.timing.unbond_delay, "dispute_window": c.timing.dispute_window,
-                       "settle_grace": c.timing.settle_grace, "max_job_duration": c.timing.max_job_duration },
+                       "settle_grace": c.timing.settle_grace, "max_job_duration": c.timing.max_job_duration,
+                       "thaw_period": c.timing.thaw_period, "admin_delay": c.timing.admin_delay,
+                       "arbitration_period": c.timing.arbitration_period },
         "next_job_id": c.next_job_id,
     });
     (human.join("\n"), json)

@@ -1,5 +1,6 @@
-//! The owner's commands: `escrow settings` (treasury, arbiter, fee for new jobs, minimum stake, pause),
-//! and the two steps of handing the escrow over: `transfer-ownership` by the owner, then
+//! The owner's commands: `escrow settings` (announces a change of treasury, arbiter, fee for new jobs or
+//! minimum stake; applies it with `--apply` once the admin delay has passed; pauses or resumes new jobs
+//! at once), and the two steps of handing the escrow over: `transfer-ownership` by the owner, then
 //! `accept-ownership` by the new owner.
 
 use clap::Args;
@@ -24,7 +25,9 @@ pub struct SettingsArgs {
     change: Change,
 }
 
-/// What to change; anything not given stays as it is.
+/// What to change; anything not given stays as it is. A change of treasury, arbiter, fee or minimum
+/// stake is announced and applies only with `--apply`, one admin delay later (`escrow config` shows the
+/// delay and what is pending); the pause switches at once.
 #[derive(Args, Debug)]
 #[group(required = true, multiple = true)]
 struct Change {
@@ -46,6 +49,9 @@ struct Change {
     /// Accept new jobs again.
     #[arg(long)]
     resume: bool,
+    /// Apply the announced change (its admin delay must have passed).
+    #[arg(long, conflicts_with_all = ["treasury", "arbiter", "fee_bps", "min_stake"])]
+    apply: bool,
 }
 
 /// `escrow transfer-ownership`'s options.
@@ -71,20 +77,33 @@ pub struct AcceptArgs {
     suri: String,
 }
 
-/// `escrow settings`: applies the change, then prints the configuration as it now is.
+/// `escrow settings`: switches the pause, announces a change or applies the announced one, then prints
+/// the configuration as it now is (with what is pending and from when it may apply).
 pub async fn settings(a: SettingsArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
+    let owner = keypair(&a.suri)?;
     let c = a.change;
+    let mut done = Vec::new();
+    if c.pause || c.resume {
+        escrow.set_paused(&owner, c.pause).await?;
+        done.push(if c.pause { "new jobs paused" } else { "new jobs resumed" });
+    }
     let change = SettingsChange {
         treasury: c.treasury.as_deref().map(account).transpose()?,
         arbiter: c.arbiter.as_deref().map(account).transpose()?,
         fee_bps: c.fee_bps,
         min_stake: c.min_stake.as_ref().map(|m| out.planck(m, "--min-stake")).transpose()?,
-        paused: if c.pause { Some(true) } else { c.resume.then_some(false) },
     };
-    escrow.update_settings(&keypair(&a.suri)?, &change).await?;
+    if change != SettingsChange::default() {
+        escrow.announce_settings(&owner, &change).await?;
+        done.push("settings announced: apply them with `escrow settings --apply` from their effective time");
+    }
+    if c.apply {
+        escrow.apply_settings(&owner).await?;
+        done.push("announced settings applied");
+    }
     let (human, json) = describe(&escrow, &out, &escrow.config().await?);
-    out.print(&format!("settings changed\n{human}"), json)
+    out.print(&format!("{}\n{human}", done.join("; ")), json)
 }
 
 /// `escrow transfer-ownership`: names the next owner.

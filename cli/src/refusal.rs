@@ -18,7 +18,7 @@ pub const REFUSED: u8 = 3;
 pub fn hint(error: Error) -> String {
     match error {
         Error::Unauthorized => {
-            "sign (--suri) as the account this needs: the job's consumer, the owner or the arbiter (`escrow config`, `escrow job ID` show who)".into()
+            "sign (--suri) as the account this needs: the job's consumer, the owner, or the arbiter the job opened with (`escrow config`, `escrow job ID` show who)".into()
         }
         Error::Paused => "the owner paused new jobs; wait for `escrow settings --resume` (top-ups, releases, refunds and claims still work)".into(),
         Error::ZeroAmount => "give an amount above zero".into(),
@@ -64,10 +64,14 @@ pub fn hint(error: Error) -> String {
         }
         Error::SlashExceedsStake => "slash at most the provider's stake, active plus unbonding (`escrow balance PROVIDER`)".into(),
         Error::FeeTooHigh => format!("choose a fee of at most {MAX_FEE_BPS} bps"),
-        Error::InvalidConfig => "check the parameters: the unbonding delay must exceed the dispute window, durations must be positive".into(),
+        Error::InvalidConfig => "check the timing: unbonding > dispute window, settle grace >= thaw, admin delay > window + unbonding, durations > 0".into(),
         Error::NoPendingOwner => "the owner must first name this account with `escrow transfer-ownership --to`".into(),
         Error::Overflow => "use a smaller amount: this one would overflow the escrow's books".into(),
         Error::TransferFailed => "nothing was paid and the balance is kept; retry later, or check the receiving account".into(),
+        Error::SettingsNotDue => {
+            "announce the change first (`escrow settings --fee-bps ...`), then `--apply` once its effective time has passed (`escrow config`)".into()
+        }
+        Error::DisputeExpired => "the arbitration period has passed: the dispute can only be dismissed (--slash 0), by anyone".into(),
     }
 }
 

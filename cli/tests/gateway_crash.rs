@@ -36,6 +36,8 @@ fn start_gateway(listen: &str, database_url: &str, node_url: &str, contract: &st
         .env("GATEWAY__SETTLE_INTERVAL_MS", "100")
         .env("GATEWAY__SETTLE_THRESHOLD", "0")
         .env("GATEWAY__SETTLE_MAX_AGE_MS", "0")
+        // Below the test escrow's 2 s settle grace and thaw period, or the gateway refuses to start.
+        .env("GATEWAY__ACCEPT_MARGIN_MS", "1500")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

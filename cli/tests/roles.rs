@@ -350,9 +350,19 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
     let shown = cli.ok(&["job", &job.to_string()]);
     assert!(shown.contains("Finalized") && shown.contains("dispute Upheld"), "{shown}");
 
-    // The owner raises the minimum stake and lowers the fee, never past the cap.
-    let settings = cli.json(&["settings", "--suri", "//Alice", "--fee-bps", "300", "--min-stake", "120.5"]);
+    // The owner announces a higher minimum stake and a lower fee (never past the cap); they apply only
+    // once the admin delay has passed.
+    let announced = cli.json(&["settings", "--suri", "//Alice", "--fee-bps", "300", "--min-stake", "120.5"]);
+    let pending = &announced["announced"];
+    assert_eq!(
+        (announced["fee_bps"].as_u64(), pending["fee_bps"].as_u64(), pending["min_stake"].as_str()),
+        (Some(500), Some(300), Some("120.5"))
+    );
+    cli.refused(&["settings", "--suri", "//Alice", "--apply"], "SettingsNotDue", "--apply");
+    wait_until(&chain, pending["effective_at"].as_u64().unwrap()).await?;
+    let settings = cli.json(&["settings", "--suri", "//Alice", "--apply"]);
     assert_eq!((settings["fee_bps"].as_u64(), settings["min_stake"].as_str()), (Some(300), Some("120.5")));
+    assert!(settings["announced"].is_null(), "{settings}");
     let config = e.config().await?;
     assert_eq!((config.fee_bps, config.min_stake), (300, 120_500_000_000_000));
     cli.refused(&["settings", "--suri", "//Alice", "--fee-bps", "2000"], "FeeTooHigh", "at most 1000 bps");

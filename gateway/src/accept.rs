@@ -220,6 +220,7 @@ mod tests {
                 consumer: [1; 32],
                 providers: vec![P1, P2],
                 payer_key: [0; 32],
+                arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
                 deposit: 100,

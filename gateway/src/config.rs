@@ -159,6 +159,32 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether this gateway can keep its promise on the escrow it serves: a receipt accepted now is
+    /// released within `accept_margin_ms`, so that margin must be shorter than anything that may cut
+    /// the receipt off after it was accepted: the settle grace (a completion right after acceptance)
+    /// and the thaw period. The settlement loop must also release a lane when its deadline comes
+    /// within `settle_expiry_margin_ms`, at least the acceptance margin. Checked at startup against the
+    /// escrow's fixed timing.
+    pub fn check_timing(&self, timing: &settlement::Timing) -> Result<()> {
+        let margin = self.accept_margin_ms;
+        if margin >= timing.settle_grace || margin >= timing.thaw_period {
+            return Err(Error::Config(format!(
+                "accept_margin_ms ({margin}) must be below the escrow's settle grace ({}) and thaw period ({}): \
+                 a receipt accepted just before a completion could not be released in time",
+                timing.settle_grace, timing.thaw_period
+            )));
+        }
+        if self.settle_expiry_margin_ms < margin {
+            return Err(Error::Config(format!(
+                "settle_expiry_margin_ms ({}) must be at least accept_margin_ms ({margin})",
+                self.settle_expiry_margin_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +211,30 @@ mod tests {
             assert!(Config::load(None).is_err(), "unknown env key refused");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_margins_must_fit_the_escrows_timing() {
+        let timing = settlement::Timing {
+            unbond_delay: 20,
+            dispute_window: 10,
+            settle_grace: 6_001,
+            max_job_duration: 100,
+            thaw_period: 6_001,
+            admin_delay: 31,
+            arbitration_period: 5,
+        };
+        let c = Config::default();
+        assert_eq!(c.accept_margin_ms, 6_000);
+        assert!(c.check_timing(&timing).is_ok());
+        let short_grace = settlement::Timing { settle_grace: 6_000, ..timing };
+        assert!(matches!(c.check_timing(&short_grace), Err(Error::Config(m)) if m.contains("settle grace")));
+        let short_thaw = settlement::Timing { thaw_period: 6_000, ..timing };
+        assert!(c.check_timing(&short_thaw).is_err());
+        let late_loop = Config { settle_expiry_margin_ms: 5_999, ..Config::default() };
+        assert!(
+            matches!(late_loop.check_timing(&timing), Err(Error::Config(m)) if m.contains("settle_expiry_margin_ms"))
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ mod tests {
                 consumer: [1; 32],
                 providers: vec![[2; 32], [3; 32]],
                 payer_key: [0; 32],
+                arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
                 deposit: 1_000,

@@ -14,7 +14,8 @@ use crate::settle::Settler;
 use crate::AppState;
 
 /// Runs the gateway with `config` until `shutdown` resolves: serves requests, follows finalized blocks
-/// for the job views, and releases accepted receipts when a relayer key is configured. On shutdown the
+/// for the job views, and releases accepted receipts when a relayer key is configured. Refuses to start
+/// when its margins do not fit the escrow's timing ([`Config::check_timing`]). On shutdown the
 /// server stops taking requests, the settlement loop finishes its tick, and then this returns.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
     let contract = account(&config.contract).map_err(|e| Error::Config(format!("contract: {e}")))?;
@@ -27,6 +28,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let db = crate::store::Store::connect(&config.database_url, config.database_max_connections).await?;
     let chain = Chain::connect(&config.node_url).await?;
     let escrow = Escrow::at(&chain, bundle, contract);
+    config.check_timing(&escrow.config().await?.timing)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(listen = %addr, contract = %ss58(escrow.address()), "gateway ready");

@@ -158,7 +158,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
                         what: "the event's job or accounts columns do not match its bytes".into(),
                     });
                 }
-                report.ledger.apply(at(b.number, e.event_index), &event);
+                report.ledger.apply(at(b.number, e.event_index), b.timestamp, &event);
                 events.push(IndexedEvent {
                     event_index: e.event_index,
                     extrinsic_index: e.extrinsic_index,

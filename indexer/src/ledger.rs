@@ -2,13 +2,15 @@
 //! auditor relies on: each job's deposits = releases (net + fee) + refunds + what it still holds; each
 //! release's fee is exactly the contract's fee rule on cumulative amounts; the stake ledger of every
 //! provider adds up (stakes - unbonds, unbonding - withdrawals, slashes from active first); nothing is
-//! claimed that was never credited. Pure: the audit feeds it events and reads its findings.
+//! claimed that was never credited; settings change only as announced and not before their
+//! `effective_at`; each job takes the fee and arbiter in force when it opened; no dispute slashes after
+//! its `resolve_by`. Pure: the audit feeds it events with their block times and reads its findings.
 
 use std::collections::BTreeMap;
 
 use escrow_client::AccountId;
 use settlement::fee::split_step;
-use settlement::{Balance, Event, JobId};
+use settlement::{Balance, Event, JobId, Timestamp};
 
 /// Where an event is on chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,9 +107,18 @@ pub struct ReleaseRef {
     pub sequence: u64,
 }
 
+/// Treasury, arbiter, fee and minimum stake.
+pub type SettingsBook = (AccountId, AccountId, u16, Balance);
+
 /// The books, re-derived.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
+    /// The settings in force (from the last `SettingsChanged`).
+    pub settings: Option<SettingsBook>,
+    /// The pending announcement and its `effective_at`.
+    pub announced: Option<(SettingsBook, Timestamp)>,
+    /// `resolve_by` of each dispute.
+    pub resolve_by: BTreeMap<(JobId, AccountId), Timestamp>,
     /// Per job.
     pub jobs: BTreeMap<JobId, JobBook>,
     /// Per provider.
@@ -136,13 +147,18 @@ impl Ledger {
         self.findings.push(Finding { at, job, what });
     }
 
-    /// Applies the next event.
-    pub fn apply(&mut self, at: Position, event: &Event<AccountId>) {
+    /// Applies the next event, emitted in a block with timestamp `time` (ms).
+    pub fn apply(&mut self, at: Position, time: Timestamp, event: &Event<AccountId>) {
         self.events = self.events.saturating_add(1);
         match event {
-            Event::JobOpened { job_id, consumer, deposit, payer_key, fee_bps, .. } => {
+            Event::JobOpened { job_id, consumer, deposit, payer_key, fee_bps, arbiter, .. } => {
                 if self.jobs.get(job_id).is_some_and(|b| b.complete) {
                     self.find(at, Some(*job_id), "job opened twice".into());
+                }
+                if let Some((_, in_force, fee, _)) = self.settings {
+                    if (*arbiter, *fee_bps) != (in_force, fee) {
+                        self.find(at, Some(*job_id), "opened with another fee or arbiter than in force".into());
+                    }
                 }
                 let book = JobBook {
                     complete: true,
@@ -222,6 +238,10 @@ impl Ledger {
             }
             Event::DisputeResolved { job_id, provider, slashed, .. } => {
                 self.credited = add(self.credited, *slashed);
+                let late = self.resolve_by.get(&(*job_id, *provider)).is_some_and(|by| time >= *by);
+                if *slashed > 0 && late {
+                    self.find(at, Some(*job_id), format!("slash of {slashed} after the arbitration period"));
+                }
                 if let Some(book) = self.jobs.get_mut(job_id) {
                     book.slashed = add(book.slashed, *slashed);
                 }
@@ -269,12 +289,34 @@ impl Ledger {
                     self.find(at, None, format!("claims {claimed} exceed all credits {credited}"));
                 }
             }
+            Event::DisputeOpened { job_id, provider, resolve_by, .. } => {
+                self.resolve_by.insert((*job_id, *provider), *resolve_by);
+            }
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => {
+                self.announced = Some(((*treasury, *arbiter, *fee_bps, *min_stake), *effective_at));
+                if *effective_at <= time {
+                    self.find(at, None, format!("settings announced at {time} to apply at once ({effective_at})"));
+                }
+            }
+            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, .. } => {
+                let values = (*treasury, *arbiter, *fee_bps, *min_stake);
+                // The first is the constructor's; after it only an announced change may apply, when due
+                // (the pause alone switches at once and leaves the values as they were).
+                if self.settings.is_some_and(|previous| previous != values) && !self.partial {
+                    match self.announced.take() {
+                        Some((announced, due)) if announced == values && due <= time => {}
+                        Some((announced, due)) if announced == values => {
+                            self.find(at, None, format!("settings applied at {time}, before their effective_at {due}"));
+                        }
+                        _ => self.find(at, None, "settings changed without that change announced".into()),
+                    }
+                }
+                self.settings = Some(values);
+            }
             Event::JobCompleted { .. }
-            | Event::DisputeOpened { .. }
             | Event::ReputationChanged { .. }
             | Event::OwnershipTransferStarted { .. }
-            | Event::OwnershipTransferred { .. }
-            | Event::SettingsChanged { .. } => {}
+            | Event::OwnershipTransferred { .. } => {}
         }
     }
 }
@@ -300,6 +342,7 @@ mod tests {
             payer_key: [9; 32],
             terms_hash: [0; 32],
             fee_bps: 500,
+            arbiter: [8; 32],
             expires_at: 10,
         }
     }
@@ -322,7 +365,7 @@ mod tests {
     fn run(events: &[Event<AccountId>]) -> Ledger {
         let mut l = Ledger::default();
         for (i, e) in events.iter().enumerate() {
-            l.apply(at(i as u64), e);
+            l.apply(at(i as u64), 1_000 + i as u64, e);
         }
         l
     }
@@ -419,7 +462,7 @@ mod tests {
         assert_eq!(run(&earlier).findings.len(), 2, "from genesis, the stake total and the claim are wrong");
         let mut l = Ledger { partial: true, ..Ledger::default() };
         for (i, e) in earlier.iter().enumerate() {
-            l.apply(at(i as u64), e);
+            l.apply(at(i as u64), 1_000 + i as u64, e);
         }
         assert_eq!(l.findings, vec![], "from a later start block they are unknowable");
     }

@@ -74,7 +74,9 @@ fn compact_len(n: usize) -> scale::Compact<u64> {
 #[must_use]
 pub fn accounts_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Vec<AccountId> {
     match event {
-        Event::JobOpened { consumer, providers, .. } => core::iter::once(*consumer).chain(providers.clone()).collect(),
+        Event::JobOpened { consumer, providers, arbiter, .. } => {
+            core::iter::once(*consumer).chain(providers.clone()).chain([*arbiter]).collect()
+        }
         Event::ToppedUp { consumer, .. } | Event::JobCompleted { consumer, .. } | Event::Refunded { consumer, .. } => {
             vec![*consumer]
         }
@@ -93,7 +95,9 @@ pub fn accounts_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Vec
         | Event::ReputationChanged { provider, .. } => vec![*provider],
         Event::OwnershipTransferStarted { owner, pending } => vec![*owner, *pending],
         Event::OwnershipTransferred { previous, owner } => vec![*previous, *owner],
-        Event::SettingsChanged { treasury, arbiter, .. } => vec![*treasury, *arbiter],
+        Event::SettingsAnnounced { treasury, arbiter, .. } | Event::SettingsChanged { treasury, arbiter, .. } => {
+            vec![*treasury, *arbiter]
+        }
     }
 }
 

@@ -47,6 +47,7 @@ fn kind(e: &Event<AccountId>) -> &'static str {
         Event::DisputeOpened { .. } => "disputes",
         Event::DisputeResolved { .. } => "dispute_resolutions",
         Event::ReputationChanged { .. } => "reputation_changes",
+        Event::SettingsAnnounced { .. } => "settings_announcements",
         Event::SettingsChanged { .. } => "settings_changes",
         Event::OwnershipTransferStarted { .. } | Event::OwnershipTransferred { .. } => "ownership_changes",
     }

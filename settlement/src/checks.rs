@@ -145,6 +145,7 @@ mod tests {
             consumer: [3; 32],
             providers: vec![[4; 32], [6; 32]],
             payer_key: key().verifying_key().to_bytes(),
+            arbiter: [9; 32],
             terms_hash: [0; 32],
             fee_bps: 500,
             deposit: 1_000,

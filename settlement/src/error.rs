@@ -5,7 +5,8 @@
 /// The SCALE index of each variant is part of the contract ABI: append new variants, never reorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 pub enum Error {
-    /// The caller is not allowed to perform this operation (wrong owner, arbiter, consumer or provider).
+    /// The caller is not allowed to perform this operation (wrong owner, consumer or provider, or not the
+    /// job's own arbiter).
     Unauthorized,
     /// New jobs are paused by the owner. Top-ups, releases, refunds and claims are never paused.
     Paused,
@@ -68,7 +69,9 @@ pub enum Error {
     SlashExceedsStake,
     /// The platform fee is above the hard cap of [`crate::fee::MAX_FEE_BPS`].
     FeeTooHigh,
-    /// The unbonding delay is not longer than the dispute window, or another parameter is out of range.
+    /// The timing breaks a rule: the unbonding delay must be longer than the dispute window, the
+    /// maximum job duration, the thaw period and the arbitration period positive, the settle grace at
+    /// least the thaw period, and the admin delay longer than the dispute window plus the unbonding delay.
     InvalidConfig,
     /// No ownership transfer is pending for the caller.
     NoPendingOwner,
@@ -76,6 +79,10 @@ pub enum Error {
     Overflow,
     /// The contract could not transfer the funds out (the caller gets nothing and the balance is kept).
     TransferFailed,
+    /// No settings change was announced, or its admin delay has not passed yet.
+    SettingsNotDue,
+    /// The dispute's arbitration period has passed: it can no longer slash, only be dismissed.
+    DisputeExpired,
 }
 
 /// Result of a settlement operation.

@@ -26,6 +26,8 @@ pub enum Event<A> {
         terms_hash: [u8; 32],
         /// The fee fixed for this job.
         fee_bps: u16,
+        /// The arbiter fixed for this job: the only account that may slash through it.
+        arbiter: A,
         /// The job's expiry.
         expires_at: Timestamp,
     },
@@ -123,6 +125,8 @@ pub enum Event<A> {
         provider: A,
         /// Hash of the evidence.
         reason: [u8; 32],
+        /// Until when the job's arbiter may slash; afterwards the dispute can only be dismissed.
+        resolve_by: Timestamp,
     },
     /// The arbiter resolved a dispute; a non-zero `slashed` was taken from the provider's stake and
     /// credited to the consumer.
@@ -159,8 +163,22 @@ pub enum Event<A> {
         /// The new owner.
         owner: A,
     },
-    /// The owner changed a setting; carries all of them as they now are. The constructor emits it
-    /// too, with the initial settings.
+    /// The owner announced a settings change: it may apply from `effective_at` (the admin delay later),
+    /// and replaces any change announced before.
+    SettingsAnnounced {
+        /// Fee recipient then.
+        treasury: A,
+        /// Arbiter of jobs opened from then on.
+        arbiter: A,
+        /// Fee for jobs opened from then on.
+        fee_bps: u16,
+        /// Minimum provider stake for new jobs then.
+        min_stake: Balance,
+        /// The earliest moment the change may apply.
+        effective_at: Timestamp,
+    },
+    /// The settings changed (an announced change applied, or the pause switched); carries all of them
+    /// as they now are. The constructor emits it too, with the initial settings.
     SettingsChanged {
         /// Fee recipient.
         treasury: A,
@@ -195,6 +213,7 @@ impl<A> Event<A> {
             | Self::ReputationChanged { .. }
             | Self::OwnershipTransferStarted { .. }
             | Self::OwnershipTransferred { .. }
+            | Self::SettingsAnnounced { .. }
             | Self::SettingsChanged { .. } => None,
         }
     }

@@ -30,7 +30,9 @@ pub use error::{Error, Result};
 pub use events::Event;
 pub use market::{Market, OpenJob, SettingsChange, Store};
 pub use receipt::{Domain, Receipt};
-pub use state::{Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Stake, Timing, MAX_PROVIDERS};
+pub use state::{
+    Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake, Timing, MAX_PROVIDERS,
+};
 
 /// An amount of the chain's native token, in its smallest unit.
 pub type Balance = u128;

@@ -11,7 +11,10 @@ use crate::checks;
 use crate::events::Event;
 use crate::fee::split_step;
 use crate::receipt::{PublicKey, Receipt, SignatureBytes};
-use crate::state::{check_fee, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Stake, MAX_PROVIDERS};
+use crate::state::{
+    check_fee, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake,
+    MAX_PROVIDERS,
+};
 use crate::{Balance, Error, JobId, Result, Timestamp};
 
 /// Where the escrow's records live: contract storage on chain, maps in memory off chain.
@@ -138,6 +141,7 @@ impl<'s, S: Store> Market<'s, S> {
             consumer,
             providers: req.providers.clone(),
             payer_key: req.payer_key,
+            arbiter: config.arbiter,
             terms_hash: req.terms_hash,
             fee_bps: config.fee_bps,
             deposit,
@@ -157,6 +161,7 @@ impl<'s, S: Store> Market<'s, S> {
             payer_key: req.payer_key,
             terms_hash: req.terms_hash,
             fee_bps: job.fee_bps,
+            arbiter: job.arbiter,
             expires_at: req.expires_at,
         });
         Ok(job_id)
@@ -313,14 +318,14 @@ impl<'s, S: Store> Market<'s, S> {
         Ok(stake.unlock_at)
     }
 
-    /// Releases all unbonded stake once its delay, every job lock and every dispute are past; returns
-    /// the amount for the caller to transfer out.
+    /// Releases all unbonded stake once its delay, every job lock and the arbitration period of every
+    /// pending dispute are past; returns the amount for the caller to transfer out.
     pub fn withdraw(&mut self, provider: S::Account) -> Result<Balance> {
         let mut stake = self.store.stake(&provider);
         if stake.unbonding == 0 {
             return Err(Error::NothingToClaim);
         }
-        if self.now < stake.unlock_at || self.now < stake.locked_until || stake.pending_disputes > 0 {
+        if self.now < stake.unlock_at || self.now < stake.locked_until || disputes_hold(&stake, self.now) {
             return Err(Error::StakeLocked);
         }
         let amount = stake.unbonding;
@@ -332,8 +337,15 @@ impl<'s, S: Store> Market<'s, S> {
 
     // ---------------------------------------------------------------- disputes
 
-    /// The consumer disputes a provider of its job, up to one dispute window after the job ends.
-    pub fn dispute(&mut self, caller: S::Account, job_id: JobId, provider: S::Account, reason: [u8; 32]) -> Result<()> {
+    /// The consumer disputes a provider of its job, up to one dispute window after the job ends; returns
+    /// the end of the arbitration period.
+    pub fn dispute(
+        &mut self,
+        caller: S::Account,
+        job_id: JobId,
+        provider: S::Account,
+        reason: [u8; 32],
+    ) -> Result<Timestamp> {
         let job = self.existing_job(job_id)?;
         if job.consumer != caller {
             return Err(Error::Unauthorized);
@@ -348,17 +360,20 @@ impl<'s, S: Store> Market<'s, S> {
         if self.store.dispute(job_id, &provider).is_some() {
             return Err(Error::DisputeExists);
         }
+        let resolve_by = self.now.saturating_add(self.store.config().timing.arbitration_period);
         let mut stake = self.store.stake(&provider);
         stake.pending_disputes = stake.pending_disputes.checked_add(1).ok_or(Error::Overflow)?;
+        stake.disputed_until = stake.disputed_until.max(resolve_by);
         self.store.set_stake(&provider, &stake);
-        let dispute = Dispute { reason, opened_at: self.now, status: DisputeStatus::Pending, slashed: 0 };
+        let dispute = Dispute { reason, opened_at: self.now, resolve_by, status: DisputeStatus::Pending, slashed: 0 };
         self.store.set_dispute(job_id, &provider, &dispute);
-        self.store.emit(Event::DisputeOpened { job_id, consumer: caller, provider, reason });
-        Ok(())
+        self.store.emit(Event::DisputeOpened { job_id, consumer: caller, provider, reason, resolve_by });
+        Ok(resolve_by)
     }
 
-    /// The arbiter resolves a pending dispute: `slash` (at most the provider's whole stake, active first,
-    /// then unbonding) goes to the consumer; zero dismisses the dispute.
+    /// The job's own arbiter resolves a pending dispute before its `resolve_by`: `slash` (at most the
+    /// provider's whole stake, active first, then unbonding) goes to the consumer; zero dismisses the
+    /// dispute. From `resolve_by` on, anyone may dismiss it and no one may slash.
     pub fn resolve_dispute(
         &mut self,
         caller: S::Account,
@@ -366,15 +381,22 @@ impl<'s, S: Store> Market<'s, S> {
         provider: S::Account,
         slash: Balance,
     ) -> Result<()> {
-        let config = self.store.config();
-        if caller != config.arbiter {
-            return Err(Error::Unauthorized);
-        }
         let mut dispute = match self.store.dispute(job_id, &provider) {
             Some(d) if d.status == DisputeStatus::Pending => d,
             _ => return Err(Error::DisputeNotFound),
         };
         let job = self.existing_job(job_id)?;
+        #[cfg(not(settlement_mutant = "global_arbiter"))]
+        let arbiter = job.arbiter;
+        #[cfg(settlement_mutant = "global_arbiter")]
+        let arbiter = self.store.config().arbiter;
+        if self.now >= dispute.resolve_by {
+            if slash > 0 {
+                return Err(Error::DisputeExpired);
+            }
+        } else if caller != arbiter {
+            return Err(Error::Unauthorized);
+        }
         let mut stake = self.store.stake(&provider);
         if slash > stake.total() {
             return Err(Error::SlashExceedsStake);
@@ -431,31 +453,74 @@ impl<'s, S: Store> Market<'s, S> {
         Ok(())
     }
 
-    /// The owner changes the settings that may change: treasury, arbiter, fee for new jobs (capped),
-    /// minimum stake and the pause of new jobs. `None` keeps a setting as it is.
-    pub fn update_settings(&mut self, caller: S::Account, change: SettingsChange<S::Account>) -> Result<()> {
+    /// The owner announces a settings change (`None` keeps the value in force): it may apply from the
+    /// returned moment, one admin delay from now, and replaces any change announced before. Announcing
+    /// the settings in force withdraws a pending change.
+    pub fn announce_settings(&mut self, caller: S::Account, change: SettingsChange<S::Account>) -> Result<Timestamp> {
         let mut config = self.owner_config(&caller)?;
-        if let Some(bps) = change.fee_bps {
-            check_fee(bps)?;
-            config.fee_bps = bps;
-        }
-        config.treasury = change.treasury.unwrap_or(config.treasury);
-        config.arbiter = change.arbiter.unwrap_or(config.arbiter);
-        config.min_stake = change.min_stake.unwrap_or(config.min_stake);
-        config.paused = change.paused.unwrap_or(config.paused);
+        let now = config.settings();
+        let settings = Settings {
+            treasury: change.treasury.unwrap_or(now.treasury),
+            arbiter: change.arbiter.unwrap_or(now.arbiter),
+            fee_bps: change.fee_bps.unwrap_or(now.fee_bps),
+            min_stake: change.min_stake.unwrap_or(now.min_stake),
+        };
+        check_fee(settings.fee_bps)?;
+        #[cfg(not(settlement_mutant = "settings_immediate"))]
+        let effective_at = self.now.checked_add(config.timing.admin_delay).ok_or(Error::Overflow)?;
+        #[cfg(settlement_mutant = "settings_immediate")]
+        let effective_at = self.now;
+        config.announced = Some(Announced { settings, effective_at });
         self.store.set_config(&config);
-        self.store.emit(Event::SettingsChanged {
-            treasury: config.treasury,
-            arbiter: config.arbiter,
-            fee_bps: config.fee_bps,
-            min_stake: config.min_stake,
-            paused: config.paused,
-        });
+        let Settings { treasury, arbiter, fee_bps, min_stake } = settings;
+        self.store.emit(Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at });
+        Ok(effective_at)
+    }
+
+    /// The owner puts the announced settings in force once their admin delay has passed.
+    pub fn apply_settings(&mut self, caller: S::Account) -> Result<()> {
+        let mut config = self.owner_config(&caller)?;
+        let announced = match config.announced {
+            Some(a) if self.now >= a.effective_at => a,
+            _ => return Err(Error::SettingsNotDue),
+        };
+        config.apply(announced.settings);
+        config.announced = None;
+        self.store.set_config(&config);
+        self.emit_settings(&config);
         Ok(())
+    }
+
+    /// The owner pauses or resumes the opening of new jobs, at once: nothing else is ever paused, so
+    /// the pause breaks no promise.
+    pub fn set_paused(&mut self, caller: S::Account, paused: bool) -> Result<()> {
+        let mut config = self.owner_config(&caller)?;
+        config.paused = paused;
+        self.store.set_config(&config);
+        self.emit_settings(&config);
+        Ok(())
+    }
+
+    fn emit_settings(&mut self, config: &Config<S::Account>) {
+        let Settings { treasury, arbiter, fee_bps, min_stake } = config.settings();
+        self.store.emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused: config.paused });
     }
 }
 
-/// A change of the owner's settings; `None` keeps the current value.
+/// Whether pending disputes still hold a provider's stake: only until the last of their arbitration
+/// periods ends, since no dispute can slash after that.
+fn disputes_hold(stake: &Stake, now: Timestamp) -> bool {
+    #[cfg(not(settlement_mutant = "dispute_blocks_forever"))]
+    let open = now < stake.disputed_until;
+    #[cfg(settlement_mutant = "dispute_blocks_forever")]
+    let open = {
+        let _ = now;
+        true
+    };
+    stake.pending_disputes > 0 && open
+}
+
+/// A change of the owner's settings, to be announced; `None` keeps the value in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 pub struct SettingsChange<A> {
     /// New fee recipient.
@@ -466,6 +531,4 @@ pub struct SettingsChange<A> {
     pub fee_bps: Option<u16>,
     /// New minimum provider stake for new jobs.
     pub min_stake: Option<Balance>,
-    /// Pause or resume new jobs.
-    pub paused: Option<bool>,
 }

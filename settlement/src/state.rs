@@ -31,6 +31,9 @@ pub struct Job<A> {
     pub providers: Vec<A>,
     /// The ed25519 key whose signatures release funds.
     pub payer_key: PublicKey,
+    /// The only account that may resolve this job's disputes: the escrow's arbiter when the job opened,
+    /// never changed afterwards (a later arbiter judges only jobs opened after it took office).
+    pub arbiter: A,
     /// Hash of the off-chain terms both sides agreed to.
     pub terms_hash: [u8; 32],
     /// The fee in basis points, fixed when the job opened.
@@ -99,8 +102,12 @@ pub struct Stake {
     pub unlock_at: Timestamp,
     /// No withdrawal before this: the end of the dispute window of the latest job naming the provider.
     pub locked_until: Timestamp,
-    /// Disputes against the provider that the arbiter has not resolved; any blocks withdrawal.
+    /// Disputes against the provider that the arbiter has not resolved; any blocks withdrawal until
+    /// `disputed_until`.
     pub pending_disputes: u32,
+    /// The latest `resolve_by` of the provider's disputes: after it no pending dispute can slash, so
+    /// none blocks withdrawal.
+    pub disputed_until: Timestamp,
 }
 
 impl Stake {
@@ -131,6 +138,9 @@ pub struct Dispute {
     pub reason: [u8; 32],
     /// When it was opened.
     pub opened_at: Timestamp,
+    /// The end of the arbitration period: until then the job's arbiter may slash; from then on the
+    /// dispute can only be dismissed, by anyone.
+    pub resolve_by: Timestamp,
     /// Where it stands.
     pub status: DisputeStatus,
     /// What the arbiter slashed (0 unless upheld).
@@ -175,6 +185,59 @@ pub struct Timing {
     pub settle_grace: Timestamp,
     /// The longest a job may run (bounds how long a job can lock a provider's stake).
     pub max_job_duration: Timestamp,
+    /// The shortest time a lowered allocation stays payable; completing a job thaws every allocation at
+    /// once, so `settle_grace` must be at least this.
+    pub thaw_period: Timestamp,
+    /// From the announcement of a settings change to the earliest moment it may apply; longer than
+    /// `dispute_window + unbond_delay`, so a provider that disagrees can leave first.
+    pub admin_delay: Timestamp,
+    /// How long after a dispute opens its arbiter may slash; afterwards it can only be dismissed.
+    pub arbitration_period: Timestamp,
+}
+
+impl Timing {
+    /// Whether the timing keeps every party's promise: unbonding outlasts the dispute window, jobs may
+    /// run at all, a thaw takes time and completion's grace is at least a thaw, settings changes wait
+    /// out a dispute window plus an unbonding, and arbiters get time to decide.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        let leave = self.dispute_window.checked_add(self.unbond_delay);
+        #[cfg(not(settlement_mutant = "grace_unchecked"))]
+        let grace_covers_thaw = self.settle_grace >= self.thaw_period;
+        #[cfg(settlement_mutant = "grace_unchecked")]
+        let grace_covers_thaw = true;
+        self.unbond_delay > self.dispute_window
+            && self.max_job_duration > 0
+            && self.thaw_period > 0
+            && grace_covers_thaw
+            && leave.is_some_and(|leave| self.admin_delay > leave)
+            && self.arbitration_period > 0
+    }
+}
+
+/// The settings the owner may change, only through an announcement that waits out
+/// [`Timing::admin_delay`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Settings<A> {
+    /// Receives the platform fee.
+    pub treasury: A,
+    /// Resolves the disputes of jobs opened while it is the arbiter.
+    pub arbiter: A,
+    /// Fee for new jobs, in basis points (at most [`fee::MAX_FEE_BPS`]).
+    pub fee_bps: u16,
+    /// Active stake a provider needs to be named on a new job.
+    pub min_stake: Balance,
+}
+
+/// Settings announced by the owner, and the earliest moment they may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Announced<A> {
+    /// What the settings will be.
+    pub settings: Settings<A>,
+    /// Announcement time plus the admin delay.
+    pub effective_at: Timestamp,
 }
 
 /// The escrow's configuration.
@@ -193,8 +256,10 @@ pub struct Config<A> {
     pub fee_bps: u16,
     /// Active stake a provider needs to be named on a new job.
     pub min_stake: Balance,
-    /// Whether new jobs are refused.
+    /// Whether new jobs are refused (the one setting that changes at once: it touches no promise).
     pub paused: bool,
+    /// A settings change waiting for its delay, if any.
+    pub announced: Option<Announced<A>>,
     /// Fixed time parameters.
     pub timing: Timing,
     /// The chain and contract receipts must be signed for.
@@ -203,9 +268,22 @@ pub struct Config<A> {
     pub next_job_id: JobId,
 }
 
-impl<A> Config<A> {
-    /// A validated configuration: the fee within its cap, the unbonding delay longer than the dispute
-    /// window and a positive maximum job duration.
+impl<A: Copy> Config<A> {
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> Settings<A> {
+        Settings { treasury: self.treasury, arbiter: self.arbiter, fee_bps: self.fee_bps, min_stake: self.min_stake }
+    }
+
+    /// Puts `settings` in force.
+    pub fn apply(&mut self, settings: Settings<A>) {
+        self.treasury = settings.treasury;
+        self.arbiter = settings.arbiter;
+        self.fee_bps = settings.fee_bps;
+        self.min_stake = settings.min_stake;
+    }
+
+    /// A validated configuration: the fee within its cap and a timing that [`Timing::is_valid`].
     pub fn new(
         owner: A,
         treasury: A,
@@ -216,7 +294,7 @@ impl<A> Config<A> {
         domain: Domain<A>,
     ) -> Result<Self> {
         check_fee(fee_bps)?;
-        if timing.unbond_delay <= timing.dispute_window || timing.max_job_duration == 0 {
+        if !timing.is_valid() {
             return Err(Error::InvalidConfig);
         }
         Ok(Self {
@@ -227,6 +305,7 @@ impl<A> Config<A> {
             fee_bps,
             min_stake,
             paused: false,
+            announced: None,
             timing,
             domain,
             next_job_id: 1,
@@ -259,16 +338,45 @@ mod tests {
         assert!(r.score() <= 1000);
     }
 
+    const T: Timing = Timing {
+        unbond_delay: 11,
+        dispute_window: 10,
+        settle_grace: 5,
+        max_job_duration: 5,
+        thaw_period: 5,
+        admin_delay: 22,
+        arbitration_period: 1,
+    };
+
+    #[test]
+    fn timing_validation_at_every_boundary() {
+        assert!(T.is_valid());
+        let refused = [
+            Timing { unbond_delay: 10, ..T },
+            Timing { max_job_duration: 0, ..T },
+            Timing { thaw_period: 0, settle_grace: 0, ..T },
+            Timing { settle_grace: 4, ..T },
+            Timing { settle_grace: 0, ..T },
+            Timing { admin_delay: 21, ..T },
+            Timing { dispute_window: u64::MAX - 1, unbond_delay: u64::MAX, admin_delay: u64::MAX, ..T },
+            Timing { arbitration_period: 0, ..T },
+        ];
+        for t in refused {
+            assert!(!t.is_valid(), "{t:?}");
+        }
+        // The boundaries themselves are accepted.
+        assert!(Timing { settle_grace: 5, thaw_period: 5, ..T }.is_valid());
+        assert!(Timing { settle_grace: 6, ..T }.is_valid());
+    }
+
     #[test]
     fn config_validation() {
-        let timing = Timing { unbond_delay: 10, dispute_window: 10, settle_grace: 0, max_job_duration: 5 };
         let domain = Domain { genesis_hash: [0; 32], contract: 0u8 };
-        assert_eq!(Config::new(1u8, 2, 3, 500, 0, timing, domain).err(), Some(Error::InvalidConfig));
-        let ok = Timing { unbond_delay: 11, ..timing };
-        assert_eq!(Config::new(1u8, 2, 3, 1_001, 0, ok, domain).err(), Some(Error::FeeTooHigh));
-        let no_jobs = Timing { max_job_duration: 0, ..ok };
-        assert_eq!(Config::new(1u8, 2, 3, 500, 0, no_jobs, domain).err(), Some(Error::InvalidConfig));
-        let cfg = Config::new(1u8, 2, 3, 1_000, 7, ok, domain).expect("valid");
-        assert_eq!((cfg.next_job_id, cfg.paused, cfg.pending_owner), (1, false, None));
+        let bad = Timing { unbond_delay: 10, ..T };
+        assert_eq!(Config::new(1u8, 2, 3, 500, 0, bad, domain).err(), Some(Error::InvalidConfig));
+        assert_eq!(Config::new(1u8, 2, 3, 1_001, 0, T, domain).err(), Some(Error::FeeTooHigh));
+        let cfg = Config::new(1u8, 2, 3, 1_000, 7, T, domain).expect("valid");
+        assert_eq!((cfg.next_job_id, cfg.paused, cfg.pending_owner, cfg.announced), (1, false, None, None));
+        assert_eq!(cfg.settings(), Settings { treasury: 2, arbiter: 3, fee_bps: 1_000, min_stake: 7 });
     }
 }

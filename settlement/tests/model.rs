@@ -7,13 +7,16 @@
 //! cumulative amounts never decrease, no receipt pays twice and every fee split is exact.
 //!
 //! Apart from the reference, `model/promises.rs` states the promises to honest parties in their own
-//! observations only (P-G1: a provider is paid for signed work, against an adversary acting as the
-//! consumer). `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and
+//! observations only: P-G1, a provider is paid for signed work, against an adversary acting as the
+//! consumer (`promises.rs`); P-G4, bounded admin power, against an adversary holding the owner and
+//! arbiter keys (`admin.rs`); P-G5d, the timing rules (`promises.rs`). `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and
 //! requires each to make it fail.
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 
 // The crate root owns `tests/`, so the pieces in `tests/model/` are named by path.
+#[path = "model/admin.rs"]
+mod admin;
 #[path = "model/harness.rs"]
 mod harness;
 #[path = "model/invariants.rs"]

@@ -18,10 +18,10 @@ pub struct Activity {
     pub new_treasury: Keypair,
 }
 
-/// Every kind of escrow event, from a freshly [`crate::deploy`]ed market: stakes, a job with a top-up,
-/// single and batched releases, a dispute resolved with a slash, claims, a settings change (new
-/// treasury) followed by a release, an ownership transfer, the job completed and its remainder
-/// refunded, and a third provider's stake, unbonding and withdrawal.
+/// Every kind of escrow event, from a freshly [`crate::deploy`]ed market: stakes, a settings change
+/// announced (new treasury), a job with a top-up, single and batched releases, a dispute resolved with a
+/// slash, claims, the announced change applied once due followed by a release, an ownership transfer,
+/// the job completed and its remainder refunded, and a third provider's stake, unbonding and withdrawal.
 pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     let chain = m.escrow.chain();
     let e = &m.escrow;
@@ -49,6 +49,15 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     });
     events.extend(unbonded.events);
 
+    // The treasury change waits out the admin delay while the rest happens.
+    let change = SettingsChange { treasury: Some(account_of(&new_treasury)), ..SettingsChange::default() };
+    let announced = e.announce_settings(&m.owner, &change).await?;
+    let due = announced.event(|ev| match ev {
+        Event::SettingsAnnounced { effective_at, .. } => Some(*effective_at),
+        _ => None,
+    });
+    events.extend(announced.events);
+
     let expires_at = now_ms() + 120_000;
     let req = OpenJob {
         providers: vec![account_of(&p1), account_of(&p2)],
@@ -71,8 +80,8 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     events.extend(e.dispute(&consumer, job, account_of(&p2), [9; 32]).await?.events);
     events.extend(e.resolve_dispute(&m.arbiter, job, account_of(&p2), 20 * UNIT).await?.events);
     events.extend(e.claim(&p1).await?.events);
-    let change = SettingsChange { treasury: Some(account_of(&new_treasury)), ..SettingsChange::default() };
-    events.extend(e.update_settings(&m.owner, &change).await?.events);
+    wait_until(chain, due.unwrap_or_else(now_ms)).await?;
+    events.extend(e.apply_settings(&m.owner).await?.events);
     let (r, s) = signed_receipt(m, &key, job, account_of(&p1), 15 * UNIT, 3);
     events.extend(e.release(&p1, &r, &s).await?.events);
     events.extend(e.transfer_ownership(&m.owner, account_of(&new_owner)).await?.events);

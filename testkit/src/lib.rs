@@ -161,9 +161,17 @@ pub async fn tick(chain: &Chain) -> TestResult {
     Ok(chain.tick(&escrow_client::dev::ferdie()).await?)
 }
 
-/// Short time parameters for tests: a 4 s dispute window, 6 s unbonding, 2 s settle grace.
-pub const TEST_TIMING: Timing =
-    Timing { unbond_delay: 6_000, dispute_window: 4_000, settle_grace: 2_000, max_job_duration: 3_600_000 };
+/// Short time parameters for tests: a 4 s dispute window, 6 s unbonding, 2 s settle grace and thaw,
+/// settings changes 10.001 s after their announcement, 30 s to arbitrate.
+pub const TEST_TIMING: Timing = Timing {
+    unbond_delay: 6_000,
+    dispute_window: 4_000,
+    settle_grace: 2_000,
+    max_job_duration: 3_600_000,
+    thaw_period: 2_000,
+    admin_delay: 10_001,
+    arbitration_period: 30_000,
+};
 
 /// The deployed escrow and the roles around it.
 pub struct Market {

@@ -1,7 +1,8 @@
 //! The escrow on a real `substrate-contracts-node --dev`, deployed from its release bundle:
 //! (a) the happy path, (b) every bad receipt refused, (c) disputes and slashing, (d) refund after
 //! expiry, (e) a hot-standby provider paid by its own receipts; and the attacks of "Money rules v2"
-//! replayed (attack 1: a low receipt with the top sequence and units cannot block a higher one).
+//! replayed (attack 1: a low receipt with the top sequence and units cannot block a higher one; attack
+//! 4: the owner cannot make itself arbiter and slash a provider's stake).
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::cast_possible_wrap)]
 
 use escrow_client::{account_of, AccountId, Error, Keypair};
@@ -322,6 +323,75 @@ async fn attack_1_a_low_receipt_with_the_top_sequence_cannot_block_a_higher_one(
             escrow_error(m.escrow.release(&consumer, receipt, signature).await),
             settlement::Error::CumulativeNotIncreasing
         );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn attack_4_the_owner_cannot_make_itself_arbiter_and_slash_a_providers_stake() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderAttack4").await?;
+    let p = account_of(&provider);
+    let owner = account_of(&m.owner);
+    // The owner opens a job of its own naming the provider, then announces itself as the arbiter.
+    let job = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 7, 600_000)).await?.value;
+    let change = settlement::SettingsChange { arbiter: Some(owner), ..settlement::SettingsChange::default() };
+    let announced = m.escrow.announce_settings(&m.owner, &change).await?;
+    // The dry run's answer is a block early: the event carries the time the block set.
+    let due = announced
+        .event(|e| match e {
+            Event::SettingsAnnounced { arbiter, effective_at, .. } if *arbiter == owner => Some(*effective_at),
+            _ => None,
+        })
+        .expect("SettingsAnnounced");
+    // One block later the change is not in force: it waits out the admin delay, which is longer than
+    // a dispute window plus an unbonding, so a provider that disagrees can leave first.
+    assert_eq!(escrow_error(m.escrow.apply_settings(&m.owner).await), settlement::Error::SettingsNotDue);
+    assert_eq!(m.escrow.config().await?.arbiter, account_of(&m.arbiter));
+    m.escrow.dispute(&m.owner, job, p, [0x44; 32]).await?;
+    let stake = m.escrow.stake_of(p).await?.total();
+    assert_eq!(escrow_error(m.escrow.resolve_dispute(&m.owner, job, p, stake).await), settlement::Error::Unauthorized);
+
+    // Once due the change applies, but the job keeps the arbiter it opened with.
+    wait_until(&chain, due).await?;
+    m.escrow.apply_settings(&m.owner).await?;
+    assert_eq!(m.escrow.config().await?.arbiter, owner);
+    assert_eq!(m.escrow.job(job).await?.unwrap().arbiter, account_of(&m.arbiter));
+    assert_eq!(escrow_error(m.escrow.resolve_dispute(&m.owner, job, p, stake).await), settlement::Error::Unauthorized);
+    assert_eq!(m.escrow.stake_of(p).await?.total(), stake, "the provider's stake is untouched");
+    // A job opened now shows its arbiter to the provider before it is named on it.
+    let later = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 7, 600_000)).await?;
+    assert!(later.events.iter().any(|e| matches!(e, Event::JobOpened { arbiter, .. } if *arbiter == owner)));
+    // The job's own arbiter still decides the old dispute.
+    m.escrow.resolve_dispute(&m.arbiter, job, p, 0).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn timing_that_breaks_a_promise_is_refused_at_deployment() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let alice = escrow_client::dev::alice();
+    let leave = TEST_TIMING.dispute_window + TEST_TIMING.unbond_delay;
+    let broken = [
+        // `complete` would cut the provider's last receipts off at once.
+        settlement::Timing { settle_grace: 0, ..TEST_TIMING },
+        settlement::Timing { settle_grace: TEST_TIMING.thaw_period - 1, ..TEST_TIMING },
+        // Settings could change before a provider can leave.
+        settlement::Timing { admin_delay: leave, ..TEST_TIMING },
+        settlement::Timing { arbitration_period: 0, ..TEST_TIMING },
+    ];
+    for timing in broken {
+        let params = escrow_client::Deploy {
+            treasury: account_of(&alice),
+            arbiter: account_of(&alice),
+            fee_bps: 500,
+            min_stake: UNIT,
+            timing,
+            salt: unique_salt(),
+        };
+        let refused = escrow_client::Escrow::deploy(&chain, &alice, escrow_bundle()?, &params).await.map(|_| ());
+        assert_eq!(escrow_error(refused), settlement::Error::InvalidConfig, "{timing:?}");
     }
     Ok(())
 }

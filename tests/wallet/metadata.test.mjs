@@ -47,7 +47,9 @@ const TRANSACTIONS = [
   'resolve_dispute',
   'transfer_ownership',
   'accept_ownership',
-  'update_settings'
+  'announce_settings',
+  'apply_settings',
+  'set_paused'
 ];
 const QUERIES = ['config', 'job', 'lane', 'stake_of', 'reputation_of', 'balance_of', 'dispute_of'];
 const PAYABLE = ['open_job', 'top_up', 'stake'];
@@ -154,12 +156,21 @@ describe('constructors and messages', () => {
 describe('call data', () => {
   test('new(genesis_hash, treasury, arbiter, fee_bps, min_stake, Timing)', () => {
     const ctor = abi.findConstructor('new');
-    const timing = { unbond_delay: 86_400_000, dispute_window: 3_600_000, settle_grace: 600_000, max_job_duration: 2_592_000_000 };
-    const data = encodeCall(ctor, [genesis, alice, bob, 250, 10n ** 12n, timing], 32 + 32 + 32 + 2 + 16 + 4 * 8);
+    const timing = {
+      unbond_delay: 86_400_000,
+      dispute_window: 3_600_000,
+      settle_grace: 600_000,
+      max_job_duration: 2_592_000_000,
+      thaw_period: 600_000,
+      admin_delay: 14_400_000,
+      arbitration_period: 259_200_000
+    };
+    const data = encodeCall(ctor, [genesis, alice, bob, 250, 10n ** 12n, timing], 32 + 32 + 32 + 2 + 16 + 7 * 8);
     assert.equal(
       hex(data.subarray(4)),
       hex(cat(genesis, alice, bob, le(250, 2), le(10n ** 12n, 16),
-        le(86_400_000, 8), le(3_600_000, 8), le(600_000, 8), le(2_592_000_000, 8)))
+        le(86_400_000, 8), le(3_600_000, 8), le(600_000, 8), le(2_592_000_000, 8),
+        le(600_000, 8), le(14_400_000, 8), le(259_200_000, 8)))
     );
   });
 
@@ -225,29 +236,31 @@ describe('call data', () => {
     assert.equal(hex(data.subarray(4)), hex(cat([0x08], receiptBytes, signature, receiptBytes, signature)));
   });
 
-  test('update_settings(SettingsChange) with Option fields', () => {
-    const update = abi.findMessage('update_settings');
+  test('announce_settings(SettingsChange) with Option fields; apply_settings(); set_paused(bool)', () => {
+    const announce = abi.findMessage('announce_settings');
     // An Option<AccountId> takes the account as an SS58 or hex string, as a wallet's form gives it.
     // (A raw Uint8Array given to an Option is read by polkadot.js as an already SCALE-encoded Option:
     // its first byte is taken as the None/Some tag.)
     const some = encodeCall(
-      update,
-      [{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null, paused: false }],
-      33 + 1 + 3 + 1 + 2
+      announce,
+      [{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null }],
+      33 + 1 + 3 + 1
     );
     assert.equal(
-      hex(update.toU8a([{ treasury: hex(alice), arbiter: null, fee_bps: 250, min_stake: null, paused: false }])),
-      hex(update.toU8a([{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null, paused: false }]))
+      hex(announce.toU8a([{ treasury: hex(alice), arbiter: null, fee_bps: 250, min_stake: null }])),
+      hex(announce.toU8a([{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null }]))
     );
-    // Option<bool> is the plain Option encoding (Some(false) = 01 00), as parity-scale-codec does
-    // for Option<bool>; not polkadot.js's one-byte OptionBool.
-    assert.equal(hex(some.subarray(4)), hex(cat([1], alice, [0], [1], le(250, 2), [0], [1, 0])));
+    assert.equal(hex(some.subarray(4)), hex(cat([1], alice, [0], [1], le(250, 2), [0])));
 
-    const none = encodeCall(update, [{ treasury: null, arbiter: null, fee_bps: null, min_stake: null, paused: null }], 5);
-    assert.equal(hex(none.subarray(4)), hex(fill(5, 0)));
+    const none = encodeCall(announce, [{ treasury: null, arbiter: null, fee_bps: null, min_stake: null }], 4);
+    assert.equal(hex(none.subarray(4)), hex(fill(4, 0)));
 
-    const paused = encodeCall(update, [{ min_stake: 5n, paused: true }], 1 + 1 + 1 + 17 + 2);
-    assert.equal(hex(paused.subarray(4)), hex(cat([0, 0, 0, 1], le(5, 16), [1, 1])));
+    const stake = encodeCall(announce, [{ min_stake: 5n }], 1 + 1 + 1 + 17);
+    assert.equal(hex(stake.subarray(4)), hex(cat([0, 0, 0, 1], le(5, 16))));
+
+    assert.equal(encodeCall(abi.findMessage('apply_settings'), [], 0).length, 4);
+    const paused = encodeCall(abi.findMessage('set_paused'), [true], 1);
+    assert.equal(hex(paused.subarray(4)), hex([1]));
   });
 
   test('a wrong number of arguments is refused', () => {

@@ -331,7 +331,7 @@ impl Escrow {
         job_id: JobId,
         provider: AccountId,
         reason: [u8; 32],
-    ) -> Result<Submitted<()>> {
+    ) -> Result<Submitted<Timestamp>> {
         self.exec(consumer, 0, "dispute", (job_id, provider, reason)).await
     }
 
@@ -346,9 +346,23 @@ impl Escrow {
         self.exec(arbiter, 0, "resolve_dispute", (job_id, provider, slash)).await
     }
 
-    /// The owner changes settings.
-    pub async fn update_settings(&self, owner: &Keypair, change: &SettingsChange<AccountId>) -> Result<Submitted<()>> {
-        self.exec(owner, 0, "update_settings", change).await
+    /// The owner announces a settings change; the answer is when it may apply.
+    pub async fn announce_settings(
+        &self,
+        owner: &Keypair,
+        change: &SettingsChange<AccountId>,
+    ) -> Result<Submitted<Timestamp>> {
+        self.exec(owner, 0, "announce_settings", change).await
+    }
+
+    /// The owner applies the announced settings (once their admin delay has passed).
+    pub async fn apply_settings(&self, owner: &Keypair) -> Result<Submitted<()>> {
+        self.exec(owner, 0, "apply_settings", ()).await
+    }
+
+    /// The owner pauses or resumes new jobs.
+    pub async fn set_paused(&self, owner: &Keypair, paused: bool) -> Result<Submitted<()>> {
+        self.exec(owner, 0, "set_paused", paused).await
     }
 
     /// The owner proposes a new owner.

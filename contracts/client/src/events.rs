@@ -34,9 +34,19 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
     let input = &mut &data[..];
     let event = match label {
         "JobOpened" => {
-            let (job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at) =
+            let (job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, arbiter, expires_at) =
                 Decode::decode(input)?;
-            Event::JobOpened { job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at }
+            Event::JobOpened {
+                job_id,
+                consumer,
+                providers,
+                deposit,
+                payer_key,
+                terms_hash,
+                fee_bps,
+                arbiter,
+                expires_at,
+            }
         }
         "ToppedUp" => {
             let (job_id, consumer, amount, deposit) = Decode::decode(input)?;
@@ -71,8 +81,8 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
             Event::Withdrawn { provider, amount }
         }
         "DisputeOpened" => {
-            let (job_id, consumer, provider, reason) = Decode::decode(input)?;
-            Event::DisputeOpened { job_id, consumer, provider, reason }
+            let (job_id, consumer, provider, reason, resolve_by) = Decode::decode(input)?;
+            Event::DisputeOpened { job_id, consumer, provider, reason, resolve_by }
         }
         "DisputeResolved" => {
             let (job_id, consumer, provider, slashed) = Decode::decode(input)?;
@@ -89,6 +99,10 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
         "OwnershipTransferred" => {
             let (previous, owner) = Decode::decode(input)?;
             Event::OwnershipTransferred { previous, owner }
+        }
+        "SettingsAnnounced" => {
+            let (treasury, arbiter, fee_bps, min_stake, effective_at) = Decode::decode(input)?;
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at }
         }
         "SettingsChanged" => {
             let (treasury, arbiter, fee_bps, min_stake, paused) = Decode::decode(input)?;

@@ -57,6 +57,8 @@ pub mod escrow {
         pub terms_hash: [u8; 32],
         /// Fee in basis points.
         pub fee_bps: u16,
+        /// The arbiter fixed for this job: the only account that may slash through it.
+        pub arbiter: AccountId,
         /// Expiry (ms since the Unix epoch).
         pub expires_at: Timestamp,
     }
@@ -188,6 +190,8 @@ pub mod escrow {
         pub provider: AccountId,
         /// Hash of the evidence.
         pub reason: [u8; 32],
+        /// Until when the job's arbiter may slash; afterwards the dispute can only be dismissed.
+        pub resolve_by: Timestamp,
     }
 
     /// The arbiter resolved a dispute; `slashed` went from the provider's stake to the consumer.
@@ -240,7 +244,22 @@ pub mod escrow {
         pub owner: AccountId,
     }
 
-    /// The owner changed a setting; all settings as they now are.
+    /// The owner announced a settings change, to apply from `effective_at` (replacing any pending one).
+    #[ink(event)]
+    pub struct SettingsAnnounced {
+        /// Fee recipient then.
+        pub treasury: AccountId,
+        /// Arbiter of the jobs opened from then on.
+        pub arbiter: AccountId,
+        /// Fee in basis points for the jobs opened from then on.
+        pub fee_bps: u16,
+        /// Minimum provider stake for new jobs then.
+        pub min_stake: Balance,
+        /// The earliest moment the change may apply.
+        pub effective_at: Timestamp,
+    }
+
+    /// The settings changed (an announcement applied, or the pause switched); all settings as they now are.
     #[ink(event)]
     pub struct SettingsChanged {
         /// Fee recipient.
@@ -313,18 +332,27 @@ pub mod escrow {
         use ink::env::emit_event;
         type E = ink::env::DefaultEnvironment;
         match event {
-            Event::JobOpened { job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at } => {
-                emit_event::<E, _>(JobOpened {
-                    job_id,
-                    consumer,
-                    providers,
-                    deposit,
-                    payer_key,
-                    terms_hash,
-                    fee_bps,
-                    expires_at,
-                })
-            }
+            Event::JobOpened {
+                job_id,
+                consumer,
+                providers,
+                deposit,
+                payer_key,
+                terms_hash,
+                fee_bps,
+                arbiter,
+                expires_at,
+            } => emit_event::<E, _>(JobOpened {
+                job_id,
+                consumer,
+                providers,
+                deposit,
+                payer_key,
+                terms_hash,
+                fee_bps,
+                arbiter,
+                expires_at,
+            }),
             Event::ToppedUp { job_id, consumer, amount, deposit } => {
                 emit_event::<E, _>(ToppedUp { job_id, consumer, amount, deposit })
             }
@@ -351,8 +379,8 @@ pub mod escrow {
                 emit_event::<E, _>(Unbonding { provider, amount, unbonding, unlock_at })
             }
             Event::Withdrawn { provider, amount } => emit_event::<E, _>(Withdrawn { provider, amount }),
-            Event::DisputeOpened { job_id, consumer, provider, reason } => {
-                emit_event::<E, _>(DisputeOpened { job_id, consumer, provider, reason })
+            Event::DisputeOpened { job_id, consumer, provider, reason, resolve_by } => {
+                emit_event::<E, _>(DisputeOpened { job_id, consumer, provider, reason, resolve_by })
             }
             Event::DisputeResolved { job_id, consumer, provider, slashed } => {
                 emit_event::<E, _>(DisputeResolved { job_id, consumer, provider, slashed })
@@ -366,6 +394,9 @@ pub mod escrow {
             Event::OwnershipTransferred { previous, owner } => {
                 emit_event::<E, _>(OwnershipTransferred { previous, owner })
             }
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => {
+                emit_event::<E, _>(SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at })
+            }
             Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused } => {
                 emit_event::<E, _>(SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused })
             }
@@ -374,8 +405,10 @@ pub mod escrow {
 
     impl Escrow {
         /// Creates the escrow. The caller becomes its owner. `genesis_hash` is this chain's genesis block
-        /// hash (receipts must be signed for it); the fee is capped at 10 % and the unbonding delay must
-        /// be longer than the dispute window.
+        /// hash (receipts must be signed for it); the fee is capped at 10 %. `InvalidConfig` unless the
+        /// unbonding delay is longer than the dispute window, the maximum job duration, thaw period and
+        /// arbitration period are positive, the settle grace is at least the thaw period and the admin
+        /// delay is longer than the dispute window plus the unbonding delay.
         #[ink(constructor)]
         pub fn new(
             genesis_hash: [u8; 32],
@@ -502,15 +535,16 @@ pub mod escrow {
         // ------------------------------------------------------------ disputes
 
         /// The job's consumer disputes one of its providers (within the dispute window after the job
-        /// ends). `reason`: hash of the off-chain evidence.
+        /// ends). `reason`: hash of the off-chain evidence. Returns the end of the arbitration period.
         #[ink(message)]
-        pub fn dispute(&mut self, job_id: JobId, provider: AccountId, reason: [u8; 32]) -> Result<()> {
+        pub fn dispute(&mut self, job_id: JobId, provider: AccountId, reason: [u8; 32]) -> Result<Timestamp> {
             let caller = self.env().caller();
             self.market().dispute(caller, job_id, provider, reason)
         }
 
-        /// The arbiter resolves a pending dispute, slashing `slash` (0 dismisses) from the provider's
-        /// stake to the consumer.
+        /// The job's own arbiter (the escrow's arbiter when the job opened) resolves a pending dispute
+        /// before its `resolve_by`, slashing `slash` (0 dismisses) from the provider's stake to the
+        /// consumer. From `resolve_by` on anyone may dismiss it (`DisputeExpired` for a slash).
         #[ink(message)]
         pub fn resolve_dispute(&mut self, job_id: JobId, provider: AccountId, slash: Balance) -> Result<()> {
             let caller = self.env().caller();
@@ -533,12 +567,27 @@ pub mod escrow {
             self.market().accept_ownership(caller)
         }
 
-        /// The owner changes treasury, arbiter, fee for new jobs (at most 10 %), minimum stake or the
-        /// pause of new jobs; `None` keeps a setting.
+        /// The owner announces a change of treasury, arbiter, fee for new jobs (at most 10 %) or minimum
+        /// stake (`None` keeps a setting), replacing any pending one. Returns when it may apply: one
+        /// admin delay from now.
         #[ink(message)]
-        pub fn update_settings(&mut self, change: SettingsChange<AccountId>) -> Result<()> {
+        pub fn announce_settings(&mut self, change: SettingsChange<AccountId>) -> Result<Timestamp> {
             let caller = self.env().caller();
-            self.market().update_settings(caller, change)
+            self.market().announce_settings(caller, change)
+        }
+
+        /// The owner puts the announced settings in force once their admin delay has passed.
+        #[ink(message)]
+        pub fn apply_settings(&mut self) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().apply_settings(caller)
+        }
+
+        /// The owner pauses or resumes the opening of new jobs, at once (nothing else is paused).
+        #[ink(message)]
+        pub fn set_paused(&mut self, paused: bool) -> Result<()> {
+            let caller = self.env().caller();
+            self.market().set_paused(caller, paused)
         }
 
         // ------------------------------------------------------------ views

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::record::IndexedEvent;
 
 /// Every typed table, each holding one kind (or two close kinds) of event.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 15] = [
     "jobs",
     "top_ups",
     "completions",
@@ -27,6 +27,7 @@ pub const TABLES: [&str; 14] = [
     "disputes",
     "dispute_resolutions",
     "reputation_changes",
+    "settings_announcements",
     "settings_changes",
     "ownership_changes",
 ];
@@ -69,9 +70,29 @@ fn acc(a: &AccountId) -> Val {
 pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<Row> {
     let num = |n: u128| Val::Num(n);
     let (table, columns, values): (&'static str, &'static [&'static str], Vec<Val>) = match event {
-        Event::JobOpened { job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, expires_at } => (
+        Event::JobOpened {
+            job_id,
+            consumer,
+            providers,
+            deposit,
+            payer_key,
+            terms_hash,
+            fee_bps,
+            arbiter,
+            expires_at,
+        } => (
             "jobs",
-            &["job_id", "consumer", "providers", "deposit", "payer_key", "terms_hash", "fee_bps", "expires_at"],
+            &[
+                "job_id",
+                "consumer",
+                "providers",
+                "deposit",
+                "payer_key",
+                "terms_hash",
+                "fee_bps",
+                "arbiter",
+                "expires_at",
+            ],
             vec![
                 num((*job_id).into()),
                 acc(consumer),
@@ -80,6 +101,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 Val::Bytes(payer_key.to_vec()),
                 Val::Bytes(terms_hash.to_vec()),
                 Val::Int((*fee_bps).into()),
+                acc(arbiter),
                 num((*expires_at).into()),
             ],
         ),
@@ -124,10 +146,16 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
         Event::Withdrawn { provider, amount } => {
             ("withdrawals", &["provider", "amount"], vec![acc(provider), num(*amount)])
         }
-        Event::DisputeOpened { job_id, consumer, provider, reason } => (
+        Event::DisputeOpened { job_id, consumer, provider, reason, resolve_by } => (
             "disputes",
-            &["job_id", "consumer", "provider", "reason"],
-            vec![num((*job_id).into()), acc(consumer), acc(provider), Val::Bytes(reason.to_vec())],
+            &["job_id", "consumer", "provider", "reason", "resolve_by"],
+            vec![
+                num((*job_id).into()),
+                acc(consumer),
+                acc(provider),
+                Val::Bytes(reason.to_vec()),
+                num((*resolve_by).into()),
+            ],
         ),
         Event::DisputeResolved { job_id, consumer, provider, slashed } => (
             "dispute_resolutions",
@@ -144,6 +172,17 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 Val::Int(reputation.disputes_lost.into()),
                 num(reputation.slashed),
                 Val::Int((*score).into()),
+            ],
+        ),
+        Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => (
+            "settings_announcements",
+            &["treasury", "arbiter", "fee_bps", "min_stake", "effective_at"],
+            vec![
+                acc(treasury),
+                acc(arbiter),
+                Val::Int((*fee_bps).into()),
+                num(*min_stake),
+                num((*effective_at).into()),
             ],
         ),
         Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused } => (

@@ -190,7 +190,8 @@ impl Harness {
                         (id, m.provider(id, *provider))
                     }
                 };
-                let caller = caller.map_or(m.arbiter, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
+                let arbiter = m.jobs.get(&id).map_or(m.arbiter, |j| j.arbiter);
+                let caller = caller.map_or(arbiter, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
                 let stake = m.stake_of(&provider);
                 let slash = slash.of(stake.active + stake.unbonding);
                 let expected = m.resolve(caller, id, provider, slash);
@@ -200,17 +201,26 @@ impl Harness {
                 m.now += dt;
                 Ok(())
             }
-            Op::Settings { caller, fee_bps, treasury, arbiter, min_stake, paused } => {
+            Op::Announce { caller, fee_bps, treasury, arbiter, min_stake } => {
                 let caller = caller.map_or(m.owner, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
                 let change = SettingsChange {
                     treasury: treasury.map(|i| TREASURY_CHOICES[i % TREASURY_CHOICES.len()]),
                     arbiter: arbiter.map(|i| ARBITERS[i % ARBITERS.len()]),
                     fee_bps: *fee_bps,
                     min_stake: *min_stake,
-                    paused: *paused,
                 };
-                let expected = m.settings(caller, &change);
-                agree(op, self.market().update_settings(caller, change), expected)
+                let expected = m.announce(caller, &change);
+                agree(op, self.market().announce_settings(caller, change), expected)
+            }
+            Op::Apply { caller } => {
+                let caller = caller.map_or(m.owner, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
+                let expected = m.apply(caller);
+                agree(op, self.market().apply_settings(caller), expected)
+            }
+            Op::Pause { caller, paused } => {
+                let caller = caller.map_or(m.owner, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
+                let expected = m.pause(caller, *paused);
+                agree(op, self.market().set_paused(caller, *paused), expected)
             }
             Op::Transfer { caller, to } => {
                 let caller = caller.map_or(m.owner, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);

@@ -29,14 +29,19 @@ impl Harness {
             (m.fee_bps, m.min_stake, m.paused, m.next_job_id)
         );
         assert_eq!((c.timing, c.domain), (TIMING, DOMAIN));
+        let announced = c.announced.map(|a| {
+            let s = a.settings;
+            ((s.treasury, s.arbiter, s.fee_bps, s.min_stake), a.effective_at)
+        });
+        assert_eq!(announced, m.announced, "after {op:?}: announced settings differ");
 
         // Jobs: as the model has them, never more released than deposited, nothing ever decreasing.
         assert!(s.jobs.keys().eq(m.jobs.keys()), "after {op:?}: jobs differ");
         for (id, job) in &s.jobs {
             let mj = &m.jobs[id];
             assert_eq!(
-                (&job.consumer, &job.providers, job.payer_key, job.terms_hash, job.fee_bps),
-                (&mj.consumer, &mj.providers, public(mj.key), TERMS, mj.fee_bps),
+                (&job.consumer, &job.providers, job.payer_key, job.terms_hash, job.fee_bps, job.arbiter),
+                (&mj.consumer, &mj.providers, public(mj.key), TERMS, mj.fee_bps, mj.arbiter),
                 "after {op:?}: job {id}"
             );
             assert_eq!(

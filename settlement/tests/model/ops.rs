@@ -130,13 +130,19 @@ pub(crate) enum Op {
     Advance {
         dt: u64,
     },
-    Settings {
+    Announce {
         caller: Option<usize>,
         fee_bps: Option<u16>,
         treasury: Option<usize>,
         arbiter: Option<usize>,
         min_stake: Option<u128>,
-        paused: Option<bool>,
+    },
+    Apply {
+        caller: Option<usize>,
+    },
+    Pause {
+        caller: Option<usize>,
+        paused: bool,
     },
     Transfer {
         caller: Option<usize>,

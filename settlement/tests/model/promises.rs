@@ -224,11 +224,14 @@ enum Step {
         provider: usize,
         slash: u128,
     },
-    Settings {
+    Announce {
         fee_bps: Option<u16>,
         treasury: Option<usize>,
-        paused: Option<bool>,
         min_stake: Option<u128>,
+    },
+    Apply,
+    Pause {
+        paused: bool,
     },
     Stake {
         q: usize,
@@ -427,16 +430,20 @@ impl Run {
                     let _ = self.market().resolve_dispute(ARBITERS[0], id, p, *slash);
                 }
             }
-            Step::Settings { fee_bps, treasury, paused, min_stake } => {
-                let owner = OWNERS[0];
+            Step::Announce { fee_bps, treasury, min_stake } => {
                 let change = SettingsChange {
                     treasury: treasury.map(|t| TREASURY_CHOICES[t % TREASURY_CHOICES.len()]),
                     arbiter: None,
                     fee_bps: *fee_bps,
                     min_stake: *min_stake,
-                    paused: *paused,
                 };
-                let _ = self.market().update_settings(owner, change);
+                let _ = self.market().announce_settings(OWNERS[0], change);
+            }
+            Step::Apply => {
+                let _ = self.market().apply_settings(OWNERS[0]);
+            }
+            Step::Pause { paused } => {
+                let _ = self.market().set_paused(OWNERS[0], *paused);
             }
             Step::Stake { q, amount } => {
                 let _ = self.market().stake(OTHERS[q % OTHERS.len()], *amount);
@@ -539,10 +546,11 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (
             prop::option::weighted(0.5, 0..=1_001u16),
             prop::option::weighted(0.5, 0..4usize),
-            prop::option::weighted(0.3, any::<bool>()),
             prop::option::weighted(0.3, prop_oneof![Just(0u128), Just(100u128), Just(1u128 << 40)]),
         )
-            .prop_map(|(fee_bps, treasury, paused, min_stake)| Step::Settings { fee_bps, treasury, paused, min_stake }),
+            .prop_map(|(fee_bps, treasury, min_stake)| Step::Announce { fee_bps, treasury, min_stake }),
+        1 => Just(Step::Apply),
+        1 => any::<bool>().prop_map(|paused| Step::Pause { paused }),
         1 => (0..2usize, 1..=10_000u128).prop_map(|(q, amount)| Step::Stake { q, amount }),
         4 => prop_oneof![3 => 0..=20u64, 2 => 21..=150u64, 1 => 151..=600u64].prop_map(|dt| Step::Advance { dt }),
         4 => any::<usize>().prop_map(|pick| Step::Submit { pick }),
@@ -590,4 +598,64 @@ fn p_g1_a_provider_is_paid_for_signed_work() {
         assert!(in_premise >= total, "P-G1 is exercised too rarely: {in_premise} submissions in {total} cases");
         assert!(blocking * 20 >= total, "attack 1's shape is too rare: {blocking} in {total} cases");
     }
+}
+
+// ---------------------------------------------------------------- P-G5d, the timing rules
+
+/// One timing parameter: mostly small (so every rule's boundary is reached), sometimes at the top of
+/// `u64` (so the sum in the admin-delay rule would overflow).
+fn ms() -> impl Strategy<Value = u64> {
+    prop_oneof![8 => 0..=12u64, 1 => Just(u64::MAX), 1 => Just(u64::MAX - 1)]
+}
+
+/// P-G5d: `Config::new` accepts exactly the timings the promises need, written here from the issue's
+/// words rather than from `settlement`: an unbonding delay longer than the dispute window, jobs that may
+/// run, a thaw that takes time, a settle grace of at least a thaw (completion thaws every allocation at
+/// once), a settings delay longer than a dispute window plus an unbonding, and time to arbitrate.
+#[test]
+fn p_g5d_the_timing_rules_are_exactly_those_the_promises_need() {
+    let config =
+        ProptestConfig { cases: cases(10_000), rng_algorithm: RngAlgorithm::XorShift, ..ProptestConfig::default() };
+    let mut runner = TestRunner::new(config);
+    let accepted = AtomicUsize::new(0);
+    let fields = (ms(), ms(), ms(), ms(), ms(), ms(), ms());
+    let outcome = runner.run(
+        &fields,
+        |(
+            unbond_delay,
+            dispute_window,
+            settle_grace,
+            max_job_duration,
+            thaw_period,
+            admin_delay,
+            arbitration_period,
+        )| {
+            let timing = settlement::Timing {
+                unbond_delay,
+                dispute_window,
+                settle_grace,
+                max_job_duration,
+                thaw_period,
+                admin_delay,
+                arbitration_period,
+            };
+            let leave = u128::from(dispute_window) + u128::from(unbond_delay);
+            let spec = unbond_delay > dispute_window
+                && max_job_duration > 0
+                && thaw_period > 0
+                && settle_grace >= thaw_period
+                && u128::from(admin_delay) > leave
+                && arbitration_period > 0;
+            let answer = Config::new(OWNERS[0], TREASURIES[0], ARBITERS[0], 500, 0, timing, DOMAIN);
+            prop_assert_eq!(answer.is_ok(), spec, "{:?}: {:?}", timing, answer.err());
+            if spec {
+                accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+    eprintln!("P-G5d: {} timings accepted", accepted.load(Ordering::Relaxed));
 }

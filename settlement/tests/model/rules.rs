@@ -47,6 +47,7 @@ impl Model {
             consumer,
             providers: providers.to_vec(),
             key,
+            arbiter: self.arbiter,
             fee_bps: self.fee_bps,
             deposit,
             released: 0,
@@ -210,7 +211,9 @@ impl Model {
         if stake.unbonding == 0 {
             return Err(Error::NothingToClaim);
         }
-        if now < stake.unlock_at || now < stake.locked_until || stake.pending_disputes > 0 {
+        // Pending disputes hold the stake only until the last of their arbitration periods ends.
+        let disputed = stake.pending_disputes > 0 && now < stake.disputed_until;
+        if now < stake.unlock_at || now < stake.locked_until || disputed {
             return Err(Error::StakeLocked);
         }
         let amount = stake.unbonding;
@@ -220,7 +223,7 @@ impl Model {
         Ok(amount)
     }
 
-    pub(crate) fn dispute(&mut self, caller: Acc, job_id: u64, provider: Acc) -> Result<(), Error> {
+    pub(crate) fn dispute(&mut self, caller: Acc, job_id: u64, provider: Acc) -> Result<u64, Error> {
         let job = self.jobs.get(&job_id).ok_or(Error::JobNotFound)?;
         if job.consumer != caller {
             return Err(Error::Unauthorized);
@@ -234,20 +237,31 @@ impl Model {
         if self.disputes.contains_key(&(job_id, provider)) {
             return Err(Error::DisputeExists);
         }
-        self.stakes.entry(provider).or_default().pending_disputes += 1;
-        let dispute = Dispute { reason: REASON, opened_at: self.now, status: DisputeStatus::Pending, slashed: 0 };
+        let resolve_by = self.now + TIMING.arbitration_period;
+        let stake = self.stakes.entry(provider).or_default();
+        stake.pending_disputes += 1;
+        stake.disputed_until = stake.disputed_until.max(resolve_by);
+        let dispute =
+            Dispute { reason: REASON, opened_at: self.now, resolve_by, status: DisputeStatus::Pending, slashed: 0 };
         self.disputes.insert((job_id, provider), dispute);
-        Ok(())
+        Ok(resolve_by)
     }
 
     pub(crate) fn resolve(&mut self, caller: Acc, job_id: u64, provider: Acc, slash: u128) -> Result<(), Error> {
-        if caller != self.arbiter {
-            return Err(Error::Unauthorized);
-        }
+        let now = self.now;
         let dispute = match self.disputes.get_mut(&(job_id, provider)) {
             Some(d) if d.status == DisputeStatus::Pending => d,
             _ => return Err(Error::DisputeNotFound),
         };
+        // Until `resolve_by` only the arbiter the job opened with decides; afterwards anyone may
+        // dismiss and no one may slash.
+        if now >= dispute.resolve_by {
+            if slash > 0 {
+                return Err(Error::DisputeExpired);
+            }
+        } else if caller != self.jobs[&job_id].arbiter {
+            return Err(Error::Unauthorized);
+        }
         let stake = self.stakes.entry(provider).or_default();
         if slash > stake.active + stake.unbonding {
             return Err(Error::SlashExceedsStake);
@@ -266,20 +280,44 @@ impl Model {
         Ok(())
     }
 
-    pub(crate) fn settings(&mut self, caller: Acc, change: &SettingsChange<Acc>) -> Result<(), Error> {
+    pub(crate) fn announce(&mut self, caller: Acc, change: &SettingsChange<Acc>) -> Result<u64, Error> {
         if caller != self.owner {
             return Err(Error::Unauthorized);
         }
-        if let Some(bps) = change.fee_bps {
-            if bps > 1_000 {
-                return Err(Error::FeeTooHigh);
-            }
-            self.fee_bps = bps;
+        let fee_bps = change.fee_bps.unwrap_or(self.fee_bps);
+        if fee_bps > 1_000 {
+            return Err(Error::FeeTooHigh);
         }
-        self.treasury = change.treasury.unwrap_or(self.treasury);
-        self.arbiter = change.arbiter.unwrap_or(self.arbiter);
-        self.min_stake = change.min_stake.unwrap_or(self.min_stake);
-        self.paused = change.paused.unwrap_or(self.paused);
+        let settings = (
+            change.treasury.unwrap_or(self.treasury),
+            change.arbiter.unwrap_or(self.arbiter),
+            fee_bps,
+            change.min_stake.unwrap_or(self.min_stake),
+        );
+        let effective_at = self.now + TIMING.admin_delay;
+        self.announced = Some((settings, effective_at));
+        Ok(effective_at)
+    }
+
+    pub(crate) fn apply(&mut self, caller: Acc) -> Result<(), Error> {
+        if caller != self.owner {
+            return Err(Error::Unauthorized);
+        }
+        match self.announced {
+            Some(((treasury, arbiter, fee_bps, min_stake), at)) if self.now >= at => {
+                (self.treasury, self.arbiter, self.fee_bps, self.min_stake) = (treasury, arbiter, fee_bps, min_stake);
+                self.announced = None;
+                Ok(())
+            }
+            _ => Err(Error::SettingsNotDue),
+        }
+    }
+
+    pub(crate) fn pause(&mut self, caller: Acc, paused: bool) -> Result<(), Error> {
+        if caller != self.owner {
+            return Err(Error::Unauthorized);
+        }
+        self.paused = paused;
         Ok(())
     }
 

@@ -40,15 +40,19 @@ fn withdraw(p: usize) -> Op {
     Op::Withdraw { p, guided: false }
 }
 
-fn settings(caller: Option<usize>, change: SettingsChange<usize>) -> Op {
-    Op::Settings {
+/// The owner's announcement of `change` (with `caller`: someone else's).
+fn announce(caller: Option<usize>, change: SettingsChange<usize>) -> Op {
+    Op::Announce {
         caller,
         fee_bps: change.fee_bps,
         treasury: change.treasury,
         arbiter: change.arbiter,
         min_stake: change.min_stake,
-        paused: change.paused,
     }
+}
+
+fn pause(caller: Option<usize>, paused: bool) -> Op {
+    Op::Pause { caller, paused }
 }
 
 /// A correctly signed receipt (key 0).
@@ -57,6 +61,13 @@ fn signed(receipt: &Receipt<Acc>) -> Op {
 }
 
 impl Harness {
+    /// The owner announces `change`, waits out the admin delay and applies it.
+    fn change_settings(&mut self, change: SettingsChange<usize>) {
+        self.expect(&announce(None, change), Ok(()));
+        self.expect(&advance(TIMING.admin_delay), Ok(()));
+        self.expect(&Op::Apply { caller: None }, Ok(()));
+    }
+
     /// A receipt on `job_id` for `PROVIDERS[p]`, valid for a while from now.
     fn receipt(&self, job_id: u64, p: usize, amount: u128, units: u128, sequence: u64) -> Receipt<Acc> {
         Receipt {
@@ -129,42 +140,74 @@ fn withdrawal_waits_for_unbonding_job_lock_and_disputes() {
     h.expect(&Op::Unbond { p: 1, amount: Amt::All }, Ok(()));
     h.expect(&Op::Unbond { p: 1, amount: Amt::Over(0) }, Err(Error::InsufficientActiveStake));
     h.expect(&withdraw(0), Err(Error::StakeLocked));
+    // Its arbitration period ends at START + 250.
     h.expect(&dispute(1, 0), Ok(()));
     h.expect(&dispute(1, 0), Err(Error::DisputeExists));
-    h.expect(&dispute(1, 1), Ok(()));
     h.expect(&dispute(1, 2), Err(Error::NotAProvider));
-    let stranger = Op::Resolve {
+    let stranger = |p: usize, slash: Amt| Op::Resolve {
         target: None,
         job: JobRef::Id(1),
-        provider: provider(0),
+        provider: provider(p),
         caller: Some(ADMIN_CALLERS.len() - 1),
-        slash: Amt::Zero,
+        slash,
     };
-    h.expect(&stranger, Err(Error::Unauthorized));
-    // The unbonding delay has passed (START + 350), the job lock has not.
-    h.expect(&advance(TIMING.unbond_delay), Ok(()));
-    h.expect(&withdraw(0), Err(Error::StakeLocked));
-    h.expect(&withdraw(1), Err(Error::StakeLocked));
-    // The lock has passed too (START + 400); only the pending disputes hold the stakes.
-    h.expect(&advance(50), Ok(()));
-    h.expect(&withdraw(0), Err(Error::StakeLocked));
-    // 700 of 1000: all 600 active first, then 100 of the 400 unbonding.
+    h.expect(&stranger(0, Amt::Zero), Err(Error::Unauthorized));
+    // The job's arbiter slashes within the period: 700 of 1000, all 600 active first, then 100 of the
+    // 400 unbonding.
+    h.expect(&advance(150), Ok(()));
     h.expect(&resolve(1, 0, Amt::Part(700)), Ok(()));
     let s = h.store.stakes[&PROVIDERS[0]];
     assert_eq!((s.active, s.unbonding, s.pending_disputes), (0, 300, 0));
     assert_eq!(h.balance(&CONSUMERS[0]), 700);
     h.expect(&resolve(1, 0, Amt::Zero), Err(Error::DisputeNotFound));
+    // The unbonding delay has passed (START + 350), the job lock has not.
+    h.expect(&advance(150), Ok(()));
+    h.expect(&withdraw(0), Err(Error::StakeLocked));
+    h.expect(&withdraw(1), Err(Error::StakeLocked));
+    // A dispute opened at the end of the window holds provider 1 for its arbitration period (to START + 599).
+    h.expect(&advance(49), Ok(()));
+    h.expect(&dispute(1, 1), Ok(()));
+    h.expect(&advance(1), Ok(()));
     h.expect(&withdraw(0), Ok(()));
     h.expect(&withdraw(0), Err(Error::NothingToClaim));
     h.expect(&withdraw(1), Err(Error::StakeLocked));
+    h.expect(&advance(TIMING.arbitration_period - 2), Ok(()));
+    h.expect(&withdraw(1), Err(Error::StakeLocked));
     h.expect(&resolve(1, 1, Amt::Over(0)), Err(Error::SlashExceedsStake));
-    h.expect(&resolve(1, 1, Amt::Zero), Ok(()));
-    assert_eq!(h.store.disputes[&(1, PROVIDERS[1])].status, DisputeStatus::Dismissed);
+    // Past the period the dispute can no longer slash, nor hold the stake; anyone may dismiss it.
+    h.expect(&advance(1), Ok(()));
+    h.expect(&resolve(1, 1, Amt::Part(1)), Err(Error::DisputeExpired));
     h.expect(&withdraw(1), Ok(()));
+    h.expect(&stranger(1, Amt::Zero), Ok(()));
+    assert_eq!(h.store.disputes[&(1, PROVIDERS[1])].status, DisputeStatus::Dismissed);
     assert_eq!(h.model.value_out, 300 + 1_000);
     let r = h.store.reputations[&PROVIDERS[0]];
     assert_eq!((r.disputes_lost, r.slashed), (1, 700));
     assert_eq!(h.store.reputations.get(&PROVIDERS[1]).map_or(0, |r| r.disputes_lost), 0);
+}
+
+#[test]
+fn only_the_arbiter_a_job_opened_with_resolves_its_disputes() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    // The owner makes the second arbiter the arbiter; job 1 keeps the first.
+    h.change_settings(SettingsChange { arbiter: Some(1), ..SettingsChange::default() });
+    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    h.expect(&dispute(1, 0), Ok(()));
+    h.expect(&dispute(2, 0), Ok(()));
+    let by = |job: u64, caller: usize| Op::Resolve {
+        target: None,
+        job: JobRef::Id(job),
+        provider: provider(0),
+        caller: Some(caller),
+        slash: Amt::Part(10),
+    };
+    // ADMIN_CALLERS[2] and [3] are the first and second arbiters.
+    h.expect(&by(1, 3), Err(Error::Unauthorized));
+    h.expect(&by(2, 2), Err(Error::Unauthorized));
+    h.expect(&by(1, 2), Ok(()));
+    h.expect(&by(2, 3), Ok(()));
 }
 
 #[test]
@@ -262,61 +305,80 @@ fn settings_and_ownership() {
     h.expect(&stake(0, 1_000), Ok(()));
     h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
     let fee = |bps| SettingsChange { fee_bps: Some(bps), ..SettingsChange::default() };
-    h.expect(&settings(None, fee(fee::MAX_FEE_BPS + 1)), Err(Error::FeeTooHigh));
-    h.expect(&settings(None, fee(u16::MAX)), Err(Error::FeeTooHigh));
-    h.expect(&settings(Some(1), fee(0)), Err(Error::Unauthorized));
+    h.expect(&announce(None, fee(fee::MAX_FEE_BPS + 1)), Err(Error::FeeTooHigh));
+    h.expect(&announce(None, fee(u16::MAX)), Err(Error::FeeTooHigh));
+    h.expect(&announce(Some(1), fee(0)), Err(Error::Unauthorized));
+    h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
     let change = SettingsChange { fee_bps: Some(fee::MAX_FEE_BPS), treasury: Some(1), ..SettingsChange::default() };
-    h.expect(&settings(None, change), Ok(()));
+    h.expect(&announce(None, change), Ok(()));
+    // Nothing changes before the admin delay has passed, not even one ms before.
+    h.expect(&advance(TIMING.admin_delay - 1), Ok(()));
+    h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
     h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
-    // Job 1 keeps the 5 % it was opened with; job 2 pays 10 %; both to the treasury of the moment.
-    h.expect(&signed(&h.receipt(1, 0, 1_000, 1, 1)), Ok(()));
+    h.expect(&advance(1), Ok(()));
+    h.expect(&Op::Apply { caller: Some(2) }, Err(Error::Unauthorized));
+    h.expect(&Op::Apply { caller: None }, Ok(()));
+    h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    // Job 2 keeps the 5 % it was opened with; job 3 pays 10 %; both to the treasury of the moment.
     h.expect(&signed(&h.receipt(2, 0, 1_000, 1, 1)), Ok(()));
+    h.expect(&signed(&h.receipt(3, 0, 1_000, 1, 1)), Ok(()));
     assert_eq!((h.balance(&TREASURIES[0]), h.balance(&TREASURIES[1])), (0, 50 + 100));
     assert_eq!(h.balance(&PROVIDERS[0]), 950 + 900);
     // Rounding favours the provider step by step, and the cumulative fee stays exact.
-    h.expect(&signed(&h.receipt(1, 0, 1_019, 1, 2)), Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 1_020, 1, 3)), Ok(()));
-    assert_eq!(h.store.lanes[&(1, PROVIDERS[0])].fee, 51);
+    h.expect(&signed(&h.receipt(2, 0, 1_019, 1, 2)), Ok(()));
+    h.expect(&signed(&h.receipt(2, 0, 1_020, 1, 3)), Ok(()));
+    assert_eq!(h.store.lanes[&(2, PROVIDERS[0])].fee, 51);
     assert_eq!(h.balance(&TREASURIES[1]), 151);
-    // Pausing stops new jobs only.
-    let pause = SettingsChange { paused: Some(true), min_stake: Some(5_000), ..SettingsChange::default() };
-    h.expect(&settings(None, pause), Ok(()));
+    // A later announcement replaces a pending one and restarts the delay.
+    h.expect(&announce(None, SettingsChange { min_stake: Some(1), ..SettingsChange::default() }), Ok(()));
+    h.expect(&advance(100), Ok(()));
+    h.expect(&announce(None, SettingsChange { min_stake: Some(5_000), ..SettingsChange::default() }), Ok(()));
+    h.expect(&advance(TIMING.admin_delay - 50), Ok(()));
+    h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
+    // Pausing takes effect at once and stops new jobs only.
+    h.expect(&pause(Some(1), true), Err(Error::Unauthorized));
+    h.expect(&pause(None, true), Ok(()));
     h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::Paused));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 1_030, 1, 4)), Ok(()));
-    let resume = SettingsChange { paused: Some(false), ..SettingsChange::default() };
-    h.expect(&settings(None, resume.clone()), Ok(()));
+    h.expect(&Op::TopUp { job: JobRef::Id(3), caller: None, amount: 5 }, Ok(()));
+    h.expect(&signed(&h.receipt(3, 0, 1_030, 1, 2)), Ok(()));
+    h.expect(&pause(None, false), Ok(()));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.expect(&advance(50), Ok(()));
+    h.expect(&Op::Apply { caller: None }, Ok(()));
     h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::InsufficientStake));
-    // Ownership moves in two steps.
+    // Ownership moves in two steps; a pending announcement survives it and only the new owner applies.
+    h.expect(&announce(None, SettingsChange { min_stake: Some(0), ..SettingsChange::default() }), Ok(()));
     h.expect(&Op::Transfer { caller: Some(1), to: 1 }, Err(Error::Unauthorized));
     h.expect(&Op::Transfer { caller: None, to: 1 }, Ok(()));
-    h.expect(&settings(Some(1), resume.clone()), Err(Error::Unauthorized));
+    h.expect(&pause(Some(1), false), Err(Error::Unauthorized));
     h.expect(&Op::Accept { caller: 4 }, Err(Error::NoPendingOwner));
     h.expect(&Op::Accept { caller: 1 }, Ok(()));
     h.expect(&Op::Accept { caller: 1 }, Err(Error::NoPendingOwner));
-    h.expect(&settings(Some(0), resume.clone()), Err(Error::Unauthorized));
-    h.expect(&settings(Some(1), resume), Ok(()));
-    assert_eq!(h.store.config.owner, OWNERS[1]);
+    h.expect(&pause(Some(0), false), Err(Error::Unauthorized));
+    h.expect(&pause(Some(1), false), Ok(()));
+    h.expect(&advance(TIMING.admin_delay), Ok(()));
+    h.expect(&Op::Apply { caller: Some(0) }, Err(Error::Unauthorized));
+    h.expect(&Op::Apply { caller: Some(1) }, Ok(()));
+    assert_eq!((h.store.config.owner, h.store.config.min_stake), (OWNERS[1], 0));
 }
 
 #[test]
 fn treasury_may_be_a_provider_or_a_consumer() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
+    // Provider 0 as the treasury gets the whole step, its net and the fee.
+    h.change_settings(SettingsChange { treasury: Some(2), ..SettingsChange::default() });
     h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
     h.expect(&signed(&h.receipt(1, 0, 1_000, 1, 1)), Ok(()));
-    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (950, 50));
-    // Provider 0 as the treasury gets the whole step, its net and the fee.
-    h.expect(&settings(None, SettingsChange { treasury: Some(2), ..SettingsChange::default() }), Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 3_000, 1, 2)), Ok(()));
-    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (950 + 2_000, 50));
+    assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (1_000, 0));
     // Consumer 0 as the treasury gets the fee on top of its refund.
-    h.expect(&settings(None, SettingsChange { treasury: Some(3), ..SettingsChange::default() }), Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 4_000, 1, 3)), Ok(()));
+    h.change_settings(SettingsChange { treasury: Some(3), ..SettingsChange::default() });
+    h.expect(&signed(&h.receipt(1, 0, 4_000, 1, 2)), Ok(()));
     h.expect(&advance(500), Ok(()));
     h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
-    assert_eq!(h.balance(&CONSUMERS[0]), 50 + 6_000);
-    assert_eq!(h.balance(&PROVIDERS[0]), 950 + 2_000 + 950);
+    assert_eq!(h.balance(&CONSUMERS[0]), 150 + 6_000);
+    assert_eq!(h.balance(&PROVIDERS[0]), 1_000 + 2_850);
 }
 
 #[test]
@@ -335,7 +397,7 @@ fn stake_overflow_is_refused_without_changes() {
 fn deposit_at_the_top_of_u128_splits_exactly() {
     let mut h = Harness::new();
     let no_minimum = SettingsChange { min_stake: Some(0), ..SettingsChange::default() };
-    h.expect(&settings(None, no_minimum), Ok(()));
+    h.change_settings(no_minimum);
     h.expect(&open_job(vec![0], u128::MAX - 1, 100, 0), Ok(()));
     h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 2 }, Err(Error::Overflow));
     h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));

@@ -134,16 +134,16 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
             prop::option::weighted(0.3, 0..4usize),
             prop::option::weighted(0.2, 0..2usize),
             prop::option::weighted(0.3, prop_oneof![Just(0u128), Just(100u128), Just(1_000u128), Just(1u128 << 40)]),
-            prop::option::weighted(0.3, prop::bool::weighted(0.3)),
         )
-            .prop_map(|(caller, fee_bps, treasury, arbiter, min_stake, paused)| Op::Settings {
+            .prop_map(|(caller, fee_bps, treasury, arbiter, min_stake)| Op::Announce {
                 caller,
                 fee_bps,
                 treasury,
                 arbiter,
                 min_stake,
-                paused
             }),
+        1 => caller().prop_map(|caller| Op::Apply { caller }),
+        1 => (caller(), prop::bool::weighted(0.3)).prop_map(|(caller, paused)| Op::Pause { caller, paused }),
         1 => (caller(), 0..5usize).prop_map(|(caller, to)| Op::Transfer { caller, to }),
         1 => (0..5usize).prop_map(|caller| Op::Accept { caller }),
     ]

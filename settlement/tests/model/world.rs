@@ -13,8 +13,15 @@ pub(crate) const GENESIS: [u8; 32] = [0x6e; 32];
 pub(crate) const CONTRACT: Acc = [0xec; 32];
 pub(crate) const DOMAIN: Domain<Acc> = Domain { genesis_hash: GENESIS, contract: CONTRACT };
 pub(crate) const START: u64 = 1_700_000_000_000;
-pub(crate) const TIMING: Timing =
-    Timing { unbond_delay: 300, dispute_window: 100, settle_grace: 30, max_job_duration: 500 };
+pub(crate) const TIMING: Timing = Timing {
+    unbond_delay: 300,
+    dispute_window: 100,
+    settle_grace: 30,
+    max_job_duration: 500,
+    thaw_period: 30,
+    admin_delay: 401,
+    arbitration_period: 200,
+};
 pub(crate) const INITIAL_FEE_BPS: u16 = 500;
 pub(crate) const INITIAL_MIN_STAKE: u128 = 100;
 pub(crate) const TERMS: [u8; 32] = [0x7e; 32];

@@ -1,7 +1,8 @@
-//! The constructor, two-step ownership, `update_settings` (and what the new settings change) and the
+//! The constructor, two-step ownership, announced settings (`announce_settings`, `apply_settings`),
+//! the pause, what new settings change (and what they do not: jobs keep their fee and arbiter) and the
 //! views of unknown records.
 
-use crate::escrow::{OwnershipTransferStarted, OwnershipTransferred, SettingsChanged};
+use crate::escrow::{OwnershipTransferStarted, OwnershipTransferred, SettingsAnnounced, SettingsChanged};
 
 use super::*;
 
@@ -21,6 +22,7 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
             fee_bps: DEFAULT_FEE_BPS,
             min_stake: MIN_STAKE,
             paused: false,
+            announced: None,
             timing: TIMING,
             domain: domain(),
             next_job_id: 1,
@@ -60,11 +62,26 @@ fn new_refuses_invalid_timing() {
     let unbond_equals_window = Timing { unbond_delay: TIMING.dispute_window, ..TIMING };
     let unbond_shorter = Timing { unbond_delay: TIMING.dispute_window - 1, ..TIMING };
     let no_duration = Timing { max_job_duration: 0, ..TIMING };
-    assert_eq!(timing(unbond_equals_window), Some(Error::InvalidConfig));
-    assert_eq!(timing(unbond_shorter), Some(Error::InvalidConfig));
-    assert_eq!(timing(no_duration), Some(Error::InvalidConfig));
+    let leave = TIMING.dispute_window + TIMING.unbond_delay;
+    let refused = [
+        unbond_equals_window,
+        unbond_shorter,
+        no_duration,
+        // A settle grace of 0, or any shorter than a thaw (completion thaws every allocation at once).
+        Timing { settle_grace: 0, ..TIMING },
+        Timing { settle_grace: TIMING.thaw_period - 1, ..TIMING },
+        Timing { thaw_period: 0, settle_grace: 0, ..TIMING },
+        // Settings must wait longer than a provider needs to leave.
+        Timing { admin_delay: leave, ..TIMING },
+        Timing { admin_delay: 0, ..TIMING },
+        Timing { arbitration_period: 0, ..TIMING },
+    ];
+    for t in refused {
+        assert_eq!(timing(t), Some(Error::InvalidConfig), "{t:?}");
+    }
     assert_eq!(event_count(), 0);
-    assert_eq!(timing(Timing { unbond_delay: TIMING.dispute_window + 1, ..TIMING }), None);
+    assert_eq!(timing(Timing { unbond_delay: TIMING.dispute_window + 1, admin_delay: leave, ..TIMING }), None);
+    assert_eq!(timing(Timing { settle_grace: TIMING.thaw_period, admin_delay: leave + 1, ..TIMING }), None);
 }
 
 // ---------------------------------------------------------------- ownership
@@ -78,15 +95,15 @@ fn ownership_moves_in_two_steps() {
     assert_eq!((c.config().owner, c.config().pending_owner), (owner(), Some(stranger())));
     // The old owner still rules until the new one accepts.
     call_as(owner());
-    assert_eq!(c.update_settings(keep()), Ok(()));
+    assert_eq!(c.set_paused(false), Ok(()));
 
     call_as(stranger());
     assert_eq!(c.accept_ownership(), Ok(()));
     assert_eq!((c.config().owner, c.config().pending_owner), (stranger(), None));
     call_as(owner());
-    refused(&mut c, Error::Unauthorized, |c| c.update_settings(keep()));
+    refused(&mut c, Error::Unauthorized, |c| c.set_paused(false));
     call_as(stranger());
-    assert_eq!(c.update_settings(keep()), Ok(()));
+    assert_eq!(c.set_paused(false), Ok(()));
 
     let new = events_since(count);
     assert_eq!(new.len(), 4);
@@ -138,10 +155,10 @@ fn accept_ownership_refuses_without_a_pending_transfer() {
     refused(&mut c, Error::NoPendingOwner, |c| c.accept_ownership());
 }
 
-// ---------------------------------------------------------------- update_settings
+// ---------------------------------------------------------------- settings
 
 #[ink::test]
-fn update_settings_changes_what_is_given_and_keeps_the_rest() {
+fn settings_apply_only_as_announced_and_after_the_admin_delay() {
     let mut c = deploy();
     let count = event_count();
     call_as(owner());
@@ -150,60 +167,102 @@ fn update_settings_changes_what_is_given_and_keeps_the_rest() {
         arbiter: Some(owner()),
         fee_bps: Some(MAX_FEE_BPS),
         min_stake: Some(5),
-        paused: Some(true),
     };
-    assert_eq!(c.update_settings(all), Ok(()));
+    let due = NOW + TIMING.admin_delay;
+    assert_eq!(c.announce_settings(all), Ok(due));
+    let announced = SettingsAnnounced {
+        treasury: stranger(),
+        arbiter: owner(),
+        fee_bps: MAX_FEE_BPS,
+        min_stake: 5,
+        effective_at: due,
+    };
+    assert_event(&events_since(count)[0], &announced, &[]);
+    // Announced is not applied: nothing changes until the delay has passed, to the millisecond.
     let config = c.config();
     assert_eq!(
-        (config.treasury, config.arbiter, config.fee_bps, config.min_stake, config.paused),
-        (stranger(), owner(), MAX_FEE_BPS, 5, true)
+        (config.treasury, config.arbiter, config.fee_bps, config.min_stake),
+        (treasury(), arbiter(), DEFAULT_FEE_BPS, MIN_STAKE)
+    );
+    at(due - 1);
+    refused(&mut c, Error::SettingsNotDue, |c| c.apply_settings());
+    at(due);
+    for who in [treasury(), arbiter(), stranger()] {
+        call_as(who);
+        refused(&mut c, Error::Unauthorized, |c| c.apply_settings());
+    }
+    call_as(owner());
+    assert_eq!(c.apply_settings(), Ok(()));
+    let config = c.config();
+    assert_eq!(
+        (config.treasury, config.arbiter, config.fee_bps, config.min_stake, config.paused, config.announced),
+        (stranger(), owner(), MAX_FEE_BPS, 5, false, None)
     );
     assert_eq!((config.owner, config.timing, config.domain, config.next_job_id), (owner(), TIMING, domain(), 1));
-
-    assert_eq!(c.update_settings(SettingsChange { paused: Some(false), ..keep() }), Ok(()));
-    let config = c.config();
-    assert_eq!(
-        (config.treasury, config.arbiter, config.fee_bps, config.min_stake, config.paused),
-        (stranger(), owner(), MAX_FEE_BPS, 5, false)
-    );
-
-    let new = events_since(count);
-    assert_eq!(new.len(), 2);
-    let first =
-        SettingsChanged { treasury: stranger(), arbiter: owner(), fee_bps: MAX_FEE_BPS, min_stake: 5, paused: true };
-    assert_event(&new[0], &first, &[]);
-    let second = decode::<SettingsChanged>(&new[1]);
-    assert_eq!((second.treasury, second.min_stake, second.paused), (stranger(), 5, false));
+    let changed =
+        SettingsChanged { treasury: stranger(), arbiter: owner(), fee_bps: MAX_FEE_BPS, min_stake: 5, paused: false };
+    assert_event(&events_since(count)[1], &changed, &[]);
+    // Applied once: nothing is pending any more.
+    refused(&mut c, Error::SettingsNotDue, |c| c.apply_settings());
 }
 
 #[ink::test]
-fn new_settings_take_effect() {
-    let mut c = setup();
+fn a_new_announcement_replaces_the_pending_one_and_restarts_the_delay() {
+    let mut c = deploy();
     call_as(owner());
-    let change = SettingsChange { treasury: Some(stranger()), arbiter: Some(owner()), ..keep() };
-    c.update_settings(change).unwrap();
+    c.announce_settings(SettingsChange { fee_bps: Some(0), ..keep() }).unwrap();
+    at(NOW + 10);
+    let due = c.announce_settings(SettingsChange { min_stake: Some(7), ..keep() }).unwrap();
+    assert_eq!(due, NOW + 10 + TIMING.admin_delay);
+    at(NOW + TIMING.admin_delay);
+    refused(&mut c, Error::SettingsNotDue, |c| c.apply_settings());
+    at(due);
+    c.apply_settings().unwrap();
+    // The replaced change is gone: the fee is as before.
+    assert_eq!((c.config().fee_bps, c.config().min_stake), (DEFAULT_FEE_BPS, 7));
+}
+
+#[ink::test]
+fn new_settings_take_effect_but_jobs_keep_their_arbiter() {
+    let mut c = setup();
+    change_settings(&mut c, SettingsChange { treasury: Some(stranger()), arbiter: Some(owner()), ..keep() });
     // Fees go to the new treasury.
     assert_eq!(release(&mut c, receipt(1, provider(), 100, 1)), Ok(Split { net: 95, fee: 5 }));
     assert_eq!((c.balance_of(stranger()), c.balance_of(treasury())), (5, 0));
-    // The new arbiter resolves, the old one cannot.
+    // Job 1 keeps the arbiter it opened with: the new one cannot slash through it (attack 4).
+    pay_as(consumer(), DEPOSIT);
+    assert_eq!(open_job(&mut c, vec![provider()], EXPIRES + TIMING.admin_delay), Ok(2));
+    assert_eq!((c.job(1).unwrap().arbiter, c.job(2).unwrap().arbiter), (arbiter(), owner()));
     call_as(consumer());
     c.dispute(1, provider(), REASON).unwrap();
+    c.dispute(2, provider(), REASON).unwrap();
+    call_as(owner());
+    refused(&mut c, Error::Unauthorized, |c| c.resolve_dispute(1, provider(), 100));
     call_as(arbiter());
-    refused(&mut c, Error::Unauthorized, |c| c.resolve_dispute(1, provider(), 0));
+    refused(&mut c, Error::Unauthorized, |c| c.resolve_dispute(2, provider(), 100));
+    assert_eq!(c.resolve_dispute(1, provider(), 100), Ok(()));
     call_as(owner());
-    assert_eq!(c.resolve_dispute(1, provider(), 0), Ok(()));
+    assert_eq!(c.resolve_dispute(2, provider(), 100), Ok(()));
     // A higher minimum stake applies to new jobs.
-    call_as(owner());
-    c.update_settings(SettingsChange { min_stake: Some(MIN_STAKE + 1), ..keep() }).unwrap();
+    change_settings(&mut c, SettingsChange { min_stake: Some(MIN_STAKE + 1), ..keep() });
     pay_as(consumer(), DEPOSIT);
-    refused(&mut c, Error::InsufficientStake, |c| open_job(c, vec![provider()], EXPIRES));
+    let later = c.config().timing.max_job_duration / 2 + ink::env::block_timestamp::<Env>();
+    refused(&mut c, Error::InsufficientStake, |c| open_job(c, vec![provider()], later));
 }
 
 #[ink::test]
-fn pause_stops_only_new_jobs() {
+fn pause_stops_only_new_jobs_and_switches_at_once() {
     let mut c = setup();
-    call_as(owner());
-    c.update_settings(SettingsChange { paused: Some(true), ..keep() }).unwrap();
+    let count = event_count();
+    set_paused(&mut c, true);
+    let paused = SettingsChanged {
+        treasury: treasury(),
+        arbiter: arbiter(),
+        fee_bps: DEFAULT_FEE_BPS,
+        min_stake: MIN_STAKE,
+        paused: true,
+    };
+    assert_event(&events_since(count)[0], &paused, &[]);
     pay_as(consumer(), DEPOSIT);
     refused(&mut c, Error::Paused, |c| open_job(c, vec![provider()], EXPIRES));
     pay_as(consumer(), 10);
@@ -216,29 +275,27 @@ fn pause_stops_only_new_jobs() {
     call_as(stranger());
     assert_eq!(c.refund(1), Ok(DEPOSIT + 10 - 100));
     assert_eq!(claim(&mut c, consumer()), Ok(DEPOSIT + 10 - 100));
-    call_as(owner());
-    c.update_settings(SettingsChange { paused: Some(false), ..keep() }).unwrap();
+    set_paused(&mut c, false);
     assert_eq!(open(&mut c, DEPOSIT), Ok(2));
 }
 
 #[ink::test]
-fn update_settings_refuses_anyone_but_the_owner() {
+fn settings_messages_refuse_anyone_but_the_owner() {
     let mut c = deploy();
     for who in [treasury(), arbiter(), stranger()] {
         call_as(who);
-        refused(&mut c, Error::Unauthorized, |c| {
-            c.update_settings(SettingsChange { fee_bps: Some(0), paused: Some(true), ..keep() })
-        });
+        refused(&mut c, Error::Unauthorized, |c| c.announce_settings(SettingsChange { fee_bps: Some(0), ..keep() }));
+        refused(&mut c, Error::Unauthorized, |c| c.set_paused(true));
     }
 }
 
 #[ink::test]
-fn update_settings_refuses_a_fee_above_the_cap() {
+fn announce_settings_refuses_a_fee_above_the_cap() {
     let mut c = deploy();
     call_as(owner());
-    // Nothing of a refused change is applied, not even its valid parts.
-    let change = SettingsChange { fee_bps: Some(MAX_FEE_BPS + 1), paused: Some(true), ..keep() };
-    refused(&mut c, Error::FeeTooHigh, |c| c.update_settings(change));
+    // Nothing of a refused change is announced, not even its valid parts.
+    let change = SettingsChange { fee_bps: Some(MAX_FEE_BPS + 1), min_stake: Some(1), ..keep() };
+    refused(&mut c, Error::FeeTooHigh, |c| c.announce_settings(change));
 }
 
 // ---------------------------------------------------------------- views

@@ -35,7 +35,7 @@ fn claim_works_while_paused() {
     let mut c = setup();
     assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
     call_as(owner());
-    c.update_settings(SettingsChange { paused: Some(true), ..keep() }).unwrap();
+    set_paused(&mut c, true);
     assert_eq!(claim(&mut c, provider()), Ok(95));
 }
 

@@ -12,21 +12,23 @@ fn dispute_opens_a_pending_dispute_that_holds_the_stake() {
     at(NOW + 10);
     let count = event_count();
     call_as(consumer());
-    assert_eq!(c.dispute(1, provider(), REASON), Ok(()));
-    let pending = Dispute { reason: REASON, opened_at: NOW + 10, status: DisputeStatus::Pending, slashed: 0 };
+    let resolve_by = NOW + 10 + TIMING.arbitration_period;
+    assert_eq!(c.dispute(1, provider(), REASON), Ok(resolve_by));
+    let pending =
+        Dispute { reason: REASON, opened_at: NOW + 10, resolve_by, status: DisputeStatus::Pending, slashed: 0 };
     assert_eq!(c.dispute_of(1, provider()), Some(pending));
     assert_eq!(c.dispute_of(1, provider2()), None);
-    assert_eq!(c.stake_of(provider()).pending_disputes, 1);
+    assert_eq!((c.stake_of(provider()).pending_disputes, c.stake_of(provider()).disputed_until), (1, resolve_by));
     assert_eq!(c.stake_of(provider2()).pending_disputes, 0);
     let new = events_since(count);
     assert_eq!(new.len(), 1);
-    let expected = DisputeOpened { job_id: 1, consumer: consumer(), provider: provider(), reason: REASON };
+    let expected = DisputeOpened { job_id: 1, consumer: consumer(), provider: provider(), reason: REASON, resolve_by };
     assert_event(&new[0], &expected, &[job_topic(1), account_topic(consumer()), account_topic(provider())]);
 
     // Disputes on two jobs count twice.
     assert_eq!(open(&mut c, DEPOSIT), Ok(2));
     call_as(consumer());
-    assert_eq!(c.dispute(2, provider(), REASON), Ok(()));
+    assert!(c.dispute(2, provider(), REASON).is_ok());
     assert_eq!(c.stake_of(provider()).pending_disputes, 2);
 }
 
@@ -36,7 +38,7 @@ fn dispute_is_open_for_one_window_after_the_job_ends() {
     call_as(consumer());
     let ends_at = c.complete(1).unwrap();
     at(ends_at + TIMING.dispute_window - 1);
-    assert_eq!(c.dispute(1, provider(), REASON), Ok(()));
+    assert!(c.dispute(1, provider(), REASON).is_ok());
     at(ends_at + TIMING.dispute_window);
     refused(&mut c, Error::DisputeWindowClosed, |c| c.dispute(1, provider2(), REASON));
 }
@@ -102,7 +104,8 @@ fn resolve_dispute_slashes_to_the_consumer() {
     let stake_now = c.stake_of(provider());
     assert_eq!((stake_now.active, stake_now.unbonding, stake_now.pending_disputes), (MIN_STAKE - 300, 0, 0));
     assert_eq!(c.balance_of(consumer()), 300);
-    let upheld = Dispute { reason: REASON, opened_at: NOW, status: DisputeStatus::Upheld, slashed: 300 };
+    let resolve_by = NOW + TIMING.arbitration_period;
+    let upheld = Dispute { reason: REASON, opened_at: NOW, resolve_by, status: DisputeStatus::Upheld, slashed: 300 };
     assert_eq!(c.dispute_of(1, provider()), Some(upheld));
     let lost = Reputation { disputes_lost: 1, slashed: 300, ..Reputation::default() };
     assert_eq!(c.reputation_of(provider()), (lost, 166));
@@ -150,7 +153,9 @@ fn resolve_dispute_with_no_slash_dismisses() {
     let count = event_count();
     call_as(arbiter());
     assert_eq!(c.resolve_dispute(1, provider(), 0), Ok(()));
-    let dismissed = Dispute { reason: REASON, opened_at: NOW, status: DisputeStatus::Dismissed, slashed: 0 };
+    let resolve_by = NOW + TIMING.arbitration_period;
+    let dismissed =
+        Dispute { reason: REASON, opened_at: NOW, resolve_by, status: DisputeStatus::Dismissed, slashed: 0 };
     assert_eq!(c.dispute_of(1, provider()), Some(dismissed));
     assert_eq!(c.stake_of(provider()).active, MIN_STAKE);
     assert_eq!(c.stake_of(provider()).pending_disputes, 0);
@@ -214,4 +219,23 @@ fn resolve_dispute_refuses_a_credit_that_would_overflow() {
     refused(&mut c, Error::Overflow, |c| c.resolve_dispute(1, provider(), 1));
     // Dismissing credits nothing, so it still works.
     assert_eq!(c.resolve_dispute(1, provider(), 0), Ok(()));
+}
+
+#[ink::test]
+fn past_its_arbitration_period_a_dispute_can_only_be_dismissed_by_anyone() {
+    let mut c = setup();
+    call_as(consumer());
+    let resolve_by = c.dispute(1, provider(), REASON).unwrap();
+    at(resolve_by - 1);
+    call_as(stranger());
+    refused(&mut c, Error::Unauthorized, |c| c.resolve_dispute(1, provider(), 0));
+    at(resolve_by);
+    for who in [arbiter(), owner(), stranger()] {
+        call_as(who);
+        refused(&mut c, Error::DisputeExpired, |c| c.resolve_dispute(1, provider(), 1));
+    }
+    call_as(stranger());
+    assert_eq!(c.resolve_dispute(1, provider(), 0), Ok(()));
+    assert_eq!(c.dispute_of(1, provider()).unwrap().status, DisputeStatus::Dismissed);
+    assert_eq!((c.stake_of(provider()).active, c.stake_of(provider()).pending_disputes), (MIN_STAKE, 0));
 }

@@ -16,6 +16,7 @@ fn open_job_escrows_the_deposit_and_locks_the_providers_stake() {
         consumer: consumer(),
         providers: vec![provider(), provider2()],
         payer_key: payer_key(),
+        arbiter: arbiter(),
         terms_hash: TERMS,
         fee_bps: DEFAULT_FEE_BPS,
         deposit: DEPOSIT,
@@ -44,6 +45,7 @@ fn open_job_escrows_the_deposit_and_locks_the_providers_stake() {
         payer_key: payer_key(),
         terms_hash: TERMS,
         fee_bps: DEFAULT_FEE_BPS,
+        arbiter: arbiter(),
         expires_at: EXPIRES,
     };
     assert_event(&new[0], &expected, &[job_topic(1), account_topic(consumer())]);
@@ -75,7 +77,7 @@ fn open_job_refused_while_paused() {
     let mut c = deploy();
     stake(&mut c, provider(), MIN_STAKE);
     call_as(owner());
-    c.update_settings(SettingsChange { paused: Some(true), ..keep() }).unwrap();
+    set_paused(&mut c, true);
     pay_as(consumer(), DEPOSIT);
     refused(&mut c, Error::Paused, |c| open_job(c, vec![provider()], EXPIRES));
 }

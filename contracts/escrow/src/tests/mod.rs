@@ -14,7 +14,7 @@
 //!   [`contract`] before deploying.
 //!
 //! `settlement::Error` variants triggered through the contract, by message:
-//! - `new`: FeeTooHigh, InvalidConfig
+//! - `new`: FeeTooHigh, InvalidConfig (each timing rule)
 //! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar, InsufficientStake
 //! - `top_up`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, Overflow (*)
 //! - `release`, and each receipt of `release_many`: WrongChain, WrongContract, JobNotFound, JobFinalized,
@@ -25,11 +25,14 @@
 //! - `claim`: NothingToClaim, TransferFailed (**)
 //! - `stake`: ZeroAmount, Overflow (*)
 //! - `unbond`: ZeroAmount, InsufficientActiveStake
-//! - `withdraw`: NothingToClaim, StakeLocked (unbonding delay, job lock, pending dispute), TransferFailed (**)
+//! - `withdraw`: NothingToClaim, StakeLocked (unbonding delay, job lock, a pending dispute within its
+//!   arbitration period), TransferFailed (**)
 //! - `dispute`: JobNotFound, Unauthorized, NotAProvider, DisputeWindowClosed, DisputeExists
-//! - `resolve_dispute`: Unauthorized, DisputeNotFound, SlashExceedsStake, Overflow (*)
+//! - `resolve_dispute`: Unauthorized (not the job's arbiter), DisputeNotFound, DisputeExpired,
+//!   SlashExceedsStake, Overflow (*)
 //! - `transfer_ownership`: Unauthorized; `accept_ownership`: NoPendingOwner
-//! - `update_settings`: Unauthorized, FeeTooHigh
+//! - `announce_settings`: Unauthorized, FeeTooHigh; `apply_settings`: Unauthorized, SettingsNotDue;
+//!   `set_paused`: Unauthorized
 //!
 //! (*) Overflow needs amounts near `u128::MAX`, which no real chain's issuance reaches (every claimable
 //! balance, deposit and stake is backed by native funds the contract holds). The off-chain environment lets
@@ -44,8 +47,9 @@
 //!
 //! Not reachable through the contract:
 //! - Overflow from `open_job` (the `u64` job counter would need 2^64 jobs), from `dispute` (a provider's
-//!   `u32` count of pending disputes would need 2^32 disputes, each on its own job) and from `unbond`
-//!   (`stake` keeps active + unbonding representable, and unbonding only moves stake between the two).
+//!   `u32` count of pending disputes would need 2^32 disputes, each on its own job), from `unbond`
+//!   (`stake` keeps active + unbonding representable, and unbonding only moves stake between the two)
+//!   and from `announce_settings` (block time plus the admin delay would pass `u64::MAX` ms).
 //! - JobNotFound from `resolve_dispute`: a dispute exists only for an existing job, jobs are never removed,
 //!   and DisputeNotFound is checked first.
 //! - InvalidConfig from anything but `new`: no message changes the timing.
@@ -98,8 +102,15 @@ const REASON: [u8; 32] = [0xEE; 32];
 /// Seed of the ed25519 key that signs job receipts.
 const PAYER: [u8; 32] = [42; 32];
 const NOW: Timestamp = 1_700_000_000_000;
-const TIMING: Timing =
-    Timing { unbond_delay: 20_000, dispute_window: 10_000, settle_grace: 1_000, max_job_duration: 100_000 };
+const TIMING: Timing = Timing {
+    unbond_delay: 20_000,
+    dispute_window: 10_000,
+    settle_grace: 1_000,
+    max_job_duration: 100_000,
+    thaw_period: 1_000,
+    admin_delay: 30_001,
+    arbitration_period: 20_000,
+};
 /// Expiry of the jobs `setup` and `open` create.
 const EXPIRES: Timestamp = NOW + 50_000;
 const MIN_STAKE: Balance = 1_000;
@@ -150,7 +161,21 @@ fn domain() -> Domain<AccountId> {
 
 /// A settings change that keeps everything (`SettingsChange::default()` needs `AccountId: Default`).
 fn keep() -> SettingsChange<AccountId> {
-    SettingsChange { treasury: None, arbiter: None, fee_bps: None, min_stake: None, paused: None }
+    SettingsChange { treasury: None, arbiter: None, fee_bps: None, min_stake: None }
+}
+
+/// The owner announces `change`, the clock moves to its `effective_at` and the owner applies it.
+fn change_settings(c: &mut Escrow, change: SettingsChange<AccountId>) {
+    call_as(c.config().owner);
+    let due = c.announce_settings(change).expect("announced");
+    at(due);
+    c.apply_settings().expect("applied");
+}
+
+/// The owner pauses or resumes new jobs (at once).
+fn set_paused(c: &mut Escrow, paused: bool) {
+    call_as(c.config().owner);
+    c.set_paused(paused).expect("pause switched");
 }
 
 fn payer_key() -> [u8; 32] {

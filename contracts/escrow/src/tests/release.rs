@@ -75,7 +75,7 @@ fn release_skips_sequences_and_settles_lanes_independently() {
 fn release_uses_the_fee_fixed_when_the_job_opened() {
     let mut c = setup();
     call_as(owner());
-    c.update_settings(SettingsChange { fee_bps: Some(MAX_FEE_BPS), ..keep() }).unwrap();
+    change_settings(&mut c, SettingsChange { fee_bps: Some(MAX_FEE_BPS), ..keep() });
     assert_eq!(open(&mut c, DEPOSIT), Ok(2));
     assert_eq!(c.job(2).unwrap().fee_bps, MAX_FEE_BPS);
     assert_eq!(release(&mut c, receipt(1, provider(), 100, 1)), Ok(Split { net: 95, fee: 5 }));
@@ -342,7 +342,7 @@ fn release_many_keeps_nothing_of_a_receipt_that_overflows_late() {
     call_as(stranger());
     assert_eq!(c.refund(1), Ok(u128::MAX));
     call_as(owner());
-    c.update_settings(SettingsChange { treasury: Some(consumer()), ..keep() }).unwrap();
+    change_settings(&mut c, SettingsChange { treasury: Some(consumer()), ..keep() });
 
     let before = snapshot(&c);
     call_as(stranger());

@@ -148,18 +148,44 @@ fn withdraw_refuses_while_a_job_locks_the_stake() {
 }
 
 #[ink::test]
-fn withdraw_refuses_while_a_dispute_is_pending() {
+fn withdraw_refuses_while_a_dispute_is_pending_within_its_arbitration_period() {
     let mut c = setup();
-    call_as(consumer());
-    c.dispute(1, provider(), REASON).unwrap();
     call_as(provider());
     c.unbond(MIN_STAKE).unwrap();
-    at(EXPIRES + TIMING.dispute_window + TIMING.unbond_delay);
+    // Disputed at the last moment of the window: the dispute outlasts the job lock and the unbonding.
+    let lock = EXPIRES + TIMING.dispute_window;
+    at(lock - 1);
+    call_as(consumer());
+    let resolve_by = c.dispute(1, provider(), REASON).unwrap();
+    assert_eq!(c.stake_of(provider()).disputed_until, resolve_by);
+    call_as(provider());
+    at(lock);
+    refused(&mut c, Error::StakeLocked, |c| c.withdraw());
+    at(resolve_by - 1);
     refused(&mut c, Error::StakeLocked, |c| c.withdraw());
     call_as(arbiter());
     c.resolve_dispute(1, provider(), 0).unwrap();
     call_as(provider());
     assert_eq!(c.withdraw(), Ok(MIN_STAKE));
+}
+
+#[ink::test]
+fn a_dispute_no_one_resolved_stops_holding_the_stake_at_its_resolve_by() {
+    let mut c = setup();
+    call_as(provider());
+    c.unbond(MIN_STAKE).unwrap();
+    at(EXPIRES + TIMING.dispute_window - 1);
+    call_as(consumer());
+    let resolve_by = c.dispute(1, provider(), REASON).unwrap();
+    call_as(provider());
+    at(resolve_by - 1);
+    refused(&mut c, Error::StakeLocked, |c| c.withdraw());
+    at(resolve_by);
+    assert_eq!(c.withdraw(), Ok(MIN_STAKE));
+    // Still pending, but it can no longer slash.
+    assert_eq!(c.stake_of(provider()).pending_disputes, 1);
+    call_as(arbiter());
+    refused(&mut c, Error::DisputeExpired, |c| c.resolve_dispute(1, provider(), 1));
 }
 
 #[ink::test]
