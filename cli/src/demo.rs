@@ -222,6 +222,11 @@ pub async fn run(stack: &Stack) -> Result<Outcome, DemoError> {
     let job2 = Job { id: 0, payer: SigningKey::generate(&mut rand_core::OsRng) };
     let job2_request = open(vec![p3], &job2.payer, 45_000);
     let job2 = Job { id: e.open_job(&bob_c, 100 * UNIT, &job2_request).await?.value, ..job2 };
+    // Each provider consents to its job (nothing is paid, disputed or slashed through a job it did not
+    // accept); the standby accepts up front, so it can take over at once.
+    for (job, p) in [(job1.id, &providers[0]), (job1.id, &providers[1]), (job2.id, &providers[2])] {
+        e.accept_job(p, job, 0, u128::MAX).await?;
+    }
     d.say(format!("job {}: //Bob escrowed 200 for //DemoProvider1 with //DemoProvider2 on standby", job1.id));
     d.say(format!("job {}: //Charlie escrowed 100 for //DemoProvider3, ending in 45 s", job2.id));
 

@@ -44,8 +44,13 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
         let lane = escrow.lane(a.job, *provider).await?;
         let dispute = escrow.dispute_of(a.job, *provider).await?;
         let disputed = dispute.map(|d| format!(", dispute {:?} (slashed {})", d.status, out.show(d.slashed)));
+        let consent = job.acceptance(provider).filter(|a| a.is_given());
+        let accepted = consent.map_or_else(
+            || "not accepted".to_string(),
+            |a| format!("accepted (one dispute slashes at most {})", out.show(a.max_slash)),
+        );
         human.push(format!(
-            "provider    {}: released {} (fee {}), sequence {}, units {}{}",
+            "provider    {}: {accepted}; released {} (fee {}), sequence {}, units {}{}",
             ss58(*provider),
             out.show(lane.amount),
             out.show(lane.fee),
@@ -55,6 +60,8 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
         ));
         providers.push(json!({
             "account": ss58(*provider),
+            "accepted_at": consent.map(|a| a.accepted_at),
+            "max_slash": consent.map(|a| out.value(a.max_slash)),
             "released": out.value(lane.amount),
             "fee": out.value(lane.fee),
             "sequence": lane.sequence,
@@ -64,6 +71,7 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
                 "slashed": out.value(d.slashed),
                 "evidence_hash": to_hex(&d.reason),
                 "opened_at": d.opened_at,
+                "resolve_by": d.resolve_by,
             })),
         }));
     }

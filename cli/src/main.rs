@@ -76,8 +76,11 @@ enum Command {
     Job(jobs::ShowJobArgs),
 
     // ---------------------------------------------------------------- providers
-    /// Provider: bonds stake (a job's providers need the minimum stake).
+    /// Provider: bonds stake (accepting a job needs the minimum stake).
     Stake(provider::StakeArgs),
+    /// Provider: accepts a job that names it (nothing is paid, disputed or slashed through a job its
+    /// provider did not accept); locks the stake until the job's dispute window ends.
+    AcceptJob(provider::AcceptJobArgs),
     /// Provider: starts unbonding stake; it is withdrawable after the unbonding delay.
     Unbond(provider::StakeArgs),
     /// Provider: withdraws stake that finished unbonding (no job lock or dispute pending).
@@ -137,6 +140,7 @@ async fn run(command: Command, g: &Global) -> CliResult {
         Command::Sign(a) => receipts::sign_command(a, g).await,
         Command::Job(a) => jobs::show(a, g).await,
         Command::Stake(a) => provider::stake(a, g).await,
+        Command::AcceptJob(a) => provider::accept_job(a, g).await,
         Command::Unbond(a) => provider::unbond(a, g).await,
         Command::Withdraw(a) => provider::withdraw(a, g).await,
         Command::Balance(a) => provider::balance(a, g).await,

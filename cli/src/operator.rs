@@ -34,6 +34,10 @@ pub struct DeployArgs {
     /// Minimum provider stake (default: 100 tokens).
     #[arg(long)]
     pub min_stake: Option<Amount>,
+    /// Share of the funds a provider accepts a job with that one dispute may slash, in basis points
+    /// (10 000 = all of it; a provider may cap its own bound lower when it accepts).
+    #[arg(long, default_value_t = 10_000)]
+    pub slash_bps: u16,
     /// Unbonding delay in ms (must exceed the dispute window).
     #[arg(long, default_value_t = 2 * 3_600_000)]
     pub unbond_delay_ms: u64,
@@ -75,6 +79,7 @@ pub async fn deploy(a: DeployArgs, global: &Global) -> CliResult {
         arbiter: account(&a.arbiter)?,
         fee_bps: a.fee_bps,
         min_stake,
+        slash_bps: a.slash_bps,
         timing: Timing {
             unbond_delay: a.unbond_delay_ms,
             dispute_window: a.dispute_window_ms,
@@ -102,6 +107,7 @@ pub fn describe(escrow: &Escrow, out: &Out, c: &Config<AccountId>) -> (String, V
         format!("arbiter       {}", ss58(c.arbiter)),
         format!("fee           {} bps", c.fee_bps),
         format!("min stake     {}", out.show(c.min_stake)),
+        format!("slash share   {} bps of what a provider accepts a job with", c.slash_bps),
         format!("paused        {}", c.paused),
         format!(
             "announced     {}",
@@ -137,12 +143,14 @@ pub fn describe(escrow: &Escrow, out: &Out, c: &Config<AccountId>) -> (String, V
         "arbiter": ss58(c.arbiter),
         "fee_bps": c.fee_bps,
         "min_stake": out.value(c.min_stake),
+        "slash_bps": c.slash_bps,
         "paused": c.paused,
         "announced": c.announced.map(|a| json!({
             "treasury": ss58(a.settings.treasury),
             "arbiter": ss58(a.settings.arbiter),
             "fee_bps": a.settings.fee_bps,
             "min_stake": out.value(a.settings.min_stake),
+            "slash_bps": a.settings.slash_bps,
             "effective_at": a.effective_at,
         })),
         "timing_ms": { "unbond_delay": c.timing.unbond_delay, "dispute_window": c.timing.dispute_window,

@@ -40,9 +40,12 @@ struct Change {
     /// New platform fee in basis points (500 = 5 %), for jobs opened from now on.
     #[arg(long)]
     fee_bps: Option<u16>,
-    /// New minimum provider stake, for jobs opened from now on.
+    /// New minimum provider stake, for acceptances from then on.
     #[arg(long)]
     min_stake: Option<Amount>,
+    /// New slash share (bps of what a provider accepts a job with), for jobs opened from then on.
+    #[arg(long)]
+    slash_bps: Option<u16>,
     /// Refuse new jobs (top-ups, releases, refunds and claims go on).
     #[arg(long, conflicts_with = "resume")]
     pause: bool,
@@ -50,7 +53,7 @@ struct Change {
     #[arg(long)]
     resume: bool,
     /// Apply the announced change (its admin delay must have passed).
-    #[arg(long, conflicts_with_all = ["treasury", "arbiter", "fee_bps", "min_stake"])]
+    #[arg(long, conflicts_with_all = ["treasury", "arbiter", "fee_bps", "min_stake", "slash_bps"])]
     apply: bool,
 }
 
@@ -93,6 +96,7 @@ pub async fn settings(a: SettingsArgs, global: &Global) -> CliResult {
         arbiter: c.arbiter.as_deref().map(account).transpose()?,
         fee_bps: c.fee_bps,
         min_stake: c.min_stake.as_ref().map(|m| out.planck(m, "--min-stake")).transpose()?,
+        slash_bps: c.slash_bps,
     };
     if change != SettingsChange::default() {
         escrow.announce_settings(&owner, &change).await?;

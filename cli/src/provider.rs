@@ -1,5 +1,6 @@
-//! Providers' commands: `escrow stake` (bond stake), `unbond` (start taking it back), `withdraw` (take
-//! back what finished unbonding), `balance` (claimable balance, wallet, stake and reputation of any
+//! Providers' commands: `escrow stake` (bond stake), `accept-job` (consent to a job that names the
+//! provider, with its own terms), `unbond` (start taking it back), `withdraw` (take back what finished
+//! unbonding), `balance` (claimable balance, wallet, stake and reputation of any
 //! account) and `claim` (pay the claimable balance out; also for treasuries and refunded consumers).
 
 use clap::Args;
@@ -41,6 +42,56 @@ pub struct StakeArgs {
     /// How much to bond (`stake`) or to start unbonding (`unbond`).
     #[arg(long)]
     amount: Amount,
+}
+
+/// `escrow accept-job`'s options.
+#[derive(Args, Debug)]
+pub struct AcceptJobArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Secret URI of the provider.
+    #[arg(long)]
+    suri: String,
+    /// The job.
+    #[arg(long)]
+    job: u64,
+    /// Refuse unless the job still holds at least this much (default: what it holds now, so a consumer
+    /// cannot take funds out between reading the job and accepting it).
+    #[arg(long)]
+    min_funds: Option<Amount>,
+    /// The most one dispute on this job may slash from the stake (default: as much as the job's slash
+    /// share allows).
+    #[arg(long)]
+    max_slash: Option<Amount>,
+}
+
+/// `escrow accept-job`: the provider consents to a job that names it; prints the slash bound and the
+/// stake's lock.
+pub async fn accept_job(a: AcceptJobArgs, global: &Global) -> CliResult {
+    let (escrow, out) = a.target.open(global).await?;
+    let provider = keypair(&a.suri)?;
+    let min_funds = match &a.min_funds {
+        Some(m) => out.planck(m, "--min-funds")?,
+        None => escrow.job(a.job).await?.map_or(0, |j| j.held()),
+    };
+    let max_slash = a.max_slash.as_ref().map(|m| out.planck(m, "--max-slash")).transpose()?.unwrap_or(u128::MAX);
+    let done = escrow.accept_job(&provider, a.job, min_funds, max_slash).await?;
+    let (bound, locked_until) = done
+        .event(|e| match e {
+            Event::JobAccepted { max_slash, locked_until, .. } => Some((*max_slash, *locked_until)),
+            _ => None,
+        })
+        .unwrap_or((done.value, 0));
+    out.print(
+        &format!(
+            "accepted job {}: one dispute slashes at most {}; stake locked until {}",
+            a.job,
+            out.show(bound),
+            when(locked_until)
+        ),
+        json!({ "job": a.job, "provider": ss58(account_of(&provider)), "max_slash": out.value(bound),
+                "locked_until": locked_until }),
+    )
 }
 
 /// An account's claimable balance, wallet, stake and reputation, as JSON and as lines for people.

@@ -24,7 +24,7 @@ pub fn hint(error: Error) -> String {
         Error::ZeroAmount => "give an amount above zero".into(),
         Error::InvalidProviders => format!("name 1 to {MAX_PROVIDERS} distinct providers (--provider, repeated)"),
         Error::InsufficientStake => {
-            "every provider needs the minimum active stake (`escrow config`); it can `escrow stake` more, see `escrow balance PROVIDER`".into()
+            "accepting a job needs the minimum active stake (`escrow config`): `escrow stake` more, see `escrow balance PROVIDER`".into()
         }
         Error::ExpiryInPast => "choose an expiry in the future (--expires-in, or a later --expires-at)".into(),
         Error::ExpiryTooFar => "choose an earlier expiry, within the maximum job duration (`escrow config`)".into(),
@@ -71,6 +71,10 @@ pub fn hint(error: Error) -> String {
         Error::SettingsNotDue => {
             "announce the change first (`escrow settings --fee-bps ...`), then `--apply` once its effective time has passed (`escrow config`)".into()
         }
+        Error::NotAccepted => "the provider must first `escrow accept-job` this job (nothing moves through a job it did not accept)".into(),
+        Error::AlreadyAccepted => "nothing to do: this provider already accepted the job".into(),
+        Error::TermsChanged => "the job holds less than --min-funds: read it again (`escrow job ID`) before accepting".into(),
+        Error::SlashExceedsBound => "slash at most the bound the provider accepted the job with (`escrow job ID`)".into(),
         Error::DisputeExpired => "the arbitration period has passed: the dispute can only be dismissed (--slash 0), by anyone".into(),
     }
 }

@@ -70,7 +70,9 @@ async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: usize)
             terms_hash: [0; 32],
             expires_at: now_ms() + 600_000,
         };
-        jobs.push(m.escrow.open_job(consumer, 100 * UNIT, &req).await.unwrap().value);
+        let job = m.escrow.open_job(consumer, 100 * UNIT, &req).await.unwrap().value;
+        accept_all(m, job, &[provider]).await.unwrap();
+        jobs.push(job);
     }
     jobs
 }

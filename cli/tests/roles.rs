@@ -69,7 +69,7 @@ fn id(uri: &str) -> AccountId {
     account_of(&keypair(uri))
 }
 
-const COMMANDS: [&str; 25] = [
+const COMMANDS: [&str; 26] = [
     "serve",
     "index",
     "deploy",
@@ -77,6 +77,7 @@ const COMMANDS: [&str; 25] = [
     "demo",
     "keygen",
     "open-job",
+    "accept-job",
     "top-up",
     "complete",
     "refund",
@@ -188,6 +189,14 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
     assert_eq!(on_chain.terms_hash, sha256(&work.join("terms.txt")));
     assert_eq!(opened["expires_at"].as_u64(), Some(on_chain.expires_at));
     assert_eq!((opened["deposit"].as_str(), opened["fee_bps"].as_u64()), (Some("50"), Some(500)));
+    // Each provider consents to the job; the first caps what one dispute may slash from its stake.
+    let j = job.to_string();
+    let accepted = cli.json(&["accept-job", "--suri", "//RolesP1", "--job", &j, "--max-slash", "20"]);
+    assert_eq!((accepted["max_slash"].as_str(), accepted["job"].as_u64()), (Some("20"), Some(job)));
+    let standby = cli.ok(&["accept-job", "--suri", "//RolesP2", "--job", &j]);
+    assert!(standby.contains(&format!("at most 50 {sym}")), "{standby}");
+    cli.refused(&["accept-job", "--suri", "//RolesP2", "--job", &j], "AlreadyAccepted", "already accepted");
+    assert!(e.job(job).await?.unwrap().acceptances.iter().all(|a| a.is_given()));
     let topped = cli.ok(&["top-up", "--suri", "//RolesConsumer", "--job", &job.to_string(), "--amount", "12.5"]);
     assert!(topped.contains(&format!("by 12.5 {sym}: 62.5 {sym} deposited")), "{topped}");
     assert_eq!(e.job(job).await?.unwrap().deposit, 62_500_000_000_000);
@@ -226,7 +235,9 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
         "--terms-hash",
         &to_hex(&[1; 32]),
     ];
-    cli.refused(&open_p3, "InsufficientStake", "minimum active stake");
+    // Naming an under-staked provider is allowed; it cannot accept.
+    let p3_job = cli.json(&open_p3)["job_id"].as_u64().unwrap().to_string();
+    cli.refused(&["accept-job", "--suri", "//RolesP3", "--job", &p3_job], "InsufficientStake", "minimum active stake");
 
     // The payer's runner signs a receipt with `escrow sign`; the provider has it released.
     let signed = cli.ok(&[

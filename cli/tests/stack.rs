@@ -135,6 +135,7 @@ async fn roles_through_the_services(
         env,
     ))?;
     let job = opened["job_id"].as_u64().unwrap().to_string();
+    ok(&["accept-job", "--suri", "//StackCliProvider", "--job", &job], env);
     let receipt = work.join("receipt.json");
     let signed = ok(
         &["sign", "--key", &key, "--job", &job, "--provider", "//StackCliProvider", "--amount", "5", "--sequence", "1"],

@@ -101,7 +101,9 @@ async fn main() -> TestResult {
             terms_hash: [0; 32],
             expires_at: now_ms() + 1_800_000,
         };
-        jobs.push(m.escrow.open_job(&consumer, 10_000 * UNIT, &req).await?.value);
+        let job = m.escrow.open_job(&consumer, 10_000 * UNIT, &req).await?.value;
+        accept_all(&m, job, &[&provider]).await?;
+        jobs.push(job);
     }
 
     let admin = sqlx::PgPool::connect(&admin_url).await?;

@@ -219,10 +219,12 @@ mod tests {
             job: Job {
                 consumer: [1; 32],
                 providers: vec![P1, P2],
+                acceptances: vec![settlement::Acceptance { accepted_at: 1, max_slash: 0 }; 2],
                 payer_key: [0; 32],
                 arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
+                slash_bps: 10_000,
                 deposit: 100,
                 released: 0,
                 opened_at: 0,

@@ -137,6 +137,7 @@ pub fn rule_code(e: settlement::Error) -> &'static str {
         E::JobEnded => "job_ended",
         E::JobFinalized => "job_finalized",
         E::NotAProvider => "not_a_provider",
+        E::NotAccepted => "not_accepted",
         E::ReceiptExpired => "receipt_expired",
         E::Replayed => "stale_sequence",
         E::CumulativeNotIncreasing => "cumulative_not_increasing",
@@ -157,6 +158,7 @@ fn rule_message(e: settlement::Error) -> &'static str {
         E::JobEnded => "the job has ended and accepts no more receipts",
         E::JobFinalized => "the job is finalized",
         E::NotAProvider => "the receipt's provider is not on the job",
+        E::NotAccepted => "the receipt's provider has not accepted the job on chain (`accept_job`) yet",
         E::ReceiptExpired => "the receipt has expired",
         // Not returned since v2: receipts are ordered by cumulative amount; sequence and units are
         // informational. Kept so an old code still reads sensibly.

@@ -68,10 +68,12 @@ mod tests {
             job: Job {
                 consumer: [1; 32],
                 providers: vec![[2; 32], [3; 32]],
+                acceptances: vec![settlement::Acceptance { accepted_at: 1, max_slash: 0 }; 2],
                 payer_key: [0; 32],
                 arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
+                slash_bps: 10_000,
                 deposit: 1_000,
                 released: 150,
                 opened_at: 0,

@@ -70,6 +70,16 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
         h.market.escrow.stake(&other_provider, h.market.min_stake).await.unwrap();
         open(&h.market, &h.consumer, &other_provider, 1).await
     };
+    // A job naming the same provider, with the same payer, which the provider has not accepted.
+    let unaccepted_job = {
+        let req = OpenJob {
+            providers: vec![account_of(&h.provider)],
+            payer_key: payer(1).verifying_key().to_bytes(),
+            terms_hash: [0; 32],
+            expires_at: now_ms() + 600_000,
+        };
+        h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value
+    };
     // A job of the same provider and payer that ends within the margin (the receipts on it do not expire).
     let ending_job = {
         let req = OpenJob {
@@ -78,7 +88,9 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
             terms_hash: [0; 32],
             expires_at: now_ms() + MATRIX_MARGIN / 2,
         };
-        h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value
+        let job = h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value;
+        accept_all(&h.market, job, &[&h.provider]).await.unwrap();
+        job
     };
     let resign = |mutate: &dyn Fn(&mut Receipt<AccountId>)| {
         let (mut r, _) = h.signed(20 * UNIT, 6);
@@ -120,6 +132,7 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
         ),
         ("other job", resign(&|r| r.job_id = other_job), StatusCode::UNPROCESSABLE_ENTITY, "not_a_provider"),
         ("unknown job", resign(&|r| r.job_id = 4_242), StatusCode::UNPROCESSABLE_ENTITY, "unknown_job"),
+        ("job not accepted", resign(&|r| r.job_id = unaccepted_job), StatusCode::UNPROCESSABLE_ENTITY, "not_accepted"),
         (
             "other contract",
             resign(&|r| r.domain = Domain { contract: [9; 32], ..r.domain }),
@@ -376,6 +389,7 @@ async fn concurrent_receipts_cannot_both_pass_the_escrow_bound(pool: PgPool) {
         expires_at: now_ms() + 600_000,
     };
     let job = h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value;
+    accept_all(&h.market, job, &[&h.provider, &second]).await.unwrap();
     let body = |who: &Keypair| {
         let (r, s) = signed_receipt(&h.market, &payer(3), job, account_of(who), 60 * UNIT, 1);
         serde_json::to_value(SignedReceiptJson::from_signed(&r, &s)).unwrap()

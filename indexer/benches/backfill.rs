@@ -66,6 +66,7 @@ async fn generate(m: &Market) -> TestResult<u64> {
         expires_at: now_ms() + 600_000,
     };
     let job = m.escrow.open_job(&consumer, 100_000 * UNIT, &req).await?.value;
+    accept_all(m, job, &[&provider]).await?;
     let key = payer(3);
     let mut sequence = 0u64;
     for _ in 0..RELEASE_BLOCKS {

@@ -61,6 +61,8 @@ pub struct JobBook {
     pub slashed: Balance,
     /// Settled cumulative amount per provider.
     pub lanes: BTreeMap<AccountId, Balance>,
+    /// The providers that accepted the job, with their slash bound.
+    pub accepted: BTreeMap<AccountId, Balance>,
     /// Refunds seen (one at most).
     pub refunds: u32,
 }
@@ -107,8 +109,8 @@ pub struct ReleaseRef {
     pub sequence: u64,
 }
 
-/// Treasury, arbiter, fee and minimum stake.
-pub type SettingsBook = (AccountId, AccountId, u16, Balance);
+/// Treasury, arbiter, fee, minimum stake and slash share.
+pub type SettingsBook = (AccountId, AccountId, u16, Balance, u16);
 
 /// The books, re-derived.
 #[derive(Debug, Clone, Default)]
@@ -151,13 +153,17 @@ impl Ledger {
     pub fn apply(&mut self, at: Position, time: Timestamp, event: &Event<AccountId>) {
         self.events = self.events.saturating_add(1);
         match event {
-            Event::JobOpened { job_id, consumer, deposit, payer_key, fee_bps, arbiter, .. } => {
+            Event::JobOpened { job_id, consumer, deposit, payer_key, fee_bps, slash_bps, arbiter, .. } => {
                 if self.jobs.get(job_id).is_some_and(|b| b.complete) {
                     self.find(at, Some(*job_id), "job opened twice".into());
                 }
-                if let Some((_, in_force, fee, _)) = self.settings {
-                    if (*arbiter, *fee_bps) != (in_force, fee) {
-                        self.find(at, Some(*job_id), "opened with another fee or arbiter than in force".into());
+                if let Some((_, in_force, fee, _, share)) = self.settings {
+                    if (*arbiter, *fee_bps, *slash_bps) != (in_force, fee, share) {
+                        self.find(
+                            at,
+                            Some(*job_id),
+                            "opened with another fee, slash share or arbiter than in force".into(),
+                        );
                     }
                 }
                 let book = JobBook {
@@ -202,6 +208,9 @@ impl Ledger {
                     return;
                 }
                 let mut wrong = Vec::new();
+                if !book.accepted.contains_key(provider) {
+                    wrong.push("release to a provider that did not accept the job".to_string());
+                }
                 // Receipts are ordered by cumulative amount only (rules v2): sequence and units are
                 // informational and may go any way.
                 if *cumulative <= prev {
@@ -241,6 +250,12 @@ impl Ledger {
                 let late = self.resolve_by.get(&(*job_id, *provider)).is_some_and(|by| time >= *by);
                 if *slashed > 0 && late {
                     self.find(at, Some(*job_id), format!("slash of {slashed} after the arbitration period"));
+                }
+                let bound = self.jobs.get(job_id).filter(|b| b.complete).map(|b| b.accepted.get(provider).copied());
+                if let Some(bound) = bound {
+                    if *slashed > bound.unwrap_or(0) {
+                        self.find(at, Some(*job_id), format!("slash of {slashed} above the bound {bound:?} accepted"));
+                    }
                 }
                 if let Some(book) = self.jobs.get_mut(job_id) {
                     book.slashed = add(book.slashed, *slashed);
@@ -289,17 +304,26 @@ impl Ledger {
                     self.find(at, None, format!("claims {claimed} exceed all credits {credited}"));
                 }
             }
+            Event::JobAccepted { job_id, provider, max_slash, .. } => {
+                let book = self.jobs.entry(*job_id).or_default();
+                if book.accepted.insert(*provider, *max_slash).is_some() {
+                    self.find(at, Some(*job_id), "a provider accepted the job twice".into());
+                }
+            }
             Event::DisputeOpened { job_id, provider, resolve_by, .. } => {
                 self.resolve_by.insert((*job_id, *provider), *resolve_by);
+                if self.jobs.get(job_id).is_some_and(|b| b.complete && !b.accepted.contains_key(provider)) {
+                    self.find(at, Some(*job_id), "dispute against a provider that did not accept the job".into());
+                }
             }
-            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => {
-                self.announced = Some(((*treasury, *arbiter, *fee_bps, *min_stake), *effective_at));
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at } => {
+                self.announced = Some(((*treasury, *arbiter, *fee_bps, *min_stake, *slash_bps), *effective_at));
                 if *effective_at <= time {
                     self.find(at, None, format!("settings announced at {time} to apply at once ({effective_at})"));
                 }
             }
-            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, .. } => {
-                let values = (*treasury, *arbiter, *fee_bps, *min_stake);
+            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, .. } => {
+                let values = (*treasury, *arbiter, *fee_bps, *min_stake, *slash_bps);
                 // The first is the constructor's; after it only an announced change may apply, when due
                 // (the pause alone switches at once and leaves the values as they were).
                 if self.settings.is_some_and(|previous| previous != values) && !self.partial {
@@ -342,6 +366,7 @@ mod tests {
             payer_key: [9; 32],
             terms_hash: [0; 32],
             fee_bps: 500,
+            slash_bps: 5_000,
             arbiter: [8; 32],
             expires_at: 10,
         }
@@ -362,12 +387,47 @@ mod tests {
         }
     }
 
-    fn run(events: &[Event<AccountId>]) -> Ledger {
+    /// P accepting job 1 with a slash bound of 500.
+    fn accepted() -> Event<AccountId> {
+        Event::JobAccepted { job_id: 1, provider: P, funds: 1_000, max_slash: 500, locked_until: 20 }
+    }
+
+    /// Applies `events`, with P accepting each job right after it opens (unless `consent` is false).
+    fn run_with(events: &[Event<AccountId>], consent: bool) -> Ledger {
         let mut l = Ledger::default();
         for (i, e) in events.iter().enumerate() {
             l.apply(at(i as u64), 1_000 + i as u64, e);
+            if consent && matches!(e, Event::JobOpened { .. }) {
+                l.apply(at(i as u64), 1_000 + i as u64, &accepted());
+            }
         }
         l
+    }
+
+    fn run(events: &[Event<AccountId>]) -> Ledger {
+        run_with(events, true)
+    }
+
+    #[test]
+    fn nothing_moves_through_a_job_its_provider_did_not_accept() {
+        let dispute = Event::DisputeOpened { job_id: 1, consumer: C, provider: P, reason: [0; 32], resolve_by: 10_000 };
+        let unaccepted = run_with(&[open(1_000), release(0, 100), dispute.clone()], false);
+        let what: Vec<&str> = unaccepted.findings.iter().map(|f| f.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "release to a provider that did not accept the job",
+                "dispute against a provider that did not accept the job"
+            ]
+        );
+        let slash = |slashed| Event::DisputeResolved { job_id: 1, consumer: C, provider: P, slashed };
+        let staked = Event::Staked { provider: P, amount: 1_000, active: 1_000 };
+        assert!(run(&[staked.clone(), open(1_000), dispute.clone(), slash(500)]).findings.is_empty());
+        let over = run(&[staked, open(1_000), dispute, slash(501)]);
+        assert_eq!(over.findings.len(), 1, "{:?}", over.findings);
+        assert!(over.findings[0].what.contains("above the bound"), "{:?}", over.findings);
+        let twice = run(&[open(1_000), accepted()]);
+        assert_eq!(twice.findings.len(), 1, "{:?}", twice.findings);
     }
 
     #[test]

@@ -89,7 +89,8 @@ pub fn accounts_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Vec
             vec![*consumer, *provider]
         }
         Event::Claimed { account, .. } => vec![*account],
-        Event::Staked { provider, .. }
+        Event::JobAccepted { provider, .. }
+        | Event::Staked { provider, .. }
         | Event::Unbonding { provider, .. }
         | Event::Withdrawn { provider, .. }
         | Event::ReputationChanged { provider, .. } => vec![*provider],

@@ -36,6 +36,7 @@ async fn get_json(app: &axum::Router, uri: &str) -> Value {
 fn kind(e: &Event<AccountId>) -> &'static str {
     match e {
         Event::JobOpened { .. } => "jobs",
+        Event::JobAccepted { .. } => "acceptances",
         Event::ToppedUp { .. } => "top_ups",
         Event::Released { .. } => "releases",
         Event::JobCompleted { .. } => "completions",
@@ -102,7 +103,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     let listed = history["events"].as_array().unwrap();
     assert_eq!(listed.len(), job_events.len());
     let listed_kinds: Vec<&str> = listed.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(listed_kinds[..3], ["JobOpened", "ToppedUp", "Released"]);
+    assert_eq!(listed_kinds[..5], ["JobOpened", "JobAccepted", "JobAccepted", "ToppedUp", "Released"]);
     assert_eq!(listed[0]["fields"]["consumer"].as_str().unwrap().len(), 48, "accounts are SS58");
     assert_eq!(get(&app, "/v1/jobs/999/history").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(&app, "/v1/jobs/x/history").await.0, StatusCode::BAD_REQUEST);

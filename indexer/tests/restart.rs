@@ -29,6 +29,7 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
         arbiter: escrow_client::account_of(&m.arbiter),
         fee_bps: 500,
         min_stake: m.min_stake,
+        slash_bps: TEST_SLASH_BPS,
         paused: false,
     }];
     expected.extend(stakes(&m.escrow, "//RestartA", 3).await);

@@ -48,6 +48,15 @@ pub fn provider_on_job<A: PartialEq>(job: &Job<A>, receipt: &Receipt<A>) -> Resu
     Ok(())
 }
 
+/// The receipt's provider accepted the job (G3): nothing is paid through a job a provider did not
+/// consent to.
+pub fn provider_accepted<A: PartialEq>(job: &Job<A>, receipt: &Receipt<A>) -> Result<()> {
+    if !job.has_accepted(&receipt.provider) {
+        return Err(Error::NotAccepted);
+    }
+    Ok(())
+}
+
 /// The receipt's own expiry is still ahead.
 pub fn not_expired<A>(receipt: &Receipt<A>, now: Timestamp) -> Result<()> {
     if receipt.expires_at <= now {
@@ -105,6 +114,7 @@ pub fn check_domain<A: PartialEq>(domain: &Domain<A>, receipt: &Receipt<A>) -> R
 pub fn check_rules<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>, now: Timestamp) -> Result<Balance> {
     job_open(job, now)?;
     provider_on_job(job, receipt)?;
+    provider_accepted(job, receipt)?;
     not_expired(receipt, now)?;
     #[cfg(settlement_mutant = "sequence_orders")]
     mutant_sequence_orders(lane, receipt)?;
@@ -130,6 +140,7 @@ pub fn check_against_job<A: PartialEq + scale::Encode>(
 #[allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::state::Acceptance;
     use ed25519_dalek::SigningKey;
 
     type A = [u8; 32];
@@ -144,10 +155,12 @@ mod tests {
         Job {
             consumer: [3; 32],
             providers: vec![[4; 32], [6; 32]],
+            acceptances: vec![Acceptance { accepted_at: 1, max_slash: 0 }, Acceptance::default()],
             payer_key: key().verifying_key().to_bytes(),
             arbiter: [9; 32],
             terms_hash: [0; 32],
             fee_bps: 500,
+            slash_bps: 0,
             deposit: 1_000,
             released: 100,
             opened_at: 0,
@@ -196,6 +209,18 @@ mod tests {
         assert_eq!(provider_on_job(&job(), &receipt()), Ok(()));
         assert_eq!(provider_on_job(&job(), &Receipt { provider: [6; 32], ..receipt() }), Ok(()));
         assert_eq!(provider_on_job(&job(), &Receipt { provider: [7; 32], ..receipt() }), Err(Error::NotAProvider));
+    }
+
+    #[test]
+    fn provider_must_have_accepted() {
+        // [4; 32] accepted the job, [6; 32] is named but did not, [7; 32] is not named.
+        assert_eq!(provider_accepted(&job(), &receipt()), Ok(()));
+        assert_eq!(provider_accepted(&job(), &Receipt { provider: [6; 32], ..receipt() }), Err(Error::NotAccepted));
+        assert_eq!(provider_accepted(&job(), &Receipt { provider: [7; 32], ..receipt() }), Err(Error::NotAccepted));
+        let unaccepted = Receipt { provider: [6; 32], ..receipt() };
+        assert_eq!(check_rules(&job(), &lane(), &unaccepted, NOW), Err(Error::NotAccepted));
+        let stranger = Receipt { provider: [7; 32], ..receipt() };
+        assert_eq!(check_rules(&job(), &lane(), &stranger, NOW), Err(Error::NotAProvider), "named is checked first");
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub enum Error {
     ZeroAmount,
     /// A job names no provider, more than [`crate::MAX_PROVIDERS`], or the same provider twice.
     InvalidProviders,
-    /// A provider named on a new job has less active stake than the configured minimum.
+    /// A provider accepting a job has less active stake than the configured minimum.
     InsufficientStake,
     /// The job's expiry is not in the future.
     ExpiryInPast,
@@ -83,6 +83,15 @@ pub enum Error {
     SettingsNotDue,
     /// The dispute's arbitration period has passed: it can no longer slash, only be dismissed.
     DisputeExpired,
+    /// The provider has not accepted this job: nothing can be released to it, nor can it be disputed or
+    /// slashed, through this job.
+    NotAccepted,
+    /// The provider accepted this job before.
+    AlreadyAccepted,
+    /// The job holds less than the minimum the provider accepts it with.
+    TermsChanged,
+    /// The slash is above the bound fixed when the provider accepted the job.
+    SlashExceedsBound,
 }
 
 /// Result of a settlement operation.

@@ -26,10 +26,26 @@ pub enum Event<A> {
         terms_hash: [u8; 32],
         /// The fee fixed for this job.
         fee_bps: u16,
+        /// The slash share fixed for this job (of the funds a provider accepts it with).
+        slash_bps: u16,
         /// The arbiter fixed for this job: the only account that may slash through it.
         arbiter: A,
         /// The job's expiry.
         expires_at: Timestamp,
+    },
+    /// A provider accepted a job: from now on it can be paid, disputed and slashed (at most
+    /// `max_slash` per dispute) through it, and its stake is locked until `locked_until`.
+    JobAccepted {
+        /// The job.
+        job_id: JobId,
+        /// The provider.
+        provider: A,
+        /// What the job held when it accepted.
+        funds: Balance,
+        /// The most one dispute on this job may slash from its stake.
+        max_slash: Balance,
+        /// Its stake's lock after accepting.
+        locked_until: Timestamp,
     },
     /// The consumer added funds.
     ToppedUp {
@@ -172,8 +188,10 @@ pub enum Event<A> {
         arbiter: A,
         /// Fee for jobs opened from then on.
         fee_bps: u16,
-        /// Minimum provider stake for new jobs then.
+        /// Minimum provider stake then.
         min_stake: Balance,
+        /// Slash share for jobs opened from then on.
+        slash_bps: u16,
         /// The earliest moment the change may apply.
         effective_at: Timestamp,
     },
@@ -186,8 +204,10 @@ pub enum Event<A> {
         arbiter: A,
         /// Fee for new jobs.
         fee_bps: u16,
-        /// Minimum provider stake for new jobs.
+        /// Minimum provider stake for accepting jobs.
         min_stake: Balance,
+        /// Slash share for new jobs.
+        slash_bps: u16,
         /// Whether new jobs are refused.
         paused: bool,
     },
@@ -200,6 +220,7 @@ impl<A> Event<A> {
     pub fn job_id(&self) -> Option<JobId> {
         match self {
             Self::JobOpened { job_id, .. }
+            | Self::JobAccepted { job_id, .. }
             | Self::ToppedUp { job_id, .. }
             | Self::Released { job_id, .. }
             | Self::JobCompleted { job_id, .. }

@@ -31,7 +31,8 @@ pub use events::Event;
 pub use market::{Market, OpenJob, SettingsChange, Store};
 pub use receipt::{Domain, Receipt};
 pub use state::{
-    Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake, Timing, MAX_PROVIDERS,
+    Acceptance, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake, Timing,
+    MAX_PROVIDERS,
 };
 
 /// An amount of the chain's native token, in its smallest unit.

@@ -12,8 +12,8 @@ use crate::events::Event;
 use crate::fee::split_step;
 use crate::receipt::{PublicKey, Receipt, SignatureBytes};
 use crate::state::{
-    check_fee, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake,
-    MAX_PROVIDERS,
+    check_settings, Acceptance, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings,
+    Stake, MAX_PROVIDERS,
 };
 use crate::{Balance, Error, JobId, Result, Timestamp};
 
@@ -124,26 +124,25 @@ impl<'s, S: Store> Market<'s, S> {
         if req.expires_at > self.now.saturating_add(config.timing.max_job_duration) {
             return Err(Error::ExpiryTooFar);
         }
-        if providers.iter().any(|p| self.store.stake(p).active < config.min_stake) {
-            return Err(Error::InsufficientStake);
-        }
         let job_id = config.next_job_id;
         config.next_job_id = job_id.checked_add(1).ok_or(Error::Overflow)?;
-
-        // A provider's stake stays until the last dispute this job allows is possible.
-        let lock = req.expires_at.saturating_add(config.timing.dispute_window);
+        // Naming a provider touches nothing of its own (G3): its stake is checked and locked only when
+        // it accepts the job.
+        #[cfg(settlement_mutant = "lock_on_open")]
         for p in providers {
             let mut stake = self.store.stake(p);
-            stake.locked_until = stake.locked_until.max(lock);
+            stake.locked_until = stake.locked_until.max(req.expires_at.saturating_add(config.timing.dispute_window));
             self.store.set_stake(p, &stake);
         }
         let job = Job {
             consumer,
+            acceptances: alloc::vec![Acceptance::default(); providers.len()],
             providers: req.providers.clone(),
             payer_key: req.payer_key,
             arbiter: config.arbiter,
             terms_hash: req.terms_hash,
             fee_bps: config.fee_bps,
+            slash_bps: config.slash_bps,
             deposit,
             released: 0,
             opened_at: self.now,
@@ -161,10 +160,58 @@ impl<'s, S: Store> Market<'s, S> {
             payer_key: req.payer_key,
             terms_hash: req.terms_hash,
             fee_bps: job.fee_bps,
+            slash_bps: job.slash_bps,
             arbiter: job.arbiter,
             expires_at: req.expires_at,
         });
         Ok(job_id)
+    }
+
+    /// A provider named on a job accepts it (G3), with its own terms: the job must still hold at least
+    /// `min_funds` (so a front-running consumer cannot change what it accepts), and one dispute may slash
+    /// at most `max_slash`, further capped at the job's slash share of the funds it holds now. Checks the
+    /// provider's minimum stake and locks it until the job's expiry plus the dispute window. Returns the
+    /// slash bound, fixed from now on.
+    pub fn accept_job(
+        &mut self,
+        caller: S::Account,
+        job_id: JobId,
+        min_funds: Balance,
+        max_slash: Balance,
+    ) -> Result<Balance> {
+        let mut job = self.existing_job(job_id)?;
+        checks::job_open(&job, self.now)?;
+        let i = job.providers.iter().position(|p| *p == caller).ok_or(Error::NotAProvider)?;
+        if job.acceptances.get(i).is_some_and(Acceptance::is_given) {
+            return Err(Error::AlreadyAccepted);
+        }
+        let config = self.store.config();
+        let mut stake = self.store.stake(&caller);
+        if stake.active < config.min_stake {
+            return Err(Error::InsufficientStake);
+        }
+        let funds = job.held();
+        if funds < min_funds {
+            return Err(Error::TermsChanged);
+        }
+        let bound = max_slash.min(crate::fee::fee_of(funds, job.slash_bps));
+        let acceptance = Acceptance { accepted_at: self.now, max_slash: bound };
+        match job.acceptances.get_mut(i) {
+            Some(slot) => *slot = acceptance,
+            None => return Err(Error::InvalidProviders),
+        }
+        // The stake stays until the last dispute this job allows is possible.
+        stake.locked_until = stake.locked_until.max(job.expires_at.saturating_add(config.timing.dispute_window));
+        self.store.set_stake(&caller, &stake);
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::JobAccepted {
+            job_id,
+            provider: caller,
+            funds,
+            max_slash: bound,
+            locked_until: stake.locked_until,
+        });
+        Ok(bound)
     }
 
     /// The consumer adds `amount` to a job that has not ended.
@@ -353,6 +400,10 @@ impl<'s, S: Store> Market<'s, S> {
         if !job.has_provider(&provider) {
             return Err(Error::NotAProvider);
         }
+        #[cfg(not(settlement_mutant = "dispute_unaccepted"))]
+        if !job.has_accepted(&provider) {
+            return Err(Error::NotAccepted);
+        }
         let window = self.store.config().timing.dispute_window;
         if self.now >= job.ends_at.saturating_add(window) {
             return Err(Error::DisputeWindowClosed);
@@ -396,6 +447,10 @@ impl<'s, S: Store> Market<'s, S> {
             }
         } else if caller != arbiter {
             return Err(Error::Unauthorized);
+        }
+        #[cfg(not(settlement_mutant = "slash_unbounded"))]
+        if slash > job.acceptance(&provider).map_or(0, |a| a.max_slash) {
+            return Err(Error::SlashExceedsBound);
         }
         let mut stake = self.store.stake(&provider);
         if slash > stake.total() {
@@ -464,16 +519,17 @@ impl<'s, S: Store> Market<'s, S> {
             arbiter: change.arbiter.unwrap_or(now.arbiter),
             fee_bps: change.fee_bps.unwrap_or(now.fee_bps),
             min_stake: change.min_stake.unwrap_or(now.min_stake),
+            slash_bps: change.slash_bps.unwrap_or(now.slash_bps),
         };
-        check_fee(settings.fee_bps)?;
+        check_settings(&settings)?;
         #[cfg(not(settlement_mutant = "settings_immediate"))]
         let effective_at = self.now.checked_add(config.timing.admin_delay).ok_or(Error::Overflow)?;
         #[cfg(settlement_mutant = "settings_immediate")]
         let effective_at = self.now;
         config.announced = Some(Announced { settings, effective_at });
         self.store.set_config(&config);
-        let Settings { treasury, arbiter, fee_bps, min_stake } = settings;
-        self.store.emit(Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at });
+        let Settings { treasury, arbiter, fee_bps, min_stake, slash_bps } = settings;
+        self.store.emit(Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at });
         Ok(effective_at)
     }
 
@@ -502,8 +558,15 @@ impl<'s, S: Store> Market<'s, S> {
     }
 
     fn emit_settings(&mut self, config: &Config<S::Account>) {
-        let Settings { treasury, arbiter, fee_bps, min_stake } = config.settings();
-        self.store.emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused: config.paused });
+        let Settings { treasury, arbiter, fee_bps, min_stake, slash_bps } = config.settings();
+        self.store.emit(Event::SettingsChanged {
+            treasury,
+            arbiter,
+            fee_bps,
+            min_stake,
+            slash_bps,
+            paused: config.paused,
+        });
     }
 }
 
@@ -529,6 +592,8 @@ pub struct SettingsChange<A> {
     pub arbiter: Option<A>,
     /// New fee for jobs opened from now on.
     pub fee_bps: Option<u16>,
-    /// New minimum provider stake for new jobs.
+    /// New minimum provider stake for accepting jobs.
     pub min_stake: Option<Balance>,
+    /// New slash share for jobs opened from then on (at most 10 000 bps).
+    pub slash_bps: Option<u16>,
 }

@@ -21,6 +21,26 @@ pub enum JobStatus {
     Finalized,
 }
 
+/// A provider's consent to one job (G3), given by its own `accept_job` and never withdrawn: nothing can
+/// lock, dispute or slash its stake, pay it, or count the job in its reputation through a job it has
+/// not accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Acceptance {
+    /// When the provider accepted (0: it has not).
+    pub accepted_at: Timestamp,
+    /// The most one dispute on this job may slash from the provider's stake, fixed at acceptance.
+    pub max_slash: Balance,
+}
+
+impl Acceptance {
+    /// Whether the provider accepted.
+    #[must_use]
+    pub fn is_given(&self) -> bool {
+        self.accepted_at > 0
+    }
+}
+
 /// One escrowed compute job.
 #[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
@@ -29,6 +49,8 @@ pub struct Job<A> {
     pub consumer: A,
     /// The providers that may be paid (1 to [`MAX_PROVIDERS`]).
     pub providers: Vec<A>,
+    /// Each provider's consent, in the order of `providers` (same length, fixed at opening).
+    pub acceptances: Vec<Acceptance>,
     /// The ed25519 key whose signatures release funds.
     pub payer_key: PublicKey,
     /// The only account that may resolve this job's disputes: the escrow's arbiter when the job opened,
@@ -38,6 +60,9 @@ pub struct Job<A> {
     pub terms_hash: [u8; 32],
     /// The fee in basis points, fixed when the job opened.
     pub fee_bps: u16,
+    /// The share of the funds a provider accepts the job with that one dispute may slash, in basis
+    /// points, fixed when the job opened.
+    pub slash_bps: u16,
     /// Everything deposited so far (opening deposit plus top-ups).
     pub deposit: Balance,
     /// Everything released to providers so far, gross (provider net plus treasury fee).
@@ -72,6 +97,19 @@ impl<A: PartialEq> Job<A> {
     #[must_use]
     pub fn has_provider(&self, who: &A) -> bool {
         self.providers.contains(who)
+    }
+
+    /// `who`'s consent to the job, if it is one of its providers.
+    #[must_use]
+    pub fn acceptance(&self, who: &A) -> Option<Acceptance> {
+        let i = self.providers.iter().position(|p| p == who)?;
+        Some(self.acceptances.get(i).copied().unwrap_or_default())
+    }
+
+    /// Whether `who` is one of the job's providers and accepted it.
+    #[must_use]
+    pub fn has_accepted(&self, who: &A) -> bool {
+        self.acceptance(who).is_some_and(|a| a.is_given())
     }
 }
 
@@ -226,8 +264,11 @@ pub struct Settings<A> {
     pub arbiter: A,
     /// Fee for new jobs, in basis points (at most [`fee::MAX_FEE_BPS`]).
     pub fee_bps: u16,
-    /// Active stake a provider needs to be named on a new job.
+    /// Active stake a provider needs to accept a job.
     pub min_stake: Balance,
+    /// Share of the funds a provider accepts a job with that one dispute may slash, in basis points (at
+    /// most 10 000), for jobs opened from then on.
+    pub slash_bps: u16,
 }
 
 /// Settings announced by the owner, and the earliest moment they may apply.
@@ -254,8 +295,10 @@ pub struct Config<A> {
     pub arbiter: A,
     /// Fee for new jobs, in basis points (at most [`fee::MAX_FEE_BPS`]).
     pub fee_bps: u16,
-    /// Active stake a provider needs to be named on a new job.
+    /// Active stake a provider needs to accept a job.
     pub min_stake: Balance,
+    /// Share of a provider's funds on a job that one dispute may slash, for jobs opened from now on.
+    pub slash_bps: u16,
     /// Whether new jobs are refused (the one setting that changes at once: it touches no promise).
     pub paused: bool,
     /// A settings change waiting for its delay, if any.
@@ -272,7 +315,13 @@ impl<A: Copy> Config<A> {
     /// The settings in force.
     #[must_use]
     pub fn settings(&self) -> Settings<A> {
-        Settings { treasury: self.treasury, arbiter: self.arbiter, fee_bps: self.fee_bps, min_stake: self.min_stake }
+        Settings {
+            treasury: self.treasury,
+            arbiter: self.arbiter,
+            fee_bps: self.fee_bps,
+            min_stake: self.min_stake,
+            slash_bps: self.slash_bps,
+        }
     }
 
     /// Puts `settings` in force.
@@ -281,22 +330,17 @@ impl<A: Copy> Config<A> {
         self.arbiter = settings.arbiter;
         self.fee_bps = settings.fee_bps;
         self.min_stake = settings.min_stake;
+        self.slash_bps = settings.slash_bps;
     }
 
-    /// A validated configuration: the fee within its cap and a timing that [`Timing::is_valid`].
-    pub fn new(
-        owner: A,
-        treasury: A,
-        arbiter: A,
-        fee_bps: u16,
-        min_stake: Balance,
-        timing: Timing,
-        domain: Domain<A>,
-    ) -> Result<Self> {
-        check_fee(fee_bps)?;
+    /// A validated configuration: the fee within its cap, the slash share at most 100 % and a timing
+    /// that [`Timing::is_valid`].
+    pub fn new(owner: A, settings: Settings<A>, timing: Timing, domain: Domain<A>) -> Result<Self> {
+        check_settings(&settings)?;
         if !timing.is_valid() {
             return Err(Error::InvalidConfig);
         }
+        let Settings { treasury, arbiter, fee_bps, min_stake, slash_bps } = settings;
         Ok(Self {
             owner,
             pending_owner: None,
@@ -304,6 +348,7 @@ impl<A: Copy> Config<A> {
             arbiter,
             fee_bps,
             min_stake,
+            slash_bps,
             paused: false,
             announced: None,
             timing,
@@ -313,10 +358,16 @@ impl<A: Copy> Config<A> {
     }
 }
 
-/// Refuses a fee above the hard cap.
-pub fn check_fee(fee_bps: u16) -> Result<()> {
-    if fee_bps > fee::MAX_FEE_BPS {
+/// The most a slash share may be: all of the funds a provider accepts a job with.
+pub const MAX_SLASH_BPS: u16 = 10_000;
+
+/// Refuses a fee above the hard cap, or a slash share above 100 %.
+pub fn check_settings<A>(settings: &Settings<A>) -> Result<()> {
+    if settings.fee_bps > fee::MAX_FEE_BPS {
         return Err(Error::FeeTooHigh);
+    }
+    if settings.slash_bps > MAX_SLASH_BPS {
+        return Err(Error::InvalidConfig);
     }
     Ok(())
 }
@@ -373,10 +424,12 @@ mod tests {
     fn config_validation() {
         let domain = Domain { genesis_hash: [0; 32], contract: 0u8 };
         let bad = Timing { unbond_delay: 10, ..T };
-        assert_eq!(Config::new(1u8, 2, 3, 500, 0, bad, domain).err(), Some(Error::InvalidConfig));
-        assert_eq!(Config::new(1u8, 2, 3, 1_001, 0, T, domain).err(), Some(Error::FeeTooHigh));
-        let cfg = Config::new(1u8, 2, 3, 1_000, 7, T, domain).expect("valid");
+        let s = Settings { treasury: 2u8, arbiter: 3, fee_bps: 1_000, min_stake: 7, slash_bps: 10_000 };
+        assert_eq!(Config::new(1u8, s, bad, domain).err(), Some(Error::InvalidConfig));
+        assert_eq!(Config::new(1u8, Settings { fee_bps: 1_001, ..s }, T, domain).err(), Some(Error::FeeTooHigh));
+        assert_eq!(Config::new(1u8, Settings { slash_bps: 10_001, ..s }, T, domain).err(), Some(Error::InvalidConfig));
+        let cfg = Config::new(1u8, s, T, domain).expect("valid");
         assert_eq!((cfg.next_job_id, cfg.paused, cfg.pending_owner, cfg.announced), (1, false, None, None));
-        assert_eq!(cfg.settings(), Settings { treasury: 2, arbiter: 3, fee_bps: 1_000, min_stake: 7 });
+        assert_eq!(cfg.settings(), s);
     }
 }

@@ -30,6 +30,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
         arbiter: account_of(&m.arbiter),
         fee_bps: 500,
         min_stake: m.min_stake,
+        slash_bps: crate::TEST_SLASH_BPS,
         paused: false,
     }];
     let p1 = funded(chain, &format!("//{tag}P1"), 1_000 * UNIT).await?;
@@ -68,6 +69,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     let opened = e.open_job(&consumer, 50 * UNIT, &req).await?;
     let job = opened.value;
     events.extend(opened.events);
+    events.extend(crate::accept_all(m, job, &[&p1, &p2]).await?);
     events.extend(e.top_up(&consumer, job, 10 * UNIT).await?.events);
     let key = payer(1);
     let (r, s) = signed_receipt(m, &key, job, account_of(&p1), 7 * UNIT + 3, 1);

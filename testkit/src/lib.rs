@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use escrow_client::{account_of, AccountId, Bundle, Chain, Deploy, Escrow, Keypair};
-use settlement::{Domain, JobId, Receipt, Timing};
+use settlement::{Domain, Event, JobId, Receipt, Timing};
 use subxt_signer::SecretUri;
 
 pub mod activity;
@@ -173,6 +173,18 @@ pub const TEST_TIMING: Timing = Timing {
     arbitration_period: 30_000,
 };
 
+/// One dispute may slash all of what a provider accepted a job with (less if it capped its own bound).
+pub const TEST_SLASH_BPS: u16 = 10_000;
+
+/// Each of `providers` accepts `job` (G3) on any terms: no minimum, no slash cap of its own.
+pub async fn accept_all(m: &Market, job: JobId, providers: &[&Keypair]) -> TestResult<Vec<Event<AccountId>>> {
+    let mut events = Vec::new();
+    for p in providers {
+        events.extend(m.escrow.accept_job(p, job, 0, u128::MAX).await?.events);
+    }
+    Ok(events)
+}
+
 /// The deployed escrow and the roles around it.
 pub struct Market {
     /// The contract.
@@ -198,6 +210,7 @@ pub async fn deploy(chain: &Chain) -> TestResult<Market> {
         arbiter: account_of(&arbiter),
         fee_bps: 500,
         min_stake,
+        slash_bps: TEST_SLASH_BPS,
         timing: TEST_TIMING,
         salt: unique_salt(),
     };

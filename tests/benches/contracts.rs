@@ -43,6 +43,8 @@ async fn main() -> TestResult {
     let opened = m.escrow.open_job(&consumer, 1_000 * UNIT, &request(vec![p])).await?;
     rows.push(row("open_job (1 provider)", &opened.dry_run));
     let job = opened.value;
+    let accepted = m.escrow.accept_job(&provider, job, 0, u128::MAX).await?;
+    rows.push(row("accept_job", &accepted.dry_run));
 
     let (r, s) = signed_receipt(&m, &key, job, p, 10 * UNIT, 1);
     let first = m.escrow.release(&consumer, &r, &s).await?;
@@ -55,6 +57,7 @@ async fn main() -> TestResult {
     let mut receipts = Vec::new();
     for _ in 0..batch {
         let id = m.escrow.open_job(&consumer, 10 * UNIT, &request(vec![p])).await?.value;
+        m.escrow.accept_job(&provider, id, 0, u128::MAX).await?;
         receipts.push(signed_receipt(&m, &key, id, p, UNIT, 1));
     }
     let many = m.escrow.release_many(&consumer, &receipts).await?;

@@ -48,6 +48,7 @@ async fn a_job_streams_receipts_settles_once_and_everyone_is_paid() -> TestResul
 
     let opened = m.escrow.open_job(&consumer, deposit, &job_request(&[&provider], 1, 600_000)).await?;
     let job = opened.value;
+    accept_all(&m, job, &[&provider]).await?;
     assert!(matches!(opened.events[0], Event::JobOpened { job_id, deposit: d, .. } if job_id == job && d == deposit));
 
     // Ten streamed receipts, cumulative; only the newest is released.
@@ -118,8 +119,10 @@ async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -
     let other_provider = staked_provider(&m, "//ProviderB2").await?;
     let consumer = funded(&chain, "//ConsumerB", 10_000 * UNIT).await?;
     let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&provider], 2, 600_000)).await?.value;
+    accept_all(&m, job, &[&provider]).await?;
     // A second job of the same consumer and payer key, for another provider.
     let other_job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&other_provider], 2, 600_000)).await?.value;
+    accept_all(&m, other_job, &[&other_provider]).await?;
     let key = payer(2);
     let p = account_of(&provider);
 
@@ -192,7 +195,9 @@ async fn c_dispute_slashes_stake_lowers_reputation_and_unbonding_cannot_escape()
     let provider = staked_provider(&m, "//ProviderC").await?;
     let consumer = funded(&chain, "//ConsumerC", 10_000 * UNIT).await?;
     let p = account_of(&provider);
-    let job = m.escrow.open_job(&consumer, 50 * UNIT, &job_request(&[&provider], 3, 3_000)).await?.value;
+    // Twice the stake escrowed: the provider's slash bound on the job (all of it) is above its stake.
+    let job = m.escrow.open_job(&consumer, 2 * m.min_stake, &job_request(&[&provider], 3, 3_000)).await?.value;
+    accept_all(&m, job, &[&provider]).await?;
 
     m.escrow.dispute(&consumer, job, p, [0xEE; 32]).await?;
     // The provider tries to leave with its stake.
@@ -235,6 +240,7 @@ async fn d_refund_after_expiry_returns_the_unreleased_remainder() -> TestResult 
     let provider = staked_provider(&m, "//ProviderD").await?;
     let consumer = funded(&chain, "//ConsumerD", 10_000 * UNIT).await?;
     let job = m.escrow.open_job(&consumer, 80 * UNIT, &job_request(&[&provider], 4, 4_000)).await?.value;
+    accept_all(&m, job, &[&provider]).await?;
     m.escrow.top_up(&consumer, job, 20 * UNIT).await?;
     let (r, sig) = signed_receipt(&m, &payer(4), job, account_of(&provider), 30 * UNIT, 1);
     m.escrow.release(&provider, &r, &sig).await?;
@@ -260,6 +266,7 @@ async fn e_hot_standby_takes_over_and_is_paid_by_its_own_receipts() -> TestResul
     let standby = staked_provider(&m, "//Standby").await?;
     let consumer = funded(&chain, "//ConsumerE", 10_000 * UNIT).await?;
     let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&primary, &standby], 5, 600_000)).await?.value;
+    accept_all(&m, job, &[&primary, &standby]).await?;
     let key = payer(5);
     let (r1, s1) = signed_receipt(&m, &key, job, account_of(&primary), 30 * UNIT, 3);
     // The standby's stream starts at its own sequence 1 and its own cumulative; both settle in one call.
@@ -291,6 +298,7 @@ async fn attack_1_a_low_receipt_with_the_top_sequence_cannot_block_a_higher_one(
     let consumer = funded(&chain, "//ConsumerAttack1", 10_000 * UNIT).await?;
     let p = account_of(&provider);
     let job = m.escrow.open_job(&consumer, 1_000 * UNIT, &job_request(&[&provider], 6, 600_000)).await?.value;
+    accept_all(&m, job, &[&provider]).await?;
     let key = payer(6);
 
     // The provider holds R.
@@ -336,6 +344,7 @@ async fn attack_4_the_owner_cannot_make_itself_arbiter_and_slash_a_providers_sta
     let owner = account_of(&m.owner);
     // The owner opens a job of its own naming the provider, then announces itself as the arbiter.
     let job = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 7, 600_000)).await?.value;
+    accept_all(&m, job, &[&provider]).await?;
     let change = settlement::SettingsChange { arbiter: Some(owner), ..settlement::SettingsChange::default() };
     let announced = m.escrow.announce_settings(&m.owner, &change).await?;
     // The dry run's answer is a block early: the event carries the time the block set.
@@ -387,11 +396,43 @@ async fn timing_that_breaks_a_promise_is_refused_at_deployment() -> TestResult {
             arbiter: account_of(&alice),
             fee_bps: 500,
             min_stake: UNIT,
+            slash_bps: TEST_SLASH_BPS,
             timing,
             salt: unique_salt(),
         };
         let refused = escrow_client::Escrow::deploy(&chain, &alice, escrow_bundle()?, &params).await.map(|_| ());
         assert_eq!(escrow_error(refused), settlement::Error::InvalidConfig, "{timing:?}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn attack_3_a_strangers_job_cannot_lock_dispute_or_pay_a_provider() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let provider = staked_provider(&m, "//ProviderAttack3").await?;
+    let stranger = funded(&chain, "//StrangerAttack3", 10 * UNIT).await?;
+    let p = account_of(&provider);
+    // A stranger opens a 1-planck job naming the provider, with about the longest expiry allowed.
+    let lasts = TEST_TIMING.max_job_duration - 60_000;
+    let job = m.escrow.open_job(&stranger, 1, &job_request(&[&provider], 8, lasts)).await?.value;
+    let stake = m.escrow.stake_of(p).await?;
+    assert_eq!((stake.locked_until, stake.pending_disputes), (0, 0), "naming the provider locked nothing");
+    // Disputing it, or paying through it, is refused: the provider never accepted the job.
+    assert_eq!(escrow_error(m.escrow.dispute(&stranger, job, p, [0x33; 32]).await), settlement::Error::NotAccepted);
+    let (r, s) = signed_receipt(&m, &payer(8), job, p, 1, 1);
+    assert_eq!(escrow_error(m.escrow.release(&stranger, &r, &s).await), settlement::Error::NotAccepted);
+    // The provider leaves on its own schedule: the unbonding delay, nothing more.
+    let unbonded = m.escrow.unbond(&provider, m.min_stake).await?;
+    let unlock_at = unbonded
+        .event(|e| match e {
+            Event::Unbonding { unlock_at, .. } => Some(*unlock_at),
+            _ => None,
+        })
+        .expect("Unbonding");
+    wait_until(&chain, unlock_at).await?;
+    assert_eq!(m.escrow.withdraw(&provider).await?.value, m.min_stake);
+    // And a job it did not accept never counts in its reputation.
+    assert_eq!(m.escrow.reputation_of(p).await?.0.jobs_completed, 0);
     Ok(())
 }

@@ -34,6 +34,7 @@ const abi = new Abi(json);
 const CONSTRUCTORS = ['new'];
 const TRANSACTIONS = [
   'open_job',
+  'accept_job',
   'top_up',
   'release',
   'release_many',
@@ -154,7 +155,7 @@ describe('constructors and messages', () => {
 });
 
 describe('call data', () => {
-  test('new(genesis_hash, treasury, arbiter, fee_bps, min_stake, Timing)', () => {
+  test('new(genesis_hash, treasury, arbiter, fee_bps, min_stake, slash_bps, Timing)', () => {
     const ctor = abi.findConstructor('new');
     const timing = {
       unbond_delay: 86_400_000,
@@ -165,10 +166,10 @@ describe('call data', () => {
       admin_delay: 14_400_000,
       arbitration_period: 259_200_000
     };
-    const data = encodeCall(ctor, [genesis, alice, bob, 250, 10n ** 12n, timing], 32 + 32 + 32 + 2 + 16 + 7 * 8);
+    const data = encodeCall(ctor, [genesis, alice, bob, 250, 10n ** 12n, 5_000, timing], 32 + 32 + 32 + 2 + 16 + 2 + 7 * 8);
     assert.equal(
       hex(data.subarray(4)),
-      hex(cat(genesis, alice, bob, le(250, 2), le(10n ** 12n, 16),
+      hex(cat(genesis, alice, bob, le(250, 2), le(10n ** 12n, 16), le(5_000, 2),
         le(86_400_000, 8), le(3_600_000, 8), le(600_000, 8), le(2_592_000_000, 8),
         le(600_000, 8), le(14_400_000, 8), le(259_200_000, 8)))
     );
@@ -243,20 +244,23 @@ describe('call data', () => {
     // its first byte is taken as the None/Some tag.)
     const some = encodeCall(
       announce,
-      [{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null }],
-      33 + 1 + 3 + 1
+      [{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null, slash_bps: null }],
+      33 + 1 + 3 + 1 + 1
     );
     assert.equal(
-      hex(announce.toU8a([{ treasury: hex(alice), arbiter: null, fee_bps: 250, min_stake: null }])),
-      hex(announce.toU8a([{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null }]))
+      hex(announce.toU8a([{ treasury: hex(alice), arbiter: null, fee_bps: 250, min_stake: null, slash_bps: null }])),
+      hex(announce.toU8a([{ treasury: encodeAddress(alice, 42), arbiter: null, fee_bps: 250, min_stake: null, slash_bps: null }]))
     );
-    assert.equal(hex(some.subarray(4)), hex(cat([1], alice, [0], [1], le(250, 2), [0])));
+    assert.equal(hex(some.subarray(4)), hex(cat([1], alice, [0], [1], le(250, 2), [0], [0])));
 
-    const none = encodeCall(announce, [{ treasury: null, arbiter: null, fee_bps: null, min_stake: null }], 4);
-    assert.equal(hex(none.subarray(4)), hex(fill(4, 0)));
+    const none = encodeCall(announce, [{ treasury: null, arbiter: null, fee_bps: null, min_stake: null, slash_bps: null }], 5);
+    assert.equal(hex(none.subarray(4)), hex(fill(5, 0)));
 
-    const stake = encodeCall(announce, [{ min_stake: 5n }], 1 + 1 + 1 + 17);
-    assert.equal(hex(stake.subarray(4)), hex(cat([0, 0, 0, 1], le(5, 16))));
+    const stake = encodeCall(announce, [{ min_stake: 5n, slash_bps: 2_500 }], 1 + 1 + 1 + 17 + 3);
+    assert.equal(hex(stake.subarray(4)), hex(cat([0, 0, 0, 1], le(5, 16), [1], le(2_500, 2))));
+
+    const accept = encodeCall(abi.findMessage('accept_job'), [7, 10n ** 12n, 2n ** 100n], 8 + 16 + 16);
+    assert.equal(hex(accept.subarray(4)), hex(cat(le(7, 8), le(10n ** 12n, 16), le(2n ** 100n, 16))));
 
     assert.equal(encodeCall(abi.findMessage('apply_settings'), [], 0).length, 4);
     const paused = encodeCall(abi.findMessage('set_paused'), [true], 1);

@@ -29,8 +29,10 @@ pub struct Deploy {
     pub arbiter: AccountId,
     /// Fee in basis points (500 = 5 %).
     pub fee_bps: u16,
-    /// Minimum active stake of a provider named on a new job.
+    /// Minimum active stake of a provider accepting a job.
     pub min_stake: u128,
+    /// Share of the funds a provider accepts a job with that one dispute may slash (bps, at most 10 000).
+    pub slash_bps: u16,
     /// Fixed time parameters.
     pub timing: Timing,
     /// Salt for the contract address (deploying the same code twice needs different salts).
@@ -101,7 +103,7 @@ pub struct Escrow {
 impl Escrow {
     /// Uploads and instantiates the escrow; the signer becomes its owner.
     pub async fn deploy(chain: &Chain, signer: &Keypair, bundle: Arc<Bundle>, d: &Deploy) -> Result<Self> {
-        let args = (chain.genesis_hash(), d.treasury, d.arbiter, d.fee_bps, d.min_stake, d.timing);
+        let args = (chain.genesis_hash(), d.treasury, d.arbiter, d.fee_bps, d.min_stake, d.slash_bps, d.timing);
         let data = bundle.call_data("new", args)?;
         let origin = account_of(signer);
         let dry = chain.dry_run_instantiate(origin, 0, bundle.wasm.clone(), data.clone(), d.salt.clone()).await?;
@@ -261,6 +263,18 @@ impl Escrow {
     ) -> Result<Submitted<JobId>> {
         let args = (&req.providers, req.payer_key, req.terms_hash, req.expires_at);
         self.exec(consumer, deposit, "open_job", args).await
+    }
+
+    /// A provider named on a job accepts it (the job holding at least `min_funds`; one dispute slashing
+    /// at most `max_slash`); the answer is the slash bound fixed for it.
+    pub async fn accept_job(
+        &self,
+        provider: &Keypair,
+        job_id: JobId,
+        min_funds: u128,
+        max_slash: u128,
+    ) -> Result<Submitted<u128>> {
+        self.exec(provider, 0, "accept_job", (job_id, min_funds, max_slash)).await
     }
 
     /// Adds `amount` to a job.

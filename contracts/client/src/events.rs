@@ -34,7 +34,7 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
     let input = &mut &data[..];
     let event = match label {
         "JobOpened" => {
-            let (job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, arbiter, expires_at) =
+            let (job_id, consumer, providers, deposit, payer_key, terms_hash, fee_bps, slash_bps, arbiter, expires_at) =
                 Decode::decode(input)?;
             Event::JobOpened {
                 job_id,
@@ -44,9 +44,14 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
                 payer_key,
                 terms_hash,
                 fee_bps,
+                slash_bps,
                 arbiter,
                 expires_at,
             }
+        }
+        "JobAccepted" => {
+            let (job_id, provider, funds, max_slash, locked_until) = Decode::decode(input)?;
+            Event::JobAccepted { job_id, provider, funds, max_slash, locked_until }
         }
         "ToppedUp" => {
             let (job_id, consumer, amount, deposit) = Decode::decode(input)?;
@@ -101,12 +106,12 @@ pub fn decode_labelled(label: &str, data: &[u8]) -> Result<Event<AccountId>> {
             Event::OwnershipTransferred { previous, owner }
         }
         "SettingsAnnounced" => {
-            let (treasury, arbiter, fee_bps, min_stake, effective_at) = Decode::decode(input)?;
-            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at }
+            let (treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at) = Decode::decode(input)?;
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at }
         }
         "SettingsChanged" => {
-            let (treasury, arbiter, fee_bps, min_stake, paused) = Decode::decode(input)?;
-            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused }
+            let (treasury, arbiter, fee_bps, min_stake, slash_bps, paused) = Decode::decode(input)?;
+            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused }
         }
         other => return Err(Error::Call(format!("unknown contract event {other}"))),
     };

@@ -19,8 +19,8 @@ pub mod escrow {
     use ink::storage::Mapping;
     use settlement::fee::Split;
     use settlement::{
-        Config, Dispute, Domain, Error, Event, Job, JobId, Lane, Market, OpenJob, Receipt, Reputation, SettingsChange,
-        Stake, Store, Timing,
+        Config, Dispute, Domain, Error, Event, Job, JobId, Lane, Market, OpenJob, Receipt, Reputation, Settings,
+        SettingsChange, Stake, Store, Timing,
     };
 
     /// The escrow's records.
@@ -57,10 +57,30 @@ pub mod escrow {
         pub terms_hash: [u8; 32],
         /// Fee in basis points.
         pub fee_bps: u16,
+        /// Slash share in basis points (of the funds a provider accepts the job with).
+        pub slash_bps: u16,
         /// The arbiter fixed for this job: the only account that may slash through it.
         pub arbiter: AccountId,
         /// Expiry (ms since the Unix epoch).
         pub expires_at: Timestamp,
+    }
+
+    /// A provider accepted a job: it can now be paid, disputed and slashed (at most `max_slash` per
+    /// dispute) through it, and its stake is locked until `locked_until`.
+    #[ink(event)]
+    pub struct JobAccepted {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// What the job held when it accepted.
+        pub funds: Balance,
+        /// The most one dispute on this job may slash.
+        pub max_slash: Balance,
+        /// The stake's lock after accepting.
+        pub locked_until: Timestamp,
     }
 
     /// The consumer added funds to a job.
@@ -253,8 +273,10 @@ pub mod escrow {
         pub arbiter: AccountId,
         /// Fee in basis points for the jobs opened from then on.
         pub fee_bps: u16,
-        /// Minimum provider stake for new jobs then.
+        /// Minimum provider stake then.
         pub min_stake: Balance,
+        /// Slash share for the jobs opened from then on.
+        pub slash_bps: u16,
         /// The earliest moment the change may apply.
         pub effective_at: Timestamp,
     }
@@ -268,8 +290,10 @@ pub mod escrow {
         pub arbiter: AccountId,
         /// Fee in basis points.
         pub fee_bps: u16,
-        /// Minimum provider stake for new jobs.
+        /// Minimum provider stake for accepting jobs.
         pub min_stake: Balance,
+        /// Slash share for new jobs.
+        pub slash_bps: u16,
         /// Whether new jobs are refused.
         pub paused: bool,
     }
@@ -340,6 +364,7 @@ pub mod escrow {
                 payer_key,
                 terms_hash,
                 fee_bps,
+                slash_bps,
                 arbiter,
                 expires_at,
             } => emit_event::<E, _>(JobOpened {
@@ -350,9 +375,13 @@ pub mod escrow {
                 payer_key,
                 terms_hash,
                 fee_bps,
+                slash_bps,
                 arbiter,
                 expires_at,
             }),
+            Event::JobAccepted { job_id, provider, funds, max_slash, locked_until } => {
+                emit_event::<E, _>(JobAccepted { job_id, provider, funds, max_slash, locked_until })
+            }
             Event::ToppedUp { job_id, consumer, amount, deposit } => {
                 emit_event::<E, _>(ToppedUp { job_id, consumer, amount, deposit })
             }
@@ -394,11 +423,11 @@ pub mod escrow {
             Event::OwnershipTransferred { previous, owner } => {
                 emit_event::<E, _>(OwnershipTransferred { previous, owner })
             }
-            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => {
-                emit_event::<E, _>(SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at })
+            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at } => {
+                emit_event::<E, _>(SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at })
             }
-            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused } => {
-                emit_event::<E, _>(SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused })
+            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused } => {
+                emit_event::<E, _>(SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused })
             }
         }
     }
@@ -416,12 +445,14 @@ pub mod escrow {
             arbiter: AccountId,
             fee_bps: u16,
             min_stake: Balance,
+            slash_bps: u16,
             timing: Timing,
         ) -> Result<Self> {
             let domain = Domain { genesis_hash, contract: Self::env().account_id() };
-            let config = Config::new(Self::env().caller(), treasury, arbiter, fee_bps, min_stake, timing, domain)?;
+            let settings = Settings { treasury, arbiter, fee_bps, min_stake, slash_bps };
+            let config = Config::new(Self::env().caller(), settings, timing, domain)?;
             // The initial settings are a state change too: indexers learn the treasury from it.
-            emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused: false });
+            emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused: false });
             Ok(Self {
                 config,
                 jobs: Mapping::default(),
@@ -446,8 +477,9 @@ pub mod escrow {
         // ------------------------------------------------------------ jobs
 
         /// Opens a job funded with the transferred value; returns its id. `providers`: 1 to 4 distinct
-        /// accounts, each with the minimum active stake. `payer_key`: the ed25519 key that will sign the
-        /// job's receipts. `expires_at`: ms since the Unix epoch, within the maximum job duration.
+        /// accounts; naming them touches nothing of theirs: each must `accept_job` before it can be paid,
+        /// disputed or slashed through the job. `payer_key`: the ed25519 key that will sign the job's
+        /// receipts. `expires_at`: ms since the Unix epoch, within the maximum job duration.
         #[ink(message, payable)]
         pub fn open_job(
             &mut self,
@@ -459,6 +491,16 @@ pub mod escrow {
             let (caller, deposit) = (self.env().caller(), self.env().transferred_value());
             let request = OpenJob { providers, payer_key, terms_hash, expires_at };
             self.market().open_job(caller, deposit, request)
+        }
+
+        /// A provider named on the job accepts it: the job must hold at least `min_funds`, and one
+        /// dispute may slash at most `max_slash` (further capped at the job's slash share of what it
+        /// holds). Needs the minimum active stake, and locks it until the job's expiry plus the dispute
+        /// window. Returns the slash bound.
+        #[ink(message)]
+        pub fn accept_job(&mut self, job_id: JobId, min_funds: Balance, max_slash: Balance) -> Result<Balance> {
+            let caller = self.env().caller();
+            self.market().accept_job(caller, job_id, min_funds, max_slash)
         }
 
         /// The consumer adds the transferred value to a job that has not ended.

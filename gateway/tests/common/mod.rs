@@ -55,7 +55,9 @@ pub async fn open(m: &Market, consumer: &Keypair, provider: &Keypair, payer_seed
         terms_hash: [0; 32],
         expires_at: now_ms() + 600_000,
     };
-    m.escrow.open_job(consumer, DEPOSIT, &req).await.unwrap().value
+    let job = m.escrow.open_job(consumer, DEPOSIT, &req).await.unwrap().value;
+    accept_all(m, job, &[provider]).await.unwrap();
+    job
 }
 
 impl Harness {

@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::record::IndexedEvent;
 
 /// Every typed table, each holding one kind (or two close kinds) of event.
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 16] = [
     "jobs",
+    "acceptances",
     "top_ups",
     "completions",
     "releases",
@@ -78,6 +79,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
             payer_key,
             terms_hash,
             fee_bps,
+            slash_bps,
             arbiter,
             expires_at,
         } => (
@@ -90,6 +92,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 "payer_key",
                 "terms_hash",
                 "fee_bps",
+                "slash_bps",
                 "arbiter",
                 "expires_at",
             ],
@@ -101,9 +104,15 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 Val::Bytes(payer_key.to_vec()),
                 Val::Bytes(terms_hash.to_vec()),
                 Val::Int((*fee_bps).into()),
+                Val::Int((*slash_bps).into()),
                 acc(arbiter),
                 num((*expires_at).into()),
             ],
+        ),
+        Event::JobAccepted { job_id, provider, funds, max_slash, locked_until } => (
+            "acceptances",
+            &["job_id", "provider", "funds", "max_slash", "locked_until"],
+            vec![num((*job_id).into()), acc(provider), num(*funds), num(*max_slash), num((*locked_until).into())],
         ),
         Event::ToppedUp { job_id, consumer, amount, deposit } => (
             "top_ups",
@@ -174,21 +183,29 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 Val::Int((*score).into()),
             ],
         ),
-        Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => (
+        Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at } => (
             "settings_announcements",
-            &["treasury", "arbiter", "fee_bps", "min_stake", "effective_at"],
+            &["treasury", "arbiter", "fee_bps", "min_stake", "slash_bps", "effective_at"],
             vec![
                 acc(treasury),
                 acc(arbiter),
                 Val::Int((*fee_bps).into()),
                 num(*min_stake),
+                Val::Int((*slash_bps).into()),
                 num((*effective_at).into()),
             ],
         ),
-        Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, paused } => (
+        Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused } => (
             "settings_changes",
-            &["treasury", "arbiter", "fee_bps", "min_stake", "paused"],
-            vec![acc(treasury), acc(arbiter), Val::Int((*fee_bps).into()), num(*min_stake), Val::Bool(*paused)],
+            &["treasury", "arbiter", "fee_bps", "min_stake", "slash_bps", "paused"],
+            vec![
+                acc(treasury),
+                acc(arbiter),
+                Val::Int((*fee_bps).into()),
+                num(*min_stake),
+                Val::Int((*slash_bps).into()),
+                Val::Bool(*paused),
+            ],
         ),
         Event::OwnershipTransferStarted { owner, pending } => (
             "ownership_changes",

@@ -28,11 +28,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRunner};
 use settlement::memory::MemoryStore;
-use settlement::{Config, Event, Market, OpenJob, SettingsChange};
+use settlement::{Event, Market, OpenJob, SettingsChange};
 
 use crate::world::{
-    cases, public, Acc, ARBITERS, CONSUMERS, DOMAIN, INITIAL_FEE_BPS, INITIAL_MIN_STAKE, OWNERS, PROVIDERS, START,
-    STRANGER, TERMS, TIMING, TREASURIES,
+    cases, public, Acc, ARBITERS, CONSUMERS, INITIAL_FEE_BPS, INITIAL_MIN_STAKE, INITIAL_SLASH_BPS, OWNERS, PROVIDERS,
+    START, STRANGER, TERMS, TIMING, TREASURIES,
 };
 
 /// The honest provider.
@@ -88,6 +88,11 @@ enum Step {
         extra: u64,
     },
     // P's own.
+    /// P accepts a job naming it (its policy: whatever the job holds), with its own slash cap.
+    AcceptJob {
+        job: usize,
+        max_slash: u128,
+    },
     Stake {
         amount: u128,
     },
@@ -107,8 +112,8 @@ enum Resolver {
     Key(usize),
 }
 
-/// Treasury, arbiter, fee and minimum stake.
-type Values = (Acc, Acc, u16, u128);
+/// Treasury, arbiter, fee, minimum stake and slash share.
+type Values = (Acc, Acc, u16, u128, u16);
 
 /// What P counts from the log and its own answers.
 #[derive(Debug, Default)]
@@ -128,12 +133,15 @@ struct Seen {
     open: Vec<((u64, Acc), u64)>,
     /// Disputes against P without a `DisputeResolved` (statistics only).
     unresolved: usize,
+    /// The jobs P accepted, with the slash bound its `accept_job` answered.
+    accepted: Vec<(u64, u128)>,
     /// P's stake as P counts it.
     active: u128,
     unbonding: u128,
 }
 
 static APPLIED: AtomicUsize = AtomicUsize::new(0);
+static SLASHES_OF_P: AtomicUsize = AtomicUsize::new(0);
 static SLASH_TRIES_BY_A_LATER_ARBITER: AtomicUsize = AtomicUsize::new(0);
 static WITHDRAWALS_PAST_A_PENDING_DISPUTE: AtomicUsize = AtomicUsize::new(0);
 
@@ -146,12 +154,10 @@ struct Run {
 
 impl Run {
     fn new() -> Self {
-        let config =
-            Config::new(OWNERS[0], TREASURIES[0], ARBITERS[0], INITIAL_FEE_BPS, INITIAL_MIN_STAKE, TIMING, DOMAIN)
-                .unwrap();
+        let config = crate::world::config();
         let mut run = Self { store: MemoryStore::new(config), now: START, read: 0, seen: Seen::default() };
         // The constructor's `SettingsChanged` (the contract emits it; the memory store starts without it).
-        run.seen.settings = Some((TREASURIES[0], ARBITERS[0], INITIAL_FEE_BPS, INITIAL_MIN_STAKE));
+        run.seen.settings = Some((TREASURIES[0], ARBITERS[0], INITIAL_FEE_BPS, INITIAL_MIN_STAKE, INITIAL_SLASH_BPS));
         for p in [P, PROVIDERS[1]] {
             run.market().stake(p, 1_000).unwrap();
         }
@@ -171,17 +177,24 @@ impl Run {
         let s = &mut self.seen;
         for event in events {
             match event {
-                Event::JobOpened { job_id, consumer, providers, arbiter, expires_at, .. } => {
-                    if providers.contains(&P) {
-                        s.free_at = s.free_at.max(expires_at + TIMING.dispute_window);
-                    }
+                // Naming P holds nothing of P's (P-G3): only P's own acceptances lock its stake.
+                Event::JobOpened { job_id, consumer, providers, arbiter, .. } => {
                     s.jobs.push((job_id, consumer, arbiter, providers));
                 }
-                Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, effective_at } => {
-                    s.announced = Some(((treasury, arbiter, fee_bps, min_stake), effective_at, now));
+                Event::JobAccepted { job_id, provider, locked_until, .. } => {
+                    prop_assert!(
+                        provider != P || s.accepted.iter().any(|(j, _)| *j == job_id),
+                        "P-G3: an acceptance P did not give"
+                    );
+                    if provider == P {
+                        s.free_at = s.free_at.max(locked_until);
+                    }
                 }
-                Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, .. } => {
-                    let values = (treasury, arbiter, fee_bps, min_stake);
+                Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at } => {
+                    s.announced = Some(((treasury, arbiter, fee_bps, min_stake, slash_bps), effective_at, now));
+                }
+                Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, .. } => {
+                    let values = (treasury, arbiter, fee_bps, min_stake, slash_bps);
                     if s.settings.is_some_and(|previous| previous != values) {
                         APPLIED.fetch_add(1, Ordering::Relaxed);
                         let Some((announced, effective_at, at)) = s.announced else {
@@ -199,6 +212,12 @@ impl Run {
                     s.settings = Some(values);
                 }
                 Event::DisputeOpened { job_id, provider, resolve_by, .. } => {
+                    let accepted = s.accepted.iter().any(|(j, _)| *j == job_id);
+                    prop_assert!(
+                        provider != P || accepted,
+                        "P-G3: P disputed through job {} it did not accept",
+                        job_id
+                    );
                     if provider == P {
                         s.free_at = s.free_at.max(resolve_by);
                         s.unresolved += 1;
@@ -220,6 +239,17 @@ impl Run {
                     }
                     s.open.retain(|(k, _)| *k != (job_id, provider));
                     if provider == P {
+                        let bound = s.accepted.iter().find(|(j, _)| *j == job_id).map(|(_, b)| *b);
+                        prop_assert!(
+                            bound.is_some_and(|b| slashed <= b),
+                            "P-G4b: {} slashed on job {} where P accepted a bound of {:?}",
+                            slashed,
+                            job_id,
+                            bound
+                        );
+                        if slashed > 0 {
+                            SLASHES_OF_P.fetch_add(1, Ordering::Relaxed);
+                        }
                         s.unresolved -= 1;
                         let from_active = slashed.min(s.active);
                         s.active -= from_active;
@@ -276,6 +306,7 @@ impl Run {
                     arbiter: arbiter.map(|a| ARBITERS[a % ARBITERS.len()]),
                     fee_bps: *fee_bps,
                     min_stake: None,
+                    slash_bps: None,
                 };
                 let _ = self.market().announce_settings(key, change);
             }
@@ -341,18 +372,34 @@ impl Run {
                     self.follow(None)?;
                     self.now = effective_at;
                     let _ = self.market().apply_settings(owner);
-                    // ... and, as the newest job's consumer, disputes P on it (opened under the old arbiter).
-                    if let Some((id, consumer, providers)) = self.seen.jobs.last().map(|j| (j.0, j.1, j.3.clone())) {
-                        if providers.contains(&P) {
-                            self.follow(None)?;
-                            let _ = self.market().dispute(consumer, id, P, [1; 32]);
-                        }
+                    // ... and, as its consumer, disputes P on the newest job P accepted (opened under
+                    // the old arbiter).
+                    let newest = self.seen.accepted.last().map(|(id, _)| *id);
+                    if let Some((id, consumer)) =
+                        newest.and_then(|id| self.seen.jobs.iter().find(|j| j.0 == id)).map(|j| (j.0, j.1))
+                    {
+                        self.follow(None)?;
+                        let _ = self.market().dispute(consumer, id, P, [1; 32]);
                     }
                 }
             }
             Step::AdvanceToDue { extra } => {
                 if let Some((_, effective_at, _)) = self.seen.announced {
                     self.now = self.now.max(effective_at + extra);
+                }
+            }
+            Step::AcceptJob { job, max_slash } => {
+                if let Some((id, _, providers)) = self.job(*job) {
+                    if providers.contains(&P) && !self.seen.accepted.iter().any(|(j, _)| *j == id) {
+                        // Recorded before the answer's events are followed: P's own act.
+                        self.seen.accepted.push((id, 0));
+                        match self.market().accept_job(P, id, 0, *max_slash) {
+                            Ok(bound) => self.seen.accepted.last_mut().unwrap().1 = bound,
+                            Err(_) => {
+                                self.seen.accepted.pop();
+                            }
+                        }
+                    }
                 }
             }
             Step::Stake { amount } => {
@@ -409,6 +456,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0..=30u64).prop_map(|extra| Step::AdvanceToDue { extra }),
         2 => Just(Step::Takeover),
         1 => (1..=500u128).prop_map(|amount| Step::Stake { amount }),
+        5 => (0..100usize, prop_oneof![2 => Just(u128::MAX), 1 => 0..=100u128, 1 => 0..=1_000u128])
+            .prop_map(|(job, max_slash)| Step::AcceptJob { job, max_slash }),
         2 => (1..=600u128).prop_map(|amount| Step::Unbond { amount }),
         3 => Just(Step::Withdraw),
     ]
@@ -445,13 +494,15 @@ fn p_g4_bounded_admin_power() {
     let applied = APPLIED.load(Ordering::Relaxed);
     let slashes = SLASH_TRIES_BY_A_LATER_ARBITER.load(Ordering::Relaxed);
     let past = WITHDRAWALS_PAST_A_PENDING_DISPUTE.load(Ordering::Relaxed);
+    let slashed_p = SLASHES_OF_P.load(Ordering::Relaxed);
     eprintln!(
         "P-G4: {total} cases, {applied} settings changes applied, {slashes} slash attempts by a later arbiter, \
-         {past} due withdrawals past an unresolved dispute"
+         {past} due withdrawals past an unresolved dispute, {slashed_p} slashes of P"
     );
     if total >= 1_000 {
         assert!(applied >= total / 2, "too few changes applied: {applied}");
-        assert!(slashes >= total / 50, "too few slash attempts by a later arbiter: {slashes}");
+        assert!(slashes >= total / 100, "too few slash attempts by a later arbiter: {slashes}");
+        assert!(slashed_p >= total / 40, "too few slashes of P: {slashed_p}");
         assert!(past >= total / 50, "too few withdrawals past an unresolved dispute: {past}");
     }
 }

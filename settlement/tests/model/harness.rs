@@ -4,13 +4,12 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use settlement::memory::MemoryStore;
-use settlement::{Config, Error, Market, OpenJob, Receipt, SettingsChange};
+use settlement::{Error, Market, OpenJob, Receipt, SettingsChange};
 
 use crate::ops::{Cum, Op, SigKind};
 use crate::reference::Model;
 use crate::world::{
-    public, sign, Acc, ADMIN_CALLERS, ARBITERS, CONSUMERS, DOMAIN, INITIAL_FEE_BPS, INITIAL_MIN_STAKE, KEYS, OWNERS,
-    PROVIDERS, REASON, TERMS, TIMING, TREASURIES, TREASURY_CHOICES,
+    public, sign, Acc, ADMIN_CALLERS, ARBITERS, CONSUMERS, DOMAIN, KEYS, PROVIDERS, REASON, TERMS, TREASURY_CHOICES,
 };
 
 /// Totals read from the emitted events.
@@ -47,9 +46,7 @@ pub(crate) fn agree<T: PartialEq + Debug>(
 
 impl Harness {
     pub(crate) fn new() -> Self {
-        let config =
-            Config::new(OWNERS[0], TREASURIES[0], ARBITERS[0], INITIAL_FEE_BPS, INITIAL_MIN_STAKE, TIMING, DOMAIN)
-                .unwrap();
+        let config = crate::world::config();
         Self {
             store: MemoryStore::new(config),
             model: Model::new(),
@@ -100,6 +97,16 @@ impl Harness {
                 let expected = m.open(consumer, *deposit, &providers, *key, expires_at);
                 let req = OpenJob { providers, payer_key: public(*key), terms_hash: TERMS, expires_at };
                 agree(op, self.market().open_job(consumer, *deposit, req), expected)
+            }
+            Op::AcceptJob { job, provider, min_funds, max_slash } => {
+                let id = m.job_id(*job);
+                let provider = m.provider(id, *provider);
+                let held = m.jobs.get(&id).map_or(0, |j| j.deposit - j.released);
+                let min_funds = min_funds.of(held);
+                let stake = m.stake_of(&provider);
+                let max_slash = max_slash.of(stake.active + stake.unbonding);
+                let expected = m.accept_job(provider, id, min_funds, max_slash);
+                agree(op, self.market().accept_job(provider, id, min_funds, max_slash), expected)
             }
             Op::TopUp { job, caller, amount } => {
                 let id = m.job_id(*job);
@@ -201,13 +208,14 @@ impl Harness {
                 m.now += dt;
                 Ok(())
             }
-            Op::Announce { caller, fee_bps, treasury, arbiter, min_stake } => {
+            Op::Announce { caller, fee_bps, slash_bps, treasury, arbiter, min_stake } => {
                 let caller = caller.map_or(m.owner, |i| ADMIN_CALLERS[i % ADMIN_CALLERS.len()]);
                 let change = SettingsChange {
                     treasury: treasury.map(|i| TREASURY_CHOICES[i % TREASURY_CHOICES.len()]),
                     arbiter: arbiter.map(|i| ARBITERS[i % ARBITERS.len()]),
                     fee_bps: *fee_bps,
                     min_stake: *min_stake,
+                    slash_bps: *slash_bps,
                 };
                 let expected = m.announce(caller, &change);
                 agree(op, self.market().announce_settings(caller, change), expected)

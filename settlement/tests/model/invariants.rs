@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use settlement::fee;
 use settlement::memory::MemoryStore;
-use settlement::{Event, Lane, Stake};
+use settlement::{Acceptance, Event, Lane, Stake};
 
 use crate::harness::Harness;
 use crate::ops::Op;
@@ -25,13 +25,13 @@ impl Harness {
             (m.owner, m.pending_owner, m.treasury, m.arbiter)
         );
         assert_eq!(
-            (c.fee_bps, c.min_stake, c.paused, c.next_job_id),
-            (m.fee_bps, m.min_stake, m.paused, m.next_job_id)
+            (c.fee_bps, c.min_stake, c.slash_bps, c.paused, c.next_job_id),
+            (m.fee_bps, m.min_stake, m.slash_bps, m.paused, m.next_job_id)
         );
         assert_eq!((c.timing, c.domain), (TIMING, DOMAIN));
         let announced = c.announced.map(|a| {
             let s = a.settings;
-            ((s.treasury, s.arbiter, s.fee_bps, s.min_stake), a.effective_at)
+            ((s.treasury, s.arbiter, s.fee_bps, s.min_stake, s.slash_bps), a.effective_at)
         });
         assert_eq!(announced, m.announced, "after {op:?}: announced settings differ");
 
@@ -44,6 +44,27 @@ impl Harness {
                 (&mj.consumer, &mj.providers, public(mj.key), TERMS, mj.fee_bps, mj.arbiter),
                 "after {op:?}: job {id}"
             );
+            let acceptances: Vec<Acceptance> = mj
+                .providers
+                .iter()
+                .map(|p| {
+                    mj.accepted.get(p).map_or_else(Acceptance::default, |&(at, bound)| Acceptance {
+                        accepted_at: at,
+                        max_slash: bound,
+                    })
+                })
+                .collect();
+            assert_eq!(
+                (job.slash_bps, &job.acceptances),
+                (mj.slash_bps, &acceptances),
+                "after {op:?}: job {id} consent"
+            );
+            if let Some(prev) = before.jobs.get(id) {
+                // Consent, once given, is never withdrawn nor changed.
+                for (a, b) in prev.acceptances.iter().zip(&job.acceptances) {
+                    assert!(!a.is_given() || a == b, "after {op:?}: job {id} acceptance changed");
+                }
+            }
             assert_eq!(
                 (job.deposit, job.released, job.opened_at, job.expires_at, job.ends_at, job.status),
                 (mj.deposit, mj.released, mj.opened_at, mj.expires_at, mj.ends_at, mj.status),

@@ -79,6 +79,13 @@ pub(crate) enum Op {
         duration: u64,
         key: usize,
     },
+    /// The provider accepts: `min_funds` relative to what the job holds, `max_slash` to the stake.
+    AcceptJob {
+        job: JobRef,
+        provider: Pick,
+        min_funds: Amt,
+        max_slash: Amt,
+    },
     TopUp {
         job: JobRef,
         caller: Option<usize>,
@@ -133,6 +140,7 @@ pub(crate) enum Op {
     Announce {
         caller: Option<usize>,
         fee_bps: Option<u16>,
+        slash_bps: Option<u16>,
         treasury: Option<usize>,
         arbiter: Option<usize>,
         min_stake: Option<u128>,

@@ -9,9 +9,12 @@ use settlement::{Dispute, JobStatus, Lane, Receipt, Reputation, Stake};
 
 use crate::ops::{JobRef, Pick};
 use crate::world::{
-    accounts, naive_fee, Acc, ANY_PROVIDER, ARBITERS, CONSUMERS, INITIAL_FEE_BPS, INITIAL_MIN_STAKE, OTHER_CALLERS,
-    OWNERS, PROVIDERS, START, TREASURIES,
+    accounts, naive_fee, Acc, ANY_PROVIDER, ARBITERS, CONSUMERS, INITIAL_FEE_BPS, INITIAL_MIN_STAKE, INITIAL_SLASH_BPS,
+    OTHER_CALLERS, OWNERS, PROVIDERS, START, TREASURIES,
 };
+
+/// Treasury, arbiter, fee, minimum stake and slash share.
+pub(crate) type Announced = (Acc, Acc, u16, u128, u16);
 
 #[derive(Debug, Clone)]
 pub(crate) struct MJob {
@@ -20,6 +23,9 @@ pub(crate) struct MJob {
     pub(crate) key: usize,
     pub(crate) arbiter: Acc,
     pub(crate) fee_bps: u16,
+    pub(crate) slash_bps: u16,
+    /// Per provider that accepted: when, and its slash bound.
+    pub(crate) accepted: BTreeMap<Acc, (u64, u128)>,
     pub(crate) deposit: u128,
     pub(crate) released: u128,
     pub(crate) opened_at: u64,
@@ -39,9 +45,10 @@ pub(crate) struct Model {
     pub(crate) arbiter: Acc,
     pub(crate) fee_bps: u16,
     pub(crate) min_stake: u128,
+    pub(crate) slash_bps: u16,
     pub(crate) paused: bool,
-    /// The announced (treasury, arbiter, fee_bps, min_stake) and when they may apply.
-    pub(crate) announced: Option<((Acc, Acc, u16, u128), u64)>,
+    /// The announced (treasury, arbiter, fee_bps, min_stake, slash_bps) and when they may apply.
+    pub(crate) announced: Option<(Announced, u64)>,
     pub(crate) next_job_id: u64,
     pub(crate) jobs: BTreeMap<u64, MJob>,
     pub(crate) stakes: BTreeMap<Acc, Stake>,
@@ -69,6 +76,7 @@ impl Model {
             arbiter: ARBITERS[0],
             fee_bps: INITIAL_FEE_BPS,
             min_stake: INITIAL_MIN_STAKE,
+            slash_bps: INITIAL_SLASH_BPS,
             paused: false,
             announced: None,
             next_job_id: 1,

@@ -34,21 +34,17 @@ impl Model {
         if expires_at > self.now + TIMING.max_job_duration {
             return Err(Error::ExpiryTooFar);
         }
-        if providers.iter().any(|p| self.stake_of(p).active < self.min_stake) {
-            return Err(Error::InsufficientStake);
-        }
+        // Naming providers touches nothing of theirs: stake is checked and locked on acceptance.
         let id = self.next_job_id;
         self.next_job_id += 1;
-        for p in providers {
-            let stake = self.stakes.entry(*p).or_default();
-            stake.locked_until = stake.locked_until.max(expires_at + TIMING.dispute_window);
-        }
         let job = MJob {
             consumer,
             providers: providers.to_vec(),
             key,
             arbiter: self.arbiter,
             fee_bps: self.fee_bps,
+            slash_bps: self.slash_bps,
+            accepted: BTreeMap::new(),
             deposit,
             released: 0,
             opened_at: self.now,
@@ -60,6 +56,42 @@ impl Model {
         self.jobs.insert(id, job);
         self.value_in += deposit;
         Ok(id)
+    }
+
+    pub(crate) fn accept_job(
+        &mut self,
+        caller: Acc,
+        job_id: u64,
+        min_funds: u128,
+        max_slash: u128,
+    ) -> Result<u128, Error> {
+        let now = self.now;
+        let job = self.jobs.get(&job_id).ok_or(Error::JobNotFound)?;
+        if job.status == JobStatus::Finalized {
+            return Err(Error::JobFinalized);
+        }
+        if now >= job.ends_at {
+            return Err(Error::JobEnded);
+        }
+        if !job.providers.contains(&caller) {
+            return Err(Error::NotAProvider);
+        }
+        if job.accepted.contains_key(&caller) {
+            return Err(Error::AlreadyAccepted);
+        }
+        if self.stake_of(&caller).active < self.min_stake {
+            return Err(Error::InsufficientStake);
+        }
+        let funds = job.deposit - job.released;
+        if funds < min_funds {
+            return Err(Error::TermsChanged);
+        }
+        let bound = max_slash.min(naive_fee(funds, job.slash_bps));
+        let lock = job.expires_at + TIMING.dispute_window;
+        self.jobs.get_mut(&job_id).unwrap().accepted.insert(caller, (now, bound));
+        let stake = self.stakes.entry(caller).or_default();
+        stake.locked_until = stake.locked_until.max(lock);
+        Ok(bound)
     }
 
     pub(crate) fn top_up(&mut self, caller: Acc, job_id: u64, amount: u128) -> Result<(), Error> {
@@ -102,6 +134,9 @@ impl Model {
         }
         if !job.providers.contains(&receipt.provider) {
             return Err(Error::NotAProvider);
+        }
+        if !job.accepted.contains_key(&receipt.provider) {
+            return Err(Error::NotAccepted);
         }
         if receipt.expires_at <= now {
             return Err(Error::ReceiptExpired);
@@ -231,6 +266,9 @@ impl Model {
         if !job.providers.contains(&provider) {
             return Err(Error::NotAProvider);
         }
+        if !job.accepted.contains_key(&provider) {
+            return Err(Error::NotAccepted);
+        }
         if self.now >= job.ends_at + TIMING.dispute_window {
             return Err(Error::DisputeWindowClosed);
         }
@@ -262,6 +300,10 @@ impl Model {
         } else if caller != self.jobs[&job_id].arbiter {
             return Err(Error::Unauthorized);
         }
+        // One dispute slashes at most the bound the provider accepted the job with.
+        if slash > self.jobs[&job_id].accepted.get(&provider).map_or(0, |a| a.1) {
+            return Err(Error::SlashExceedsBound);
+        }
         let stake = self.stakes.entry(provider).or_default();
         if slash > stake.active + stake.unbonding {
             return Err(Error::SlashExceedsStake);
@@ -288,11 +330,16 @@ impl Model {
         if fee_bps > 1_000 {
             return Err(Error::FeeTooHigh);
         }
+        let slash_bps = change.slash_bps.unwrap_or(self.slash_bps);
+        if slash_bps > 10_000 {
+            return Err(Error::InvalidConfig);
+        }
         let settings = (
             change.treasury.unwrap_or(self.treasury),
             change.arbiter.unwrap_or(self.arbiter),
             fee_bps,
             change.min_stake.unwrap_or(self.min_stake),
+            slash_bps,
         );
         let effective_at = self.now + TIMING.admin_delay;
         self.announced = Some((settings, effective_at));
@@ -304,8 +351,9 @@ impl Model {
             return Err(Error::Unauthorized);
         }
         match self.announced {
-            Some(((treasury, arbiter, fee_bps, min_stake), at)) if self.now >= at => {
-                (self.treasury, self.arbiter, self.fee_bps, self.min_stake) = (treasury, arbiter, fee_bps, min_stake);
+            Some(((treasury, arbiter, fee_bps, min_stake, slash_bps), at)) if self.now >= at => {
+                (self.treasury, self.arbiter, self.fee_bps, self.min_stake, self.slash_bps) =
+                    (treasury, arbiter, fee_bps, min_stake, slash_bps);
                 self.announced = None;
                 Ok(())
             }

@@ -45,6 +45,7 @@ fn announce(caller: Option<usize>, change: SettingsChange<usize>) -> Op {
     Op::Announce {
         caller,
         fee_bps: change.fee_bps,
+        slash_bps: change.slash_bps,
         treasury: change.treasury,
         arbiter: change.arbiter,
         min_stake: change.min_stake,
@@ -60,7 +61,21 @@ fn signed(receipt: &Receipt<Acc>) -> Op {
     Op::Signed { receipt: Box::new(receipt.clone()), key: 0, signed_over: None }
 }
 
+fn accept(job: u64, p: usize, max_slash: Amt) -> Op {
+    Op::AcceptJob { job: JobRef::Id(job), provider: provider(p), min_funds: Amt::Zero, max_slash }
+}
+
 impl Harness {
+    /// Opens a job (it must open) and every provider accepts it, with no cap of its own on slashes (the
+    /// bound is then the job's slash share of its deposit).
+    fn open_accepted(&mut self, providers: Vec<usize>, deposit: u128, duration: u64, key: usize) {
+        self.expect(&open_job(providers.clone(), deposit, duration, key), Ok(()));
+        let id = self.model.next_job_id - 1;
+        for p in providers {
+            self.expect(&accept(id, p, Amt::Over(1 << 100)), Ok(()));
+        }
+    }
+
     /// The owner announces `change`, waits out the admin delay and applies it.
     fn change_settings(&mut self, change: SettingsChange<usize>) {
         self.expect(&announce(None, change), Ok(()));
@@ -98,8 +113,8 @@ fn time_boundaries_are_exact() {
     // The expiry is strictly in the future and at most the maximum duration away.
     h.expect(&open_job(vec![0, 1], 1_000, 0, 0), Err(Error::ExpiryInPast));
     h.expect(&open_job(vec![0, 1], 1_000, TIMING.max_job_duration + 1, 0), Err(Error::ExpiryTooFar));
-    h.expect(&open_job(vec![0, 1], 1_000, 100, 0), Ok(()));
-    h.expect(&open_job(vec![0], 1_000, TIMING.max_job_duration, 0), Ok(()));
+    h.open_accepted(vec![0, 1], 1_000, 100, 0);
+    h.open_accepted(vec![0], 1_000, TIMING.max_job_duration, 0);
     h.expect(&advance(99), Ok(()));
     // A receipt expiring now is expired; one expiring a millisecond later is not.
     let mut r = h.receipt(1, 0, 10, 1, 1);
@@ -133,8 +148,9 @@ fn withdrawal_waits_for_unbonding_job_lock_and_disputes() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
     h.expect(&stake(1, 1_000), Ok(()));
-    // Locks both stakes until the job's expiry plus the dispute window: START + 400.
-    h.expect(&open_job(vec![0, 1], 1_000, 300, 0), Ok(()));
+    // Accepting locks both stakes until the job's expiry plus the dispute window: START + 400. One dispute
+    // may slash half of the 4 000 deposit, more than either stake.
+    h.open_accepted(vec![0, 1], 4_000, 300, 0);
     h.expect(&advance(50), Ok(()));
     h.expect(&Op::Unbond { p: 0, amount: Amt::Part(400) }, Ok(()));
     h.expect(&Op::Unbond { p: 1, amount: Amt::All }, Ok(()));
@@ -190,10 +206,10 @@ fn withdrawal_waits_for_unbonding_job_lock_and_disputes() {
 fn only_the_arbiter_a_job_opened_with_resolves_its_disputes() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
-    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 1_000, 500, 0);
     // The owner makes the second arbiter the arbiter; job 1 keeps the first.
     h.change_settings(SettingsChange { arbiter: Some(1), ..SettingsChange::default() });
-    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 1_000, 500, 0);
     h.expect(&dispute(1, 0), Ok(()));
     h.expect(&dispute(2, 0), Ok(()));
     let by = |job: u64, caller: usize| Op::Resolve {
@@ -215,9 +231,9 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
     h.expect(&stake(1, 1_000), Ok(()));
-    h.expect(&open_job(vec![0, 1], 1_000, 500, 0), Ok(()));
-    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
-    h.expect(&open_job(vec![0], 1_000, 500, 1), Ok(()));
+    h.open_accepted(vec![0, 1], 1_000, 500, 0);
+    h.open_accepted(vec![0], 1_000, 500, 0);
+    h.open_accepted(vec![0], 1_000, 500, 1);
     let r1 = h.receipt(1, 0, 100, 10, 1);
     let r3 = h.receipt(1, 0, 300, 30, 3);
     h.expect(&signed(&r1), Ok(()));
@@ -263,7 +279,7 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
 fn a_low_receipt_with_the_top_sequence_and_units_cannot_block_a_higher_one() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
-    h.expect(&open_job(vec![0], 1_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 1_000, 500, 0);
     let held = h.receipt(1, 0, 600, 60, 10);
     h.expect(&signed(&h.receipt(1, 0, 1, u128::MAX, u64::MAX)), Ok(()));
     h.expect(&signed(&held), Ok(()));
@@ -277,7 +293,7 @@ fn a_low_receipt_with_the_top_sequence_and_units_cannot_block_a_higher_one() {
 fn completion_shortens_the_job_to_its_settle_grace() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     h.expect(&advance(10), Ok(()));
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: Some(2) }, Err(Error::Unauthorized));
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Ok(()));
@@ -292,7 +308,7 @@ fn completion_shortens_the_job_to_its_settle_grace() {
     assert_eq!(h.balance(&CONSUMERS[0]), 0);
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::JobFinalized));
     // Completed shortly before its expiry, a job keeps its expiry as its end.
-    h.expect(&open_job(vec![0], 100, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 100, 500, 0);
     h.expect(&advance(490), Ok(()));
     h.expect(&Op::Complete { job: JobRef::Id(2), caller: None }, Ok(()));
     let job = &h.store.jobs[&2];
@@ -303,7 +319,7 @@ fn completion_shortens_the_job_to_its_settle_grace() {
 fn settings_and_ownership() {
     let mut h = Harness::new();
     h.expect(&stake(0, 1_000), Ok(()));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     let fee = |bps| SettingsChange { fee_bps: Some(bps), ..SettingsChange::default() };
     h.expect(&announce(None, fee(fee::MAX_FEE_BPS + 1)), Err(Error::FeeTooHigh));
     h.expect(&announce(None, fee(u16::MAX)), Err(Error::FeeTooHigh));
@@ -314,12 +330,12 @@ fn settings_and_ownership() {
     // Nothing changes before the admin delay has passed, not even one ms before.
     h.expect(&advance(TIMING.admin_delay - 1), Ok(()));
     h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     h.expect(&advance(1), Ok(()));
     h.expect(&Op::Apply { caller: Some(2) }, Err(Error::Unauthorized));
     h.expect(&Op::Apply { caller: None }, Ok(()));
     h.expect(&Op::Apply { caller: None }, Err(Error::SettingsNotDue));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     // Job 2 keeps the 5 % it was opened with; job 3 pays 10 %; both to the treasury of the moment.
     h.expect(&signed(&h.receipt(2, 0, 1_000, 1, 1)), Ok(()));
     h.expect(&signed(&h.receipt(3, 0, 1_000, 1, 1)), Ok(()));
@@ -343,10 +359,11 @@ fn settings_and_ownership() {
     h.expect(&Op::TopUp { job: JobRef::Id(3), caller: None, amount: 5 }, Ok(()));
     h.expect(&signed(&h.receipt(3, 0, 1_030, 1, 2)), Ok(()));
     h.expect(&pause(None, false), Ok(()));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     h.expect(&advance(50), Ok(()));
     h.expect(&Op::Apply { caller: None }, Ok(()));
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::InsufficientStake));
+    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.expect(&accept(h.model.next_job_id - 1, 0, Amt::All), Err(Error::InsufficientStake));
     // Ownership moves in two steps; a pending announcement survives it and only the new owner applies.
     h.expect(&announce(None, SettingsChange { min_stake: Some(0), ..SettingsChange::default() }), Ok(()));
     h.expect(&Op::Transfer { caller: Some(1), to: 1 }, Err(Error::Unauthorized));
@@ -369,7 +386,7 @@ fn treasury_may_be_a_provider_or_a_consumer() {
     h.expect(&stake(0, 1_000), Ok(()));
     // Provider 0 as the treasury gets the whole step, its net and the fee.
     h.change_settings(SettingsChange { treasury: Some(2), ..SettingsChange::default() });
-    h.expect(&open_job(vec![0], 10_000, 500, 0), Ok(()));
+    h.open_accepted(vec![0], 10_000, 500, 0);
     h.expect(&signed(&h.receipt(1, 0, 1_000, 1, 1)), Ok(()));
     assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (1_000, 0));
     // Consumer 0 as the treasury gets the fee on top of its refund.
@@ -398,7 +415,7 @@ fn deposit_at_the_top_of_u128_splits_exactly() {
     let mut h = Harness::new();
     let no_minimum = SettingsChange { min_stake: Some(0), ..SettingsChange::default() };
     h.change_settings(no_minimum);
-    h.expect(&open_job(vec![0], u128::MAX - 1, 100, 0), Ok(()));
+    h.open_accepted(vec![0], u128::MAX - 1, 100, 0);
     h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 2 }, Err(Error::Overflow));
     h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));
     h.expect(&signed(&h.receipt(1, 0, u128::MAX / 3, 1, 1)), Ok(()));
@@ -413,4 +430,58 @@ fn deposit_at_the_top_of_u128_splits_exactly() {
     h.expect(&Op::Claim { who: 0, guided: true }, Ok(()));
     h.expect(&Op::Claim { who: 0, guided: true }, Err(Error::NothingToClaim));
     assert_eq!(h.model.value_out, u128::MAX);
+}
+
+#[test]
+fn nothing_touches_a_provider_through_a_job_it_did_not_accept() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&stake(1, 1_000), Ok(()));
+    // Attack 3: a stranger's 1-planck job with the longest expiry names provider 0. Nothing of the
+    // provider's moves: no lock, no dispute, no payment.
+    h.expect(&open_job(vec![0, 1], 1, TIMING.max_job_duration, 0), Ok(()));
+    assert_eq!(h.store.stakes[&PROVIDERS[0]].locked_until, 0);
+    h.expect(&dispute(1, 0), Err(Error::NotAccepted));
+    h.expect(&signed(&h.receipt(1, 0, 1, 1, 1)), Err(Error::NotAccepted));
+    h.expect(&Op::Unbond { p: 0, amount: Amt::All }, Ok(()));
+    h.expect(&advance(TIMING.unbond_delay), Ok(()));
+    h.expect(&withdraw(0), Ok(()));
+
+    // Provider 1 accepts on its own terms, a slash cap of 0 (the job's share of what it holds, half of
+    // 1 planck, would be 0 anyway); its stake is locked from now on.
+    h.expect(&accept(1, 1, Amt::Zero), Ok(()));
+    h.expect(&accept(1, 1, Amt::Zero), Err(Error::AlreadyAccepted));
+    assert_eq!(h.store.jobs[&1].acceptances[1].max_slash, 0);
+    assert_eq!(h.store.stakes[&PROVIDERS[1]].locked_until, h.store.jobs[&1].expires_at + TIMING.dispute_window);
+    h.expect(&dispute(1, 1), Ok(()));
+    h.expect(&resolve(1, 1, Amt::Part(1)), Err(Error::SlashExceedsBound));
+    h.expect(&resolve(1, 1, Amt::Zero), Ok(()));
+
+    // A second job: the consumer's front-run cannot lower what the provider accepts with.
+    h.expect(&stake(2, 1_000), Ok(()));
+    h.expect(&open_job(vec![2], 1_000, 500, 0), Ok(()));
+    let terms =
+        |min_funds| Op::AcceptJob { job: JobRef::Id(2), provider: provider(2), min_funds, max_slash: Amt::Part(300) };
+    h.expect(&terms(Amt::Over(0)), Err(Error::TermsChanged));
+    h.expect(
+        &Op::AcceptJob { job: JobRef::Id(2), provider: provider(3), min_funds: Amt::Zero, max_slash: Amt::Zero },
+        Err(Error::NotAProvider),
+    );
+    h.expect(
+        &Op::AcceptJob { job: JobRef::Id(9), provider: provider(2), min_funds: Amt::Zero, max_slash: Amt::Zero },
+        Err(Error::JobNotFound),
+    );
+    h.expect(&terms(Amt::All), Ok(()));
+    // Its bound is its own cap (300), below half the 1 000 held.
+    assert_eq!(h.store.jobs[&2].acceptances[0].max_slash, 300);
+    h.expect(&dispute(2, 2), Ok(()));
+    h.expect(&resolve(2, 2, Amt::Part(301)), Err(Error::SlashExceedsBound));
+    h.expect(&resolve(2, 2, Amt::Part(300)), Ok(()));
+    // An ended job takes no acceptance.
+    h.expect(&stake(3, 1_000), Ok(()));
+    h.expect(&open_job(vec![3], 1_000, 10, 0), Ok(()));
+    h.expect(&advance(10), Ok(()));
+    h.expect(&accept(3, 3, Amt::Zero), Err(Error::JobEnded));
+    h.expect(&Op::Refund { job: JobRef::Id(3) }, Ok(()));
+    h.expect(&accept(3, 3, Amt::Zero), Err(Error::JobFinalized));
 }

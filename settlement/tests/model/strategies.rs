@@ -138,10 +138,15 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(caller, fee_bps, treasury, arbiter, min_stake)| Op::Announce {
                 caller,
                 fee_bps,
+                slash_bps: None,
                 treasury,
                 arbiter,
                 min_stake,
             }),
+        1 => prop_oneof![Just(0u16), Just(2_500u16), Just(10_000u16), Just(10_001u16)]
+            .prop_map(|bps| Op::Announce { caller: None, fee_bps: None, slash_bps: Some(bps), treasury: None, arbiter: None, min_stake: None }),
+        8 => (job(), pick(), prop_oneof![4 => Just(Amt::Zero), 2 => Just(Amt::All), 1 => (0..u128::MAX).prop_map(Amt::Part), 1 => (0..5u128).prop_map(Amt::Over)], amt())
+            .prop_map(|(job, provider, min_funds, max_slash)| Op::AcceptJob { job, provider, min_funds, max_slash }),
         1 => caller().prop_map(|caller| Op::Apply { caller }),
         1 => (caller(), prop::bool::weighted(0.3)).prop_map(|(caller, paused)| Op::Pause { caller, paused }),
         1 => (caller(), 0..5usize).prop_map(|(caller, to)| Op::Transfer { caller, to }),

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use ed25519_dalek::SigningKey;
 use settlement::memory::AccountBytes;
 use settlement::receipt::SignatureBytes;
-use settlement::{Domain, Receipt, Timing};
+use settlement::{Config, Domain, Receipt, Settings, Timing};
 
 pub(crate) type Acc = AccountBytes;
 
@@ -24,6 +24,8 @@ pub(crate) const TIMING: Timing = Timing {
 };
 pub(crate) const INITIAL_FEE_BPS: u16 = 500;
 pub(crate) const INITIAL_MIN_STAKE: u128 = 100;
+/// Half of what a provider accepts a job with may be slashed by one dispute.
+pub(crate) const INITIAL_SLASH_BPS: u16 = 5_000;
 pub(crate) const TERMS: [u8; 32] = [0x7e; 32];
 pub(crate) const REASON: [u8; 32] = [0x3e; 32];
 
@@ -65,6 +67,18 @@ pub(crate) fn public(key: usize) -> [u8; 32] {
 
 pub(crate) fn sign(key: usize, receipt: &Receipt<Acc>) -> SignatureBytes {
     receipt.sign(&KEYS[key])
+}
+
+/// The configuration every run starts from.
+pub(crate) fn config() -> Config<Acc> {
+    let settings = Settings {
+        treasury: TREASURIES[0],
+        arbiter: ARBITERS[0],
+        fee_bps: INITIAL_FEE_BPS,
+        min_stake: INITIAL_MIN_STAKE,
+        slash_bps: INITIAL_SLASH_BPS,
+    };
+    Config::new(OWNERS[0], settings, TIMING, DOMAIN).unwrap()
 }
 
 /// Cases per property: `default`, unless `PROPTEST_CASES` says otherwise (the mutants step of

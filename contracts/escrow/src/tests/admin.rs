@@ -21,6 +21,7 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
             arbiter: arbiter(),
             fee_bps: DEFAULT_FEE_BPS,
             min_stake: MIN_STAKE,
+            slash_bps: SLASH_BPS,
             paused: false,
             announced: None,
             timing: TIMING,
@@ -34,6 +35,7 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
         arbiter: arbiter(),
         fee_bps: DEFAULT_FEE_BPS,
         min_stake: MIN_STAKE,
+        slash_bps: SLASH_BPS,
         paused: false,
     };
     let all = events();
@@ -45,7 +47,7 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
 fn new_accepts_the_fee_cap_and_refuses_more() {
     test::set_callee::<Env>(contract());
     call_as(owner());
-    let fee = |bps| Escrow::new(GENESIS, treasury(), arbiter(), bps, MIN_STAKE, TIMING).err();
+    let fee = |bps| Escrow::new(GENESIS, treasury(), arbiter(), bps, MIN_STAKE, SLASH_BPS, TIMING).err();
     assert_eq!(fee(MAX_FEE_BPS + 1), Some(Error::FeeTooHigh));
     assert_eq!(fee(u16::MAX), Some(Error::FeeTooHigh));
     assert_eq!(event_count(), 0, "a refused constructor emits nothing");
@@ -58,7 +60,8 @@ fn new_accepts_the_fee_cap_and_refuses_more() {
 fn new_refuses_invalid_timing() {
     test::set_callee::<Env>(contract());
     call_as(owner());
-    let timing = |timing| Escrow::new(GENESIS, treasury(), arbiter(), DEFAULT_FEE_BPS, MIN_STAKE, timing).err();
+    let timing =
+        |timing| Escrow::new(GENESIS, treasury(), arbiter(), DEFAULT_FEE_BPS, MIN_STAKE, SLASH_BPS, timing).err();
     let unbond_equals_window = Timing { unbond_delay: TIMING.dispute_window, ..TIMING };
     let unbond_shorter = Timing { unbond_delay: TIMING.dispute_window - 1, ..TIMING };
     let no_duration = Timing { max_job_duration: 0, ..TIMING };
@@ -167,6 +170,7 @@ fn settings_apply_only_as_announced_and_after_the_admin_delay() {
         arbiter: Some(owner()),
         fee_bps: Some(MAX_FEE_BPS),
         min_stake: Some(5),
+        slash_bps: Some(2_500),
     };
     let due = NOW + TIMING.admin_delay;
     assert_eq!(c.announce_settings(all), Ok(due));
@@ -175,6 +179,7 @@ fn settings_apply_only_as_announced_and_after_the_admin_delay() {
         arbiter: owner(),
         fee_bps: MAX_FEE_BPS,
         min_stake: 5,
+        slash_bps: 2_500,
         effective_at: due,
     };
     assert_event(&events_since(count)[0], &announced, &[]);
@@ -195,12 +200,19 @@ fn settings_apply_only_as_announced_and_after_the_admin_delay() {
     assert_eq!(c.apply_settings(), Ok(()));
     let config = c.config();
     assert_eq!(
-        (config.treasury, config.arbiter, config.fee_bps, config.min_stake, config.paused, config.announced),
-        (stranger(), owner(), MAX_FEE_BPS, 5, false, None)
+        (config.treasury, config.arbiter, config.fee_bps, config.min_stake, config.slash_bps, config.paused),
+        (stranger(), owner(), MAX_FEE_BPS, 5, 2_500, false)
     );
     assert_eq!((config.owner, config.timing, config.domain, config.next_job_id), (owner(), TIMING, domain(), 1));
-    let changed =
-        SettingsChanged { treasury: stranger(), arbiter: owner(), fee_bps: MAX_FEE_BPS, min_stake: 5, paused: false };
+    assert_eq!(config.announced, None);
+    let changed = SettingsChanged {
+        treasury: stranger(),
+        arbiter: owner(),
+        fee_bps: MAX_FEE_BPS,
+        min_stake: 5,
+        slash_bps: 2_500,
+        paused: false,
+    };
     assert_event(&events_since(count)[1], &changed, &[]);
     // Applied once: nothing is pending any more.
     refused(&mut c, Error::SettingsNotDue, |c| c.apply_settings());
@@ -232,6 +244,7 @@ fn new_settings_take_effect_but_jobs_keep_their_arbiter() {
     // Job 1 keeps the arbiter it opened with: the new one cannot slash through it (attack 4).
     pay_as(consumer(), DEPOSIT);
     assert_eq!(open_job(&mut c, vec![provider()], EXPIRES + TIMING.admin_delay), Ok(2));
+    accept(&mut c, provider(), 2).unwrap();
     assert_eq!((c.job(1).unwrap().arbiter, c.job(2).unwrap().arbiter), (arbiter(), owner()));
     call_as(consumer());
     c.dispute(1, provider(), REASON).unwrap();
@@ -243,11 +256,13 @@ fn new_settings_take_effect_but_jobs_keep_their_arbiter() {
     assert_eq!(c.resolve_dispute(1, provider(), 100), Ok(()));
     call_as(owner());
     assert_eq!(c.resolve_dispute(2, provider(), 100), Ok(()));
-    // A higher minimum stake applies to new jobs.
+    // A higher minimum stake applies to acceptances from then on.
     change_settings(&mut c, SettingsChange { min_stake: Some(MIN_STAKE + 1), ..keep() });
     pay_as(consumer(), DEPOSIT);
     let later = c.config().timing.max_job_duration / 2 + ink::env::block_timestamp::<Env>();
-    refused(&mut c, Error::InsufficientStake, |c| open_job(c, vec![provider()], later));
+    assert_eq!(open_job(&mut c, vec![provider()], later), Ok(3));
+    call_as(provider());
+    refused(&mut c, Error::InsufficientStake, |c| c.accept_job(3, 0, Balance::MAX));
 }
 
 #[ink::test]
@@ -260,6 +275,7 @@ fn pause_stops_only_new_jobs_and_switches_at_once() {
         arbiter: arbiter(),
         fee_bps: DEFAULT_FEE_BPS,
         min_stake: MIN_STAKE,
+        slash_bps: SLASH_BPS,
         paused: true,
     };
     assert_event(&events_since(count)[0], &paused, &[]);
@@ -290,12 +306,14 @@ fn settings_messages_refuse_anyone_but_the_owner() {
 }
 
 #[ink::test]
-fn announce_settings_refuses_a_fee_above_the_cap() {
+fn announce_settings_refuses_a_fee_above_the_cap_or_a_slash_share_above_all() {
     let mut c = deploy();
     call_as(owner());
     // Nothing of a refused change is announced, not even its valid parts.
     let change = SettingsChange { fee_bps: Some(MAX_FEE_BPS + 1), min_stake: Some(1), ..keep() };
     refused(&mut c, Error::FeeTooHigh, |c| c.announce_settings(change));
+    let change = SettingsChange { slash_bps: Some(10_001), min_stake: Some(1), ..keep() };
+    refused(&mut c, Error::InvalidConfig, |c| c.announce_settings(change));
 }
 
 // ---------------------------------------------------------------- views

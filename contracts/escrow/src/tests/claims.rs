@@ -57,6 +57,7 @@ fn claim_reports_a_failed_transfer() {
     c.stake().unwrap();
     fake_pay_as(consumer(), DEPOSIT);
     assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(1));
+    accept(&mut c, provider(), 1).unwrap();
     assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
     call_as(provider());
     assert_eq!(c.claim(), Err(Error::TransferFailed));

@@ -26,7 +26,7 @@ fn dispute_opens_a_pending_dispute_that_holds_the_stake() {
     assert_event(&new[0], &expected, &[job_topic(1), account_topic(consumer()), account_topic(provider())]);
 
     // Disputes on two jobs count twice.
-    assert_eq!(open(&mut c, DEPOSIT), Ok(2));
+    assert_eq!(open_accepted(&mut c, DEPOSIT), Ok(2));
     call_as(consumer());
     assert!(c.dispute(2, provider(), REASON).is_ok());
     assert_eq!(c.stake_of(provider()).pending_disputes, 2);
@@ -194,14 +194,19 @@ fn resolve_dispute_refuses_a_missing_or_resolved_dispute() {
 
 #[ink::test]
 fn resolve_dispute_refuses_a_slash_above_the_stake() {
-    let mut c = setup();
+    // A job holding twice the stake: its slash bound is above the stake.
+    let mut c = deploy();
+    stake(&mut c, provider(), MIN_STAKE);
+    stake(&mut c, provider2(), MIN_STAKE);
+    assert_eq!(open_accepted(&mut c, 2 * MIN_STAKE), Ok(1));
     call_as(provider());
     c.unbond(400).unwrap();
     call_as(consumer());
     c.dispute(1, provider(), REASON).unwrap();
     call_as(arbiter());
     refused(&mut c, Error::SlashExceedsStake, |c| c.resolve_dispute(1, provider(), MIN_STAKE + 1));
-    refused(&mut c, Error::SlashExceedsStake, |c| c.resolve_dispute(1, provider(), u128::MAX));
+    // Past the bound accepted (2 000), the bound speaks first.
+    refused(&mut c, Error::SlashExceedsBound, |c| c.resolve_dispute(1, provider(), u128::MAX));
 }
 
 #[ink::test]
@@ -210,6 +215,7 @@ fn resolve_dispute_refuses_a_credit_that_would_overflow() {
     stake(&mut c, provider(), MIN_STAKE);
     fake_pay_as(consumer(), u128::MAX);
     assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(1));
+    accept(&mut c, provider(), 1).unwrap();
     at(EXPIRES);
     call_as(stranger());
     assert_eq!(c.refund(1), Ok(u128::MAX));

@@ -15,10 +15,12 @@
 //!
 //! `settlement::Error` variants triggered through the contract, by message:
 //! - `new`: FeeTooHigh, InvalidConfig (each timing rule)
-//! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar, InsufficientStake
+//! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar
+//! - `accept_job`: JobNotFound, JobFinalized, JobEnded, NotAProvider, AlreadyAccepted, InsufficientStake,
+//!   TermsChanged
 //! - `top_up`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, Overflow (*)
 //! - `release`, and each receipt of `release_many`: WrongChain, WrongContract, JobNotFound, JobFinalized,
-//!   JobEnded, NotAProvider, ReceiptExpired, CumulativeNotIncreasing, ExceedsEscrow, BadSignature,
+//!   JobEnded, NotAProvider, NotAccepted, ReceiptExpired, CumulativeNotIncreasing, ExceedsEscrow, BadSignature,
 //!   Overflow (*)
 //! - `complete`: JobNotFound, Unauthorized, AlreadyCompleted, JobFinalized, JobEnded
 //! - `refund`: JobNotFound, JobNotEnded, JobFinalized, Overflow (*)
@@ -27,11 +29,11 @@
 //! - `unbond`: ZeroAmount, InsufficientActiveStake
 //! - `withdraw`: NothingToClaim, StakeLocked (unbonding delay, job lock, a pending dispute within its
 //!   arbitration period), TransferFailed (**)
-//! - `dispute`: JobNotFound, Unauthorized, NotAProvider, DisputeWindowClosed, DisputeExists
+//! - `dispute`: JobNotFound, Unauthorized, NotAProvider, NotAccepted, DisputeWindowClosed, DisputeExists
 //! - `resolve_dispute`: Unauthorized (not the job's arbiter), DisputeNotFound, DisputeExpired,
-//!   SlashExceedsStake, Overflow (*)
+//!   SlashExceedsBound, SlashExceedsStake, Overflow (*)
 //! - `transfer_ownership`: Unauthorized; `accept_ownership`: NoPendingOwner
-//! - `announce_settings`: Unauthorized, FeeTooHigh; `apply_settings`: Unauthorized, SettingsNotDue;
+//! - `announce_settings`: Unauthorized, FeeTooHigh, InvalidConfig (slash share above 100 %); `apply_settings`: Unauthorized, SettingsNotDue;
 //!   `set_paused`: Unauthorized
 //!
 //! (*) Overflow needs amounts near `u128::MAX`, which no real chain's issuance reaches (every claimable
@@ -61,7 +63,7 @@
 //!
 //! Layout: this module holds the fixtures and helpers; the tests live in one submodule per topic:
 //! [`admin`] (constructor, ownership, settings, views), [`jobs`] (`open_job`, `top_up`, `complete`,
-//! `refund`), [`release`] (`release`, `release_many`, fees), [`claims`], [`staking`] (`stake`, `unbond`,
+//! `refund`), [`consent`] (`accept_job` and what needs it), [`release`] (`release`, `release_many`, fees), [`claims`], [`staking`] (`stake`, `unbond`,
 //! `withdraw`), [`disputes`] (`dispute`, `resolve_dispute`) and [`lifecycle`] (one job end to end).
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
@@ -75,8 +77,8 @@ use ink::primitives::AccountId;
 use scale::{Decode, Encode};
 use settlement::fee::{Split, DEFAULT_FEE_BPS, MAX_FEE_BPS};
 use settlement::{
-    Config, Dispute, Domain, Error, Job, JobId, JobStatus, Lane, Receipt, Reputation, SettingsChange, Stake, Timestamp,
-    Timing,
+    Acceptance, Config, Dispute, Domain, Error, Job, JobId, JobStatus, Lane, Receipt, Reputation, SettingsChange,
+    Stake, Timestamp, Timing,
 };
 
 use crate::escrow::{
@@ -88,6 +90,7 @@ type Balance = u128;
 
 mod admin;
 mod claims;
+mod consent;
 mod disputes;
 mod jobs;
 mod lifecycle;
@@ -114,6 +117,8 @@ const TIMING: Timing = Timing {
 /// Expiry of the jobs `setup` and `open` create.
 const EXPIRES: Timestamp = NOW + 50_000;
 const MIN_STAKE: Balance = 1_000;
+/// One dispute may slash all of what a provider accepted a job with (capped further by its own bound).
+const SLASH_BPS: u16 = 10_000;
 const DEPOSIT: Balance = 1_000;
 /// Native balance every test account starts with (at least the off-chain existential deposit).
 const FUNDS: Balance = 1_000_000_000;
@@ -161,7 +166,7 @@ fn domain() -> Domain<AccountId> {
 
 /// A settings change that keeps everything (`SettingsChange::default()` needs `AccountId: Default`).
 fn keep() -> SettingsChange<AccountId> {
-    SettingsChange { treasury: None, arbiter: None, fee_bps: None, min_stake: None }
+    SettingsChange { treasury: None, arbiter: None, fee_bps: None, min_stake: None, slash_bps: None }
 }
 
 /// The owner announces `change`, the clock moves to its `effective_at` and the owner applies it.
@@ -269,7 +274,8 @@ fn deploy_without_contract_account() -> Escrow {
     test::set_callee::<Env>(contract());
     at(NOW);
     call_as(owner());
-    Escrow::new(GENESIS, treasury(), arbiter(), DEFAULT_FEE_BPS, MIN_STAKE, TIMING).expect("valid configuration")
+    Escrow::new(GENESIS, treasury(), arbiter(), DEFAULT_FEE_BPS, MIN_STAKE, SLASH_BPS, TIMING)
+        .expect("valid configuration")
 }
 
 fn stake(c: &mut Escrow, who: AccountId, amount: Balance) {
@@ -289,13 +295,27 @@ fn open(c: &mut Escrow, deposit: Balance) -> Result<JobId, Error> {
     open_job(c, vec![provider(), provider2()], EXPIRES)
 }
 
+/// `who` accepts job `id` on any terms (no minimum, no slash cap of its own).
+fn accept(c: &mut Escrow, who: AccountId, id: JobId) -> Result<Balance, Error> {
+    call_as(who);
+    c.accept_job(id, 0, Balance::MAX)
+}
+
+/// The consumer opens a job for both providers, paying `deposit`, and both accept it.
+fn open_accepted(c: &mut Escrow, deposit: Balance) -> Result<JobId, Error> {
+    let id = open(c, deposit)?;
+    accept(c, provider(), id)?;
+    accept(c, provider2(), id)?;
+    Ok(id)
+}
+
 /// Deploys, stakes the minimum for both providers and opens job 1 (consumer, both providers, `DEPOSIT`,
-/// expiring at `EXPIRES`).
+/// expiring at `EXPIRES`), which both accept.
 fn setup() -> Escrow {
     let mut c = deploy();
     stake(&mut c, provider(), MIN_STAKE);
     stake(&mut c, provider2(), MIN_STAKE);
-    assert_eq!(open(&mut c, DEPOSIT), Ok(1));
+    assert_eq!(open_accepted(&mut c, DEPOSIT), Ok(1));
     c
 }
 

@@ -76,7 +76,7 @@ fn release_uses_the_fee_fixed_when_the_job_opened() {
     let mut c = setup();
     call_as(owner());
     change_settings(&mut c, SettingsChange { fee_bps: Some(MAX_FEE_BPS), ..keep() });
-    assert_eq!(open(&mut c, DEPOSIT), Ok(2));
+    assert_eq!(open_accepted(&mut c, DEPOSIT), Ok(2));
     assert_eq!(c.job(2).unwrap().fee_bps, MAX_FEE_BPS);
     assert_eq!(release(&mut c, receipt(1, provider(), 100, 1)), Ok(Split { net: 95, fee: 5 }));
     assert_eq!(release(&mut c, receipt(2, provider(), 100, 1)), Ok(Split { net: 90, fee: 10 }));
@@ -254,6 +254,8 @@ fn release_refuses_a_total_that_would_overflow() {
     let mut c = setup();
     fake_pay_as(consumer(), u128::MAX);
     assert_eq!(open_job(&mut c, vec![provider(), provider2()], EXPIRES), Ok(2));
+    accept(&mut c, provider(), 2).unwrap();
+    accept(&mut c, provider2(), 2).unwrap();
     assert!(release(&mut c, receipt(2, provider(), u128::MAX, 1)).is_ok());
     refused(&mut c, Error::Overflow, |c| release(c, receipt(2, provider2(), 1, 1)));
 }
@@ -263,7 +265,7 @@ fn release_refuses_a_total_that_would_overflow() {
 #[ink::test]
 fn release_many_settles_each_receipt_on_its_own() {
     let mut c = setup();
-    assert_eq!(open(&mut c, DEPOSIT), Ok(2));
+    assert_eq!(open_accepted(&mut c, DEPOSIT), Ok(2));
     let count = event_count();
     let tampered = {
         let (mut r, signature) = signed(receipt(1, provider2(), 40, 1));
@@ -336,8 +338,10 @@ fn release_many_keeps_nothing_of_a_receipt_that_overflows_late() {
     // The consumer's claimable balance reaches u128::MAX, then the consumer becomes the treasury.
     fake_pay_as(consumer(), u128::MAX);
     assert_eq!(open_job(&mut c, vec![provider()], NOW + 1), Ok(1));
+    accept(&mut c, provider(), 1).unwrap();
     fake_pay_as(consumer(), DEPOSIT);
     assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(2));
+    accept(&mut c, provider(), 2).unwrap();
     at(NOW + 1);
     call_as(stranger());
     assert_eq!(c.refund(1), Ok(u128::MAX));
