@@ -87,6 +87,12 @@ impl<'s, S: Store> Market<'s, S> {
         self.store.job(id).ok_or(Error::JobNotFound)
     }
 
+    /// Writes `who`'s claimable balance as it is, so that its record exists (records are never removed).
+    fn keep_balance_record(&mut self, who: &S::Account) {
+        let balance = self.store.balance(who);
+        self.store.set_balance(who, balance);
+    }
+
     fn credit(&mut self, who: &S::Account, amount: Balance) -> Result<()> {
         if amount > 0 {
             let balance = add(self.store.balance(who), amount)?;
@@ -152,6 +158,8 @@ impl<'s, S: Store> Market<'s, S> {
         };
         self.store.set_job(job_id, &job);
         self.store.set_config(&config);
+        // The consumer's claimable balance record, for its refund and slashes: created now, at its cost.
+        self.keep_balance_record(&consumer);
         self.store.emit(Event::JobOpened {
             job_id,
             consumer,
@@ -204,6 +212,16 @@ impl<'s, S: Store> Market<'s, S> {
         stake.locked_until = stake.locked_until.max(job.expires_at.saturating_add(config.timing.dispute_window));
         self.store.set_stake(&caller, &stake);
         self.store.set_job(job_id, &job);
+        // Every record a release will write exists from now on, created at the provider's cost (G6): its
+        // lane on this job, its claimable balance and its reputation. Releases then only rewrite records
+        // of the same size, so whoever submits them pays no storage deposit.
+        #[cfg(not(settlement_mutant = "release_creates_records"))]
+        {
+            self.store.set_lane(job_id, &caller, &Lane::default());
+            self.keep_balance_record(&caller);
+            let reputation = self.store.reputation(&caller);
+            self.store.set_reputation(&caller, &reputation);
+        }
         self.store.emit(Event::JobAccepted {
             job_id,
             provider: caller,
@@ -543,6 +561,9 @@ impl<'s, S: Store> Market<'s, S> {
         config.apply(announced.settings);
         config.announced = None;
         self.store.set_config(&config);
+        // A new treasury's claimable balance record, created at the owner's cost, so no release ever
+        // creates it.
+        self.keep_balance_record(&announced.settings.treasury);
         self.emit_settings(&config);
         Ok(())
     }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use scale::Encode;
+
 use crate::market::Store;
 use crate::state::{Config, Dispute, Job, Lane, Reputation, Stake};
 use crate::{Balance, Event, JobId};
@@ -31,19 +33,43 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty escrow with `config`.
+    /// An escrow with `config` and, as the contract's constructor leaves it, nothing but the
+    /// treasury's (empty) claimable balance record.
     #[must_use]
     pub fn new(config: Config<AccountBytes>) -> Self {
+        let balances = BTreeMap::from([(config.treasury, 0)]);
         Self {
             config,
             jobs: BTreeMap::new(),
             lanes: BTreeMap::new(),
             stakes: BTreeMap::new(),
             reputations: BTreeMap::new(),
-            balances: BTreeMap::new(),
+            balances,
             disputes: BTreeMap::new(),
             events: Vec::new(),
         }
+    }
+
+    /// The storage the escrow occupies, as pallet-contracts charges deposits for it: per map (and the
+    /// root cell, `config`), how many items and how many bytes of SCALE-encoded keys and values.
+    #[must_use]
+    pub fn footprint(&self) -> Vec<(&'static str, usize, usize)> {
+        fn map<K: Encode, V: Encode>(name: &'static str, m: &BTreeMap<K, V>) -> (&'static str, usize, usize) {
+            (
+                name,
+                m.len(),
+                m.iter().map(|(k, v)| k.encoded_size().saturating_add(v.encoded_size())).fold(0, usize::saturating_add),
+            )
+        }
+        vec![
+            ("config", 1, self.config.encoded_size()),
+            map("jobs", &self.jobs),
+            map("lanes", &self.lanes),
+            map("stakes", &self.stakes),
+            map("reputations", &self.reputations),
+            map("balances", &self.balances),
+            map("disputes", &self.disputes),
+        ]
     }
 }
 

@@ -436,3 +436,46 @@ async fn attack_3_a_strangers_job_cannot_lock_dispute_or_pay_a_provider() -> Tes
     assert_eq!(m.escrow.reputation_of(p).await?.0.jobs_completed, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn g6_releases_charge_their_submitter_no_storage_deposit_and_claims_refund_none() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let consumer = funded(&chain, "//ConsumerG6", 10_000 * UNIT).await?;
+    let relayer = funded(&chain, "//RelayerG6", 10 * UNIT).await?;
+    let mut providers = Vec::new();
+    for name in ["//ProviderG6a", "//ProviderG6b", "//ProviderG6c"] {
+        providers.push(staked_provider(&m, name).await?);
+    }
+    let refs: Vec<&Keypair> = providers.iter().collect();
+    let job = m.escrow.open_job(&consumer, 300 * UNIT, &job_request(&refs, 9, 600_000)).await?.value;
+    // Each provider pays for its own records when it accepts (its lane, its balance, its reputation).
+    for p in &providers {
+        let accepted = m.escrow.accept_job(p, job, 0, u128::MAX).await?;
+        assert!(accepted.storage_deposit > 0, "the provider pays its own records' deposit");
+    }
+    let receipts: Vec<_> =
+        providers.iter().map(|p| signed_receipt(&m, &payer(9), job, account_of(p), 10 * UNIT, 1)).collect();
+
+    // The relayer's release of three fresh lanes creates no storage: submitted with a deposit limit of 0,
+    // it goes through and costs the relayer its fee alone.
+    let before = chain.free_balance(account_of(&relayer)).await?;
+    let many = m.escrow.release_many(&relayer, &receipts).await?;
+    assert!(many.value.iter().all(Result::is_ok), "{:?}", many.value);
+    assert_eq!(many.storage_deposit, 0);
+    assert_eq!(chain.free_balance(account_of(&relayer)).await?, before - many.fee_paid);
+    let later = signed_receipt(&m, &payer(9), job, account_of(&providers[0]), 20 * UNIT, 2);
+    assert_eq!(m.escrow.release(&relayer, &later.0, &later.1).await?.storage_deposit, 0);
+
+    // A provider's claim pays out its net and no deposit someone else paid: the record stays.
+    for (i, p) in providers.iter().enumerate() {
+        let who = account_of(p);
+        let owed = m.escrow.balance_of(who).await?;
+        assert_eq!(owed, if i == 0 { 19 * UNIT } else { 19 * UNIT / 2 });
+        let before = chain.free_balance(who).await?;
+        let claimed = m.escrow.claim(p).await?;
+        assert_eq!(claimed.storage_deposit, 0, "nothing refunded on claim");
+        assert_eq!(chain.free_balance(who).await? as i128, before as i128 + native_delta(owed, &claimed));
+    }
+    Ok(())
+}

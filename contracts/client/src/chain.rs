@@ -252,6 +252,8 @@ impl Chain {
     }
 
     /// Submits a contract call and hands back its progress (in block, finalized) to follow.
+    /// `deposit_limit`: the most storage deposit the signer agrees to pay (`Some(0)`: none; the call
+    /// fails rather than charge one); `None`: no limit.
     pub async fn start_call(
         &self,
         signer: &Keypair,
@@ -259,9 +261,11 @@ impl Chain {
         value: u128,
         gas_limit: Weight,
         data: Vec<u8>,
+        deposit_limit: Option<u128>,
     ) -> Result<TxProgress> {
+        let limit = deposit_limit.map(scale::Compact);
         let call =
-            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), None, data);
+            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data);
         Ok(self.api.tx().sign_and_submit_then_watch_default(&call, signer).await?)
     }
 
@@ -273,8 +277,9 @@ impl Chain {
         value: u128,
         gas_limit: Weight,
         data: Vec<u8>,
+        deposit_limit: Option<u128>,
     ) -> Result<TxEvents> {
-        let progress = self.start_call(signer, contract, value, gas_limit, data).await?;
+        let progress = self.start_call(signer, contract, value, gas_limit, data, deposit_limit).await?;
         Ok(progress.wait_for_finalized_success().await?)
     }
 }

@@ -186,10 +186,24 @@ impl Escrow {
         label: &str,
         args: impl Encode,
     ) -> Result<Submitted<T>> {
+        self.exec_limited(signer, value, label, args, None).await
+    }
+
+    /// [`Escrow::exec`] with a cap on the storage deposit the signer pays (`Some(0)`: none, the call
+    /// fails instead).
+    pub async fn exec_limited<T: Decode>(
+        &self,
+        signer: &Keypair,
+        value: u128,
+        label: &str,
+        args: impl Encode,
+        deposit_limit: Option<u128>,
+    ) -> Result<Submitted<T>> {
         let data = self.bundle.call_data(label, args)?;
         let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
         let value_out = outcome.map_err(Error::Escrow)?;
-        let events = self.chain.call(signer, self.address, value, dry_run.gas_required.with_margin(), data).await?;
+        let gas = dry_run.gas_required.with_margin();
+        let events = self.chain.call(signer, self.address, value, gas, data, deposit_limit).await?;
         let fee_paid = events
             .find_first::<node::transaction_payment::events::TransactionFeePaid>()?
             .map_or(0, |f| f.actual_fee.saturating_add(f.tip));
@@ -198,7 +212,8 @@ impl Escrow {
     }
 
     /// Dry-runs a message and, if the contract accepts it, submits it and hands back the transaction's
-    /// progress (in block, finalized) for the caller to follow, with the dry-run's outcome.
+    /// progress (in block, finalized) for the caller to follow, with the dry-run's outcome. Pays no
+    /// storage deposit (the relayer's releases create no storage; a call that would is refused).
     pub async fn start<T: Decode>(
         &self,
         signer: &Keypair,
@@ -209,8 +224,8 @@ impl Escrow {
         let data = self.bundle.call_data(label, args)?;
         let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
         let value_out = outcome.map_err(Error::Escrow)?;
-        let progress =
-            self.chain.start_call(signer, self.address, value, dry_run.gas_required.with_margin(), data).await?;
+        let gas = dry_run.gas_required.with_margin();
+        let progress = self.chain.start_call(signer, self.address, value, gas, data, Some(0)).await?;
         Ok((value_out, dry_run, progress))
     }
 
@@ -225,7 +240,7 @@ impl Escrow {
     ) -> Result<TxEvents> {
         let data = self.bundle.call_data(label, args)?;
         let gas = Weight { ref_time: 50_000_000_000, proof_size: 1_000_000 };
-        self.chain.call(signer, self.address, value, gas, data).await
+        self.chain.call(signer, self.address, value, gas, data, None).await
     }
 
     /// The event, decoded, if this escrow emitted it (`None` for other contracts' events).
@@ -289,7 +304,8 @@ impl Escrow {
         receipt: &Receipt<AccountId>,
         signature: &[u8; 64],
     ) -> Result<Submitted<Split>> {
-        self.exec(submitter, 0, "release", (receipt, signature)).await
+        // A release never creates storage (G6): the submitter agrees to pay no storage deposit.
+        self.exec_limited(submitter, 0, "release", (receipt, signature), Some(0)).await
     }
 
     /// Settles many signed receipts in one extrinsic (at most [`MAX_RELEASES_PER_CALL`]); each has its
@@ -305,7 +321,7 @@ impl Escrow {
                 receipts.len()
             )));
         }
-        self.exec(submitter, 0, "release_many", receipts).await
+        self.exec_limited(submitter, 0, "release_many", receipts, Some(0)).await
     }
 
     /// The consumer completes a job; returns when it stops accepting receipts.

@@ -335,11 +335,8 @@ pub mod escrow {
             self.balances.get(who).unwrap_or_default()
         }
         fn set_balance(&mut self, who: &AccountId, balance: Balance) {
-            if balance == 0 {
-                self.balances.remove(who);
-            } else {
-                self.balances.insert(who, &balance);
-            }
+            // Kept at zero too: a record is never removed, so no one collects a deposit another paid.
+            self.balances.insert(who, &balance);
         }
         fn dispute(&self, id: JobId, provider: &AccountId) -> Option<Dispute> {
             self.disputes.get((id, *provider))
@@ -453,13 +450,16 @@ pub mod escrow {
             let config = Config::new(Self::env().caller(), settings, timing, domain)?;
             // The initial settings are a state change too: indexers learn the treasury from it.
             emit(Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused: false });
+            // The treasury's claimable balance record, at the deployer's cost: no release creates it.
+            let mut balances = Mapping::default();
+            balances.insert(treasury, &0);
             Ok(Self {
                 config,
                 jobs: Mapping::default(),
                 lanes: Mapping::default(),
                 stakes: Mapping::default(),
                 reputations: Mapping::default(),
-                balances: Mapping::default(),
+                balances,
                 disputes: Mapping::default(),
             })
         }

@@ -88,7 +88,7 @@ impl Harness {
             let bps = s.jobs[&key.0].fee_bps;
             assert_eq!(lane.fee, fee::fee_of(lane.amount, bps), "lane {key:?}");
             assert_eq!(lane.fee, naive_fee(lane.amount, bps), "lane {key:?}");
-            assert!(lane.amount > 0, "lane {key:?} written without a payment");
+            assert!(s.jobs[&key.0].has_accepted(&key.1), "lane {key:?} of a provider that did not accept");
         }
         for (key, prev) in &before.lanes {
             let lane = s.lanes[key];

@@ -258,6 +258,8 @@ static SUBMISSIONS_IN_PREMISE: AtomicUsize = AtomicUsize::new(0);
 /// Submissions in the premises after a release for P of a lower amount with a sequence at or above R's.
 static AFTER_A_BLOCKING_SHAPE: AtomicUsize = AtomicUsize::new(0);
 static CASES_RUN: AtomicUsize = AtomicUsize::new(0);
+/// Releases that went through, each with the footprint checked (P-G6).
+static RELEASES_CHECKED: AtomicUsize = AtomicUsize::new(0);
 
 struct Run {
     store: MemoryStore,
@@ -358,11 +360,34 @@ impl Run {
             && receipt.amount <= self.log.floor(receipt.job_id, &P)
     }
 
+    /// Anyone's release, with P-G6: whatever it releases, or refuses, the escrow's storage keeps its
+    /// footprint (items and encoded bytes of every map and of the root), so the submitter pays no
+    /// storage deposit.
+    fn release(
+        &mut self,
+        receipt: &Receipt<Acc>,
+        signature: &SignatureBytes,
+    ) -> Result<Result<settlement::fee::Split, Error>, TestCaseError> {
+        let before = self.store.footprint();
+        let answer = self.market().release(receipt, signature);
+        prop_assert_eq!(
+            &self.store.footprint(),
+            &before,
+            "P-G6: releasing {:?} ({:?}) changed the storage footprint",
+            receipt,
+            answer
+        );
+        if answer.is_ok() {
+            RELEASES_CHECKED.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(answer)
+    }
+
     /// P submits a receipt it holds; P-G1 is checked if its premises hold.
     fn submit(&mut self, receipt: &Receipt<Acc>, signature: &SignatureBytes) -> Result<(), TestCaseError> {
         let premise = self.premise(receipt, signature);
         let before = self.log.jobs.get(&receipt.job_id).and_then(|j| j.last.get(&P)).copied();
-        let answer = self.market().release(receipt, signature);
+        let answer = self.release(receipt, signature)?;
         self.follow();
         if !premise {
             return Ok(());
@@ -415,7 +440,7 @@ impl Run {
             }
             Step::Release(s) => {
                 if let Some((receipt, signature)) = self.receipt(s) {
-                    let _ = self.market().release(&receipt, &signature);
+                    let _ = self.release(&receipt, &signature)?;
                 }
             }
             Step::Complete { job } => {
@@ -628,11 +653,15 @@ fn p_g1_a_provider_is_paid_for_signed_work() {
     let (in_premise, blocking) =
         (SUBMISSIONS_IN_PREMISE.load(Ordering::Relaxed), AFTER_A_BLOCKING_SHAPE.load(Ordering::Relaxed));
     eprintln!(
-        "P-G1: {total} cases, {in_premise} submissions in the premises, {blocking} after a blocking-shaped release"
+        "P-G1: {total} cases, {in_premise} submissions in the premises, {blocking} after a blocking-shaped release; \
+         P-G6: {} releases with the footprint checked",
+        RELEASES_CHECKED.load(Ordering::Relaxed)
     );
     if total >= 1_000 {
         assert!(in_premise * 4 >= total * 3, "P-G1 is exercised too rarely: {in_premise} submissions in {total} cases");
         assert!(blocking * 20 >= total, "attack 1's shape is too rare: {blocking} in {total} cases");
+        let released = RELEASES_CHECKED.load(Ordering::Relaxed);
+        assert!(released >= total, "P-G6 is exercised too rarely: {released} releases in {total} cases");
     }
 }
 

@@ -88,7 +88,10 @@ impl Model {
         }
         let bound = max_slash.min(naive_fee(funds, job.slash_bps));
         let lock = job.expires_at + TIMING.dispute_window;
-        self.jobs.get_mut(&job_id).unwrap().accepted.insert(caller, (now, bound));
+        let job = self.jobs.get_mut(&job_id).unwrap();
+        job.accepted.insert(caller, (now, bound));
+        // The provider's lane exists from its acceptance on (releases never create records).
+        job.lanes.insert(caller, Lane::default());
         let stake = self.stakes.entry(caller).or_default();
         stake.locked_until = stake.locked_until.max(lock);
         Ok(bound)
