@@ -52,6 +52,7 @@ pub async fn audit(
     if let Some(url) = gateway_db {
         let gateway = GatewayReceipts(gateway::store::Store::connect(url, 2).await?);
         report.check_receipts_from(&gateway).await?;
+        report.check_promises_from(&gateway).await?;
     }
     print!("{}", report.render());
     Ok(report.is_clean())
@@ -67,5 +68,13 @@ impl ReceiptSource for GatewayReceipts {
     async fn receipts_at(&self, keys: &[ReceiptKey]) -> gateway::Result<Vec<StoredReceipt>> {
         let stored = self.0.receipts_at(keys).await?;
         Ok(stored.into_iter().map(|s| StoredReceipt { receipt: s.receipt, signature: s.signature }).collect())
+    }
+
+    async fn accepted_lanes(&self, jobs: &[u64]) -> gateway::Result<Vec<ReceiptKey>> {
+        let lanes = self.0.lanes_of(jobs).await?;
+        Ok(lanes
+            .into_iter()
+            .flat_map(|(job, lanes)| lanes.into_iter().map(move |l| (job, l.provider, l.lane.amount)))
+            .collect())
     }
 }

@@ -24,8 +24,8 @@ pub struct OpenJobArgs {
     /// Secret URI of the consumer, who funds the job.
     #[arg(long)]
     suri: String,
-    /// A provider that may be paid (SS58, hex or secret URI); repeat it for hot standbys (1 to 4,
-    /// each with the minimum stake).
+    /// A provider that may be paid (SS58, hex or secret URI); repeat it for hot standbys (1 to 4). Each
+    /// must then `escrow accept-job` (with the minimum stake) before it can be paid.
     #[arg(long = "provider", value_name = "ACCOUNT", required = true)]
     providers: Vec<String>,
     /// The opening deposit.
@@ -256,7 +256,7 @@ pub async fn dispute(a: DisputeArgs, global: &Global) -> CliResult {
     let reason = hash_of(a.evidence.evidence.as_deref(), a.evidence.evidence_hash.as_deref(), "evidence")?;
     escrow.dispute(&keypair(&a.suri)?, a.job, provider, reason).await?;
     let human = format!(
-        "disputed {} on job {} (evidence {}): its stake is held until the arbiter's `escrow resolve`",
+        "disputed {} on job {} (evidence {}): its stake is held until the job's arbiter resolves it (`escrow resolve`), at most until the arbitration period ends",
         ss58(provider),
         a.job,
         to_hex(&reason)

@@ -67,7 +67,8 @@ enum Command {
     Complete(consumer::JobArgs),
     /// Consumer (or anyone): finalizes an ended job, crediting the remainder to its consumer.
     Refund(consumer::JobArgs),
-    /// Consumer: disputes a provider of a job, holding its stake until the arbiter resolves it.
+    /// Consumer: disputes a provider of a job (one that accepted it), holding its stake until the job's
+    /// arbiter resolves it or the arbitration period ends.
     Dispute(consumer::DisputeArgs),
     /// Consumer's job runner: signs a cumulative usage receipt with the payer key; prints it as the
     /// gateway's JSON.

@@ -246,6 +246,8 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     assert!(audit.status.success(), "audit failed:\n{report}");
     assert!(report.contains("no stored receipt: 0"), "{report}");
     assert!(report.contains("escrow events with the node"), "{report}");
+    // G1 as the gateway promised it: the refunded job's accepted lanes were all settled.
+    assert!(report.contains("lanes of finalized jobs settled to at least what the gateway accepted: "), "{report}");
 
     // The dashboard, driven in headless Chromium; its screenshot is kept.
     let artifacts =

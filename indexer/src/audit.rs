@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 
+use escrow_client::accounts::ss58;
 use escrow_client::events::decode_labelled;
 use escrow_client::{AccountId, Chain};
 use futures::{stream, StreamExt};
@@ -51,6 +52,13 @@ pub trait ReceiptSource {
         &self,
         keys: &[ReceiptKey],
     ) -> impl Future<Output = core::result::Result<Vec<StoredReceipt>, Self::Error>> + Send;
+
+    /// For each lane of these jobs, the highest cumulative amount the gateway accepted (answered 2xx
+    /// for): its promise to the provider. Lanes with nothing accepted are skipped.
+    fn accepted_lanes(
+        &self,
+        jobs: &[JobId],
+    ) -> impl Future<Output = core::result::Result<Vec<ReceiptKey>, Self::Error>> + Send;
 }
 
 /// Keys asked of a [`ReceiptSource`] at once.
@@ -73,8 +81,10 @@ pub struct Report {
     pub receipts_verified: u64,
     /// Releases with no stored receipt to compare (released without the gateway, or another one).
     pub receipts_absent: u64,
-    /// Receipt mismatches.
+    /// Receipt mismatches, and accepted receipts never settled.
     pub receipt_findings: Vec<Finding>,
+    /// Accepted lanes of finalized jobs found settled to at least what the gateway accepted (G1).
+    pub promises_kept: u64,
     /// Report only this job's books (integrity is always checked in full).
     pub job: Option<JobId>,
     /// Blocks compared with the node ([`Report::check_against_node`]).
@@ -101,6 +111,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         receipts_verified: 0,
         receipts_absent: 0,
         receipt_findings: Vec::new(),
+        promises_kept: 0,
         job,
         node_blocks: 0,
     };
@@ -288,6 +299,34 @@ impl Report {
         Ok(())
     }
 
+    /// G1, the provider paid for signed work, as the gateway promised it: for every job finalized (its
+    /// remainder refunded, so nothing more can be released), each lane's highest accepted cumulative
+    /// amount must have been settled, by that receipt or a higher one. An accepted receipt left
+    /// unsettled is a finding: the gateway answered 2xx and the provider was not paid. Jobs still open
+    /// are not judged: their receipts may yet be released. Asks `source` for
+    /// [`RECEIPT_KEYS_PER_LOOKUP`] jobs at a time.
+    pub async fn check_promises_from<S: ReceiptSource>(&mut self, source: &S) -> core::result::Result<(), S::Error> {
+        let finalized: Vec<JobId> =
+            self.ledger.jobs.iter().filter(|(_, b)| b.complete && b.refunds > 0).map(|(id, _)| *id).collect();
+        for chunk in finalized.chunks(RECEIPT_KEYS_PER_LOOKUP) {
+            for (job, provider, accepted) in source.accepted_lanes(chunk).await? {
+                let Some(book) = self.ledger.jobs.get(&job) else { continue };
+                let settled = book.lanes.get(&provider).copied().unwrap_or(0);
+                if settled >= accepted {
+                    self.promises_kept = self.promises_kept.saturating_add(1);
+                    continue;
+                }
+                let at = book.refunded_at.unwrap_or(Position { block: 0, event: 0 });
+                let what = format!(
+                    "the gateway accepted {accepted} for provider {} and the job ended with {settled} settled (G1)",
+                    ss58(provider)
+                );
+                self.receipt_findings.push(Finding { at, job: Some(job), what });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks each release against the receipt the gateway stored for its (job, provider, cumulative
     /// amount), if any: same units and sequence (the released receipt's, as the event reports them),
     /// this chain and contract, and a signature that verifies (strictly, as the contract does) against
@@ -386,6 +425,13 @@ impl Report {
         if self.node_blocks > 0 {
             let _ = writeln!(out, "compared {} blocks and their escrow events with the node", self.node_blocks);
         }
+        if self.promises_kept > 0 {
+            let _ = writeln!(
+                out,
+                "lanes of finalized jobs settled to at least what the gateway accepted: {}",
+                self.promises_kept
+            );
+        }
         let findings = self.findings();
         if findings.is_empty() {
             let _ = writeln!(
@@ -412,9 +458,10 @@ mod tests {
     use super::*;
     use crate::ledger::{JobBook, ReleaseRef};
 
-    /// Receipts in memory; remembers how many keys each lookup asked for.
+    /// Receipts and accepted lanes in memory; remembers how many keys each lookup asked for.
     struct InMemory {
         receipts: HashMap<ReceiptKey, StoredReceipt>,
+        lanes: Vec<ReceiptKey>,
         asked: Mutex<Vec<usize>>,
     }
 
@@ -425,6 +472,54 @@ mod tests {
             self.asked.lock().map_err(|e| e.to_string())?.push(keys.len());
             Ok(keys.iter().filter_map(|k| self.receipts.get(k).cloned()).collect())
         }
+
+        async fn accepted_lanes(&self, jobs: &[JobId]) -> core::result::Result<Vec<ReceiptKey>, String> {
+            self.asked.lock().map_err(|e| e.to_string())?.push(jobs.len());
+            Ok(self.lanes.iter().filter(|l| jobs.contains(&l.0)).copied().collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_receipt_left_unsettled_on_a_finalized_job_is_a_finding() {
+        let (p, q) = ([3; 32], [4; 32]);
+        let mut ledger = Ledger::default();
+        let book = |refunds, lanes: &[(AccountId, Balance)]| JobBook {
+            complete: true,
+            refunds,
+            refunded_at: (refunds > 0).then_some(Position { block: 9, event: 1 }),
+            lanes: lanes.iter().copied().collect(),
+            ..JobBook::default()
+        };
+        // Job 1 finalized with p settled to 50 and q to nothing; job 2 still open.
+        ledger.jobs.insert(1, book(1, &[(p, 50)]));
+        ledger.jobs.insert(2, book(0, &[]));
+        let source = InMemory {
+            receipts: HashMap::new(),
+            // The gateway accepted p up to 50 (kept), q up to 30 (broken) and p on job 2 (not judged).
+            lanes: vec![(1, p, 50), (1, q, 30), (2, p, 70)],
+            asked: Mutex::new(Vec::new()),
+        };
+        let mut report = Report {
+            domain: Domain { genesis_hash: [1; 32], contract: [2; 32] },
+            range: None,
+            blocks: 0,
+            ledger,
+            integrity: Vec::new(),
+            receipts_verified: 0,
+            receipts_absent: 0,
+            receipt_findings: Vec::new(),
+            promises_kept: 0,
+            job: None,
+            node_blocks: 0,
+        };
+        report.check_promises_from(&source).await.unwrap();
+        assert_eq!(*source.asked.lock().unwrap(), [1], "only the finalized job is asked about");
+        assert_eq!(report.promises_kept, 1);
+        assert_eq!(report.receipt_findings.len(), 1, "{:?}", report.receipt_findings);
+        let f = &report.receipt_findings[0];
+        assert_eq!((f.job, f.at.block), (Some(1), 9));
+        assert!(f.what.contains("accepted 30") && f.what.contains("0 settled"), "{}", f.what);
+        assert!(!report.is_clean());
     }
 
     #[tokio::test]
@@ -453,7 +548,7 @@ mod tests {
             let signature = receipt.sign(&key);
             receipts.insert((job, provider, amount), StoredReceipt { receipt, signature });
         }
-        let source = InMemory { receipts, asked: Mutex::new(Vec::new()) };
+        let source = InMemory { receipts, lanes: Vec::new(), asked: Mutex::new(Vec::new()) };
         let mut report = Report {
             domain,
             range: None,
@@ -463,6 +558,7 @@ mod tests {
             receipts_verified: 0,
             receipts_absent: 0,
             receipt_findings: Vec::new(),
+            promises_kept: 0,
             job: None,
             node_blocks: 0,
         };

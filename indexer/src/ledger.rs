@@ -65,6 +65,8 @@ pub struct JobBook {
     pub accepted: BTreeMap<AccountId, Balance>,
     /// Refunds seen (one at most).
     pub refunds: u32,
+    /// Where its (first) refund is.
+    pub refunded_at: Option<Position>,
 }
 
 impl JobBook {
@@ -240,6 +242,7 @@ impl Ledger {
                 let complete = book.complete;
                 let twice = book.refunds > 0;
                 book.refunds = book.refunds.saturating_add(1);
+                book.refunded_at = book.refunded_at.or(Some(at));
                 book.refunded = add(book.refunded, *amount);
                 if complete && (*amount != expected || twice) {
                     self.find(at, Some(*job_id), format!("refund {amount}, but the job held {expected}"));

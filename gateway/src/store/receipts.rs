@@ -62,6 +62,11 @@ impl Store {
     pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
         Ok(lanes_of_jobs(&self.pool, &[job_id]).await?.remove(&job_id).unwrap_or_default())
     }
+
+    /// The highest (newest) accepted receipt of every provider of these jobs, by job (for the audit).
+    pub async fn lanes_of(&self, job_ids: &[u64]) -> Result<HashMap<u64, Vec<AcceptedLane>>> {
+        lanes_of_jobs(&self.pool, job_ids).await
+    }
 }
 
 /// The newest accepted receipt of every provider of these jobs, by job, read on `executor`.
