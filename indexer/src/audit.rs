@@ -479,6 +479,23 @@ mod tests {
         }
     }
 
+    /// A report of `ledger` with nothing checked yet.
+    fn report_on(domain: Domain<AccountId>, ledger: Ledger) -> Report {
+        Report {
+            domain,
+            range: None,
+            blocks: 0,
+            ledger,
+            integrity: Vec::new(),
+            receipts_verified: 0,
+            receipts_absent: 0,
+            receipt_findings: Vec::new(),
+            promises_kept: 0,
+            job: None,
+            node_blocks: 0,
+        }
+    }
+
     #[tokio::test]
     async fn an_accepted_receipt_left_unsettled_on_a_finalized_job_is_a_finding() {
         let (p, q) = ([3; 32], [4; 32]);
@@ -499,19 +516,7 @@ mod tests {
             lanes: vec![(1, p, 50), (1, q, 30), (2, p, 70)],
             asked: Mutex::new(Vec::new()),
         };
-        let mut report = Report {
-            domain: Domain { genesis_hash: [1; 32], contract: [2; 32] },
-            range: None,
-            blocks: 0,
-            ledger,
-            integrity: Vec::new(),
-            receipts_verified: 0,
-            receipts_absent: 0,
-            receipt_findings: Vec::new(),
-            promises_kept: 0,
-            job: None,
-            node_blocks: 0,
-        };
+        let mut report = report_on(Domain { genesis_hash: [1; 32], contract: [2; 32] }, ledger);
         report.check_promises_from(&source).await.unwrap();
         assert_eq!(*source.asked.lock().unwrap(), [1], "only the finalized job is asked about");
         assert_eq!(report.promises_kept, 1);
@@ -549,19 +554,7 @@ mod tests {
             receipts.insert((job, provider, amount), StoredReceipt { receipt, signature });
         }
         let source = InMemory { receipts, lanes: Vec::new(), asked: Mutex::new(Vec::new()) };
-        let mut report = Report {
-            domain,
-            range: None,
-            blocks: 0,
-            ledger,
-            integrity: Vec::new(),
-            receipts_verified: 0,
-            receipts_absent: 0,
-            receipt_findings: Vec::new(),
-            promises_kept: 0,
-            job: None,
-            node_blocks: 0,
-        };
+        let mut report = report_on(domain, ledger);
         report.check_receipts_from(&source).await.unwrap();
         assert_eq!(*source.asked.lock().unwrap(), [10_000, 10_000, 1]);
         assert_eq!((report.receipts_verified, report.receipts_absent), (2, releases - 3));

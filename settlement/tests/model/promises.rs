@@ -683,42 +683,30 @@ fn p_g5d_the_timing_rules_are_exactly_those_the_promises_need() {
         ProptestConfig { cases: cases(10_000), rng_algorithm: RngAlgorithm::XorShift, ..ProptestConfig::default() };
     let mut runner = TestRunner::new(config);
     let accepted = AtomicUsize::new(0);
-    let fields = (ms(), ms(), ms(), ms(), ms(), ms(), ms());
-    let outcome = runner.run(
-        &fields,
-        |(
-            unbond_delay,
-            dispute_window,
-            settle_grace,
-            max_job_duration,
-            thaw_period,
-            admin_delay,
-            arbitration_period,
-        )| {
-            let timing = settlement::Timing {
-                unbond_delay,
-                dispute_window,
-                settle_grace,
-                max_job_duration,
-                thaw_period,
-                admin_delay,
-                arbitration_period,
-            };
-            let leave = u128::from(dispute_window) + u128::from(unbond_delay);
-            let spec = unbond_delay > dispute_window
-                && max_job_duration > 0
-                && thaw_period > 0
-                && settle_grace >= thaw_period
-                && u128::from(admin_delay) > leave
-                && arbitration_period > 0;
-            let answer = Config::new(OWNERS[0], crate::world::config().settings(), timing, DOMAIN);
-            prop_assert_eq!(answer.is_ok(), spec, "{:?}: {:?}", timing, answer.err());
-            if spec {
-                accepted.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        },
-    );
+    let timings = (ms(), ms(), ms(), ms(), ms(), ms(), ms()).prop_map(|(a, b, c, d, e, f, g)| settlement::Timing {
+        unbond_delay: a,
+        dispute_window: b,
+        settle_grace: c,
+        max_job_duration: d,
+        thaw_period: e,
+        admin_delay: f,
+        arbitration_period: g,
+    });
+    let outcome = runner.run(&timings, |t| {
+        let leave = u128::from(t.dispute_window) + u128::from(t.unbond_delay);
+        let spec = t.unbond_delay > t.dispute_window
+            && t.max_job_duration > 0
+            && t.thaw_period > 0
+            && t.settle_grace >= t.thaw_period
+            && u128::from(t.admin_delay) > leave
+            && t.arbitration_period > 0;
+        let answer = Config::new(OWNERS[0], crate::world::config().settings(), t, DOMAIN);
+        prop_assert_eq!(answer.is_ok(), spec, "{:?}: {:?}", t, answer.err());
+        if spec {
+            accepted.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    });
     if let Err(e) = outcome {
         panic!("{e}");
     }
