@@ -28,6 +28,12 @@ pub struct OpenJobArgs {
     /// must then `escrow accept-job` (with the minimum stake) before it can be paid.
     #[arg(long = "provider", value_name = "ACCOUNT", required = true)]
     providers: Vec<String>,
+    /// Each provider's allocation, the most its receipts may draw from the deposit, in the order of
+    /// `--provider` (one per provider; together at most the deposit, the rest stays unallocated).
+    /// Default: the whole deposit to the first provider, nothing to the standbys (raise theirs later with
+    /// `escrow allocate` or `escrow top-up --to`).
+    #[arg(long = "allocation", value_name = "AMOUNT")]
+    allocations: Vec<Amount>,
     /// The opening deposit.
     #[arg(long)]
     deposit: Amount,
@@ -79,6 +85,10 @@ pub struct TopUpArgs {
     /// How much to add.
     #[arg(long)]
     amount: Amount,
+    /// A provider of the job whose allocation the top-up raises at once (default: the job's
+    /// unallocated funds).
+    #[arg(long, value_name = "ACCOUNT")]
+    to: Option<String>,
 }
 
 /// `escrow complete`'s and `escrow refund`'s options.
@@ -162,6 +172,13 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
     let consumer = keypair(&a.suri)?;
     let deposit = out.planck(&a.deposit, "--deposit")?;
     let providers = a.providers.iter().map(|p| account(p)).collect::<Result<Vec<_>, _>>()?;
+    let allocations = if a.allocations.is_empty() {
+        (0..providers.len()).map(|i| if i == 0 { deposit } else { 0 }).collect::<Vec<_>>()
+    } else if a.allocations.len() == providers.len() {
+        a.allocations.iter().map(|x| out.planck(x, "--allocation")).collect::<Result<Vec<_>, _>>()?
+    } else {
+        return Err("give one --allocation per --provider, or none".into());
+    };
     let expires_at = match (a.expiry.expires_at, a.expiry.expires_in) {
         (Some(at), _) => at,
         (None, Some(ms)) => now_ms().checked_add(ms).ok_or("--expires-in is too long")?,
@@ -169,7 +186,8 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
     };
     let payer = payer_key(&a.payer_key)?.verifying_key().to_bytes();
     let terms_hash = hash_of(a.terms.terms.as_deref(), a.terms.terms_hash.as_deref(), "terms")?;
-    let request = OpenJob { providers: providers.clone(), payer_key: payer, terms_hash, expires_at };
+    let slots = providers.iter().copied().zip(allocations.iter().copied()).collect();
+    let request = OpenJob { providers: slots, payer_key: payer, terms_hash, expires_at };
     let opened = escrow.open_job(&consumer, deposit, &request).await?;
     // The id the chain gave, from the event: the dry run's answer can be another consumer's job if two
     // open at once.
@@ -191,6 +209,7 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
             "job_id": job,
             "consumer": ss58(account_of(&consumer)),
             "providers": providers.iter().map(|p| ss58(*p)).collect::<Vec<_>>(),
+            "allocations": allocations.iter().map(|x| out.value(*x)).collect::<Vec<_>>(),
             "deposit": out.value(deposit),
             "expires_at": expires_at,
             "payer_key": to_hex(&payer),
@@ -204,7 +223,8 @@ pub async fn open_job(a: OpenJobArgs, global: &Global) -> CliResult {
 pub async fn top_up(a: TopUpArgs, global: &Global) -> CliResult {
     let (escrow, out) = a.target.open(global).await?;
     let amount = out.planck(&a.amount, "--amount")?;
-    let done = escrow.top_up(&keypair(&a.suri)?, a.job, amount).await?;
+    let to = a.to.as_deref().map(account).transpose()?;
+    let done = escrow.top_up(&keypair(&a.suri)?, a.job, amount, to).await?;
     let deposit = done.event(|e| match e {
         Event::ToppedUp { deposit, .. } => Some(*deposit),
         _ => None,

@@ -210,30 +210,41 @@ pub async fn run(stack: &Stack) -> Result<Outcome, DemoError> {
 
     // Two jobs: consumer //Bob with a primary and a hot standby; consumer //Charlie with a short job.
     let now = e.chain().now().await?;
-    let open = |providers: Vec<AccountId>, payer: &SigningKey, lasts: u64| OpenJob {
+    let open = |providers: Vec<(AccountId, u128)>, payer: &SigningKey, lasts: u64| OpenJob {
         providers,
         payer_key: payer.verifying_key().to_bytes(),
         terms_hash: [0x42; 32],
         expires_at: now.saturating_add(lasts),
     };
     let job1 = Job { id: 0, payer: SigningKey::generate(&mut rand_core::OsRng) };
-    let job1 =
-        Job { id: e.open_job(&alice_c, 200 * UNIT, &open(vec![p1, p2], &job1.payer, 3_600_000)).await?.value, ..job1 };
+    let job1 = Job {
+        id: e
+            .open_job(&alice_c, 200 * UNIT, &open(vec![(p1, 150 * UNIT), (p2, 0)], &job1.payer, 3_600_000))
+            .await?
+            .value,
+        ..job1
+    };
     let job2 = Job { id: 0, payer: SigningKey::generate(&mut rand_core::OsRng) };
-    let job2_request = open(vec![p3], &job2.payer, 45_000);
+    let job2_request = open(vec![(p3, 100 * UNIT)], &job2.payer, 45_000);
     let job2 = Job { id: e.open_job(&bob_c, 100 * UNIT, &job2_request).await?.value, ..job2 };
     // Each provider consents to its job (nothing is paid, disputed or slashed through a job it did not
     // accept); the standby accepts up front, so it can take over at once.
     for (job, p) in [(job1.id, &providers[0]), (job1.id, &providers[1]), (job2.id, &providers[2])] {
         e.accept_job(p, job, 0, u128::MAX).await?;
     }
-    d.say(format!("job {}: //Bob escrowed 200 for //DemoProvider1 with //DemoProvider2 on standby", job1.id));
+    d.say(format!(
+        "job {}: //Bob escrowed 200, 150 allocated to //DemoProvider1, //DemoProvider2 on standby with none",
+        job1.id
+    ));
     d.say(format!("job {}: //Charlie escrowed 100 for //DemoProvider3, ending in 45 s", job2.id));
 
     // Usage receipts, signed by the consumers' payer keys, streamed through the gateway.
     let p1_amounts = steps(6, 5 * UNIT);
     d.stream(&job1, p1, &p1_amounts, false).await?;
     d.say(format!("job {}: //DemoProvider1 streamed 6 receipts up to {}, then went down", job1.id, tokens(30 * UNIT)));
+    // The standby draws only on its own allocation: //Bob gives it 40 of the unallocated 50, at once.
+    e.allocate(&alice_c, job1.id, p2, 40 * UNIT).await?;
+    d.say(format!("job {}: //Bob allocated {} to //DemoProvider2", job1.id, tokens(40 * UNIT)));
     let p2_amounts = steps(4, 7 * UNIT);
     d.stream(&job1, p2, &p2_amounts, false).await?;
     d.say(format!("job {}: standby //DemoProvider2 took over: 4 receipts up to {}", job1.id, tokens(28 * UNIT)));

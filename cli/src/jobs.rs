@@ -27,10 +27,11 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
         format!("job {}  {:?}", a.job, job.status),
         format!("consumer    {}", ss58(job.consumer)),
         format!(
-            "deposit     {}  released {}  held {}",
+            "deposit     {}  released {}  held {}  unallocated {}",
             out.show(job.deposit),
             out.show(job.released),
-            out.show(job.held())
+            out.show(job.held()),
+            out.show(job.unallocated)
         ),
         format!("fee         {} bps", job.fee_bps),
         format!("opened at   {}", when(job.opened_at)),
@@ -44,14 +45,19 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
         let lane = escrow.lane(a.job, *provider).await?;
         let dispute = escrow.dispute_of(a.job, *provider).await?;
         let disputed = dispute.map(|d| format!(", dispute {:?} (slashed {})", d.status, out.show(d.slashed)));
-        let consent = job.acceptance(provider).filter(|a| a.is_given());
+        let slot = job.slot(provider).unwrap_or_default();
+        let consent = Some(slot).filter(|s| s.is_accepted());
         let accepted = consent.map_or_else(
             || "not accepted".to_string(),
             |a| format!("accepted (one dispute slashes at most {})", out.show(a.max_slash)),
         );
+        let thaw = (slot.thaw.amount > 0)
+            .then(|| format!(", thawing {} until {}", out.show(slot.thaw.amount), when(slot.thaw.ends_at)));
         human.push(format!(
-            "provider    {}: {accepted}; released {} (fee {}), sequence {}, units {}{}",
+            "provider    {}: {accepted}; allocation {}{}; released {} (fee {}), sequence {}, units {}{}",
             ss58(*provider),
+            out.show(slot.allocation),
+            thaw.unwrap_or_default(),
             out.show(lane.amount),
             out.show(lane.fee),
             lane.sequence,
@@ -62,6 +68,10 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
             "account": ss58(*provider),
             "accepted_at": consent.map(|a| a.accepted_at),
             "max_slash": consent.map(|a| out.value(a.max_slash)),
+            "allocation": out.value(slot.allocation),
+            "thaw": (slot.thaw.amount > 0).then(|| json!({
+                "amount": out.value(slot.thaw.amount), "ends_at": slot.thaw.ends_at,
+            })),
             "released": out.value(lane.amount),
             "fee": out.value(lane.fee),
             "sequence": lane.sequence,
@@ -82,6 +92,7 @@ pub async fn show(a: ShowJobArgs, global: &Global) -> CliResult {
             "status": format!("{:?}", job.status),
             "consumer": ss58(job.consumer),
             "deposit": out.value(job.deposit),
+            "unallocated": out.value(job.unallocated),
             "released": out.value(job.released),
             "held": out.value(job.held()),
             "fee_bps": job.fee_bps,

@@ -1,6 +1,7 @@
 //! `escrow`: the project's one binary. It parses the command line and hands each command to the module
 //! of its family; the services themselves live in the `gateway` and `indexer` libraries.
 
+mod allocation;
 mod arbiter;
 mod audit;
 mod auditor;
@@ -61,8 +62,13 @@ enum Command {
     Keygen,
     /// Consumer: escrows a deposit for 1 to 4 providers until an expiry; prints the job id.
     OpenJob(consumer::OpenJobArgs),
-    /// Consumer: adds funds to an open job.
+    /// Consumer: adds funds to an open job (to its unallocated funds, or to a provider's allocation).
     TopUp(consumer::TopUpArgs),
+    /// Consumer: raises a provider's allocation at once, from the job's unallocated funds.
+    Allocate(allocation::AllocationArgs),
+    /// Consumer: lowers a provider's allocation after a thaw period (the provider is paid against the
+    /// old allocation until then); what it was not paid returns to the job's unallocated funds.
+    Thaw(allocation::AllocationArgs),
     /// Consumer: declares a job done; receipts are still settled for the settle grace.
     Complete(consumer::JobArgs),
     /// Consumer (or anyone): finalizes an ended job, crediting the remainder to its consumer.
@@ -135,6 +141,8 @@ async fn run(command: Command, g: &Global) -> CliResult {
         }
         Command::OpenJob(a) => consumer::open_job(a, g).await,
         Command::TopUp(a) => consumer::top_up(a, g).await,
+        Command::Allocate(a) => allocation::allocate(a, g).await,
+        Command::Thaw(a) => allocation::thaw(a, g).await,
         Command::Complete(a) => consumer::complete(a, g).await,
         Command::Refund(a) => consumer::refund(a, g).await,
         Command::Dispute(a) => consumer::dispute(a, g).await,

@@ -55,8 +55,8 @@ pub struct AcceptJobArgs {
     /// The job.
     #[arg(long)]
     job: u64,
-    /// Refuse unless the job still holds at least this much (default: what it holds now, so a consumer
-    /// cannot take funds out between reading the job and accepting it).
+    /// Refuse unless the provider's allocation on the job is at least this much (default: what it is
+    /// now, so a consumer cannot lower it between the provider reading the job and accepting it).
     #[arg(long)]
     min_funds: Option<Amount>,
     /// The most one dispute on this job may slash from the stake (default: as much as the job's slash
@@ -72,7 +72,10 @@ pub async fn accept_job(a: AcceptJobArgs, global: &Global) -> CliResult {
     let provider = keypair(&a.suri)?;
     let min_funds = match &a.min_funds {
         Some(m) => out.planck(m, "--min-funds")?,
-        None => escrow.job(a.job).await?.map_or(0, |j| j.held()),
+        None => {
+            let me = escrow_client::account_of(&provider);
+            escrow.job(a.job).await?.map_or(0, |j| j.limit(&me, 0, escrow_client::now_ms()))
+        }
     };
     let max_slash = a.max_slash.as_ref().map(|m| out.planck(m, "--max-slash")).transpose()?.unwrap_or(u128::MAX);
     let done = escrow.accept_job(&provider, a.job, min_funds, max_slash).await?;

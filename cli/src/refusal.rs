@@ -73,9 +73,17 @@ pub fn hint(error: Error) -> String {
         }
         Error::NotAccepted => "the provider must first `escrow accept-job` this job (nothing moves through a job it did not accept)".into(),
         Error::AlreadyAccepted => "nothing to do: this provider already accepted the job".into(),
-        Error::TermsChanged => "the job holds less than --min-funds: read it again (`escrow job ID`) before accepting".into(),
+        Error::TermsChanged => "the provider's allocation is below --min-funds: read the job again (`escrow job ID`) before accepting".into(),
         Error::SlashExceedsBound => "slash at most the bound the provider accepted the job with (`escrow job ID`)".into(),
         Error::DisputeExpired => "the arbitration period has passed: the dispute can only be dismissed (--slash 0), by anyone".into(),
+        Error::ExceedsAllocation => {
+            "the provider draws only on its own allocation (`escrow job ID`): the consumer raises it with `escrow allocate` or `escrow top-up --to`".into()
+        }
+        Error::InsufficientUnallocated => {
+            "the job's unallocated funds do not cover it: `escrow top-up` first, or `escrow thaw` another provider's allocation and wait for its end".into()
+        }
+        Error::InsufficientAllocation => "thaw at most the provider's allocation less what it was paid (`escrow job ID`)".into(),
+        Error::ThawPending => "one thaw at a time per provider: wait for the pending one to end (`escrow job ID` shows when)".into(),
     }
 }
 

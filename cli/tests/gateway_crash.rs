@@ -65,7 +65,7 @@ async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: usize)
     let mut jobs = Vec::new();
     for _ in 0..n {
         let req = OpenJob {
-            providers: vec![account_of(provider)],
+            providers: vec![(account_of(provider), 100 * UNIT)],
             payer_key: payer(9).verifying_key().to_bytes(),
             terms_hash: [0; 32],
             expires_at: now_ms() + 600_000,

@@ -69,7 +69,7 @@ fn id(uri: &str) -> AccountId {
     account_of(&keypair(uri))
 }
 
-const COMMANDS: [&str; 26] = [
+const COMMANDS: [&str; 28] = [
     "serve",
     "index",
     "deploy",
@@ -79,6 +79,8 @@ const COMMANDS: [&str; 26] = [
     "open-job",
     "accept-job",
     "top-up",
+    "allocate",
+    "thaw",
     "complete",
     "refund",
     "dispute",
@@ -173,6 +175,10 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
         "//RolesP1",
         "--provider",
         &ss58(p2),
+        "--allocation",
+        "25",
+        "--allocation",
+        "25",
         "--deposit",
         "50",
         "--expires-in",
@@ -194,9 +200,9 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
     let accepted = cli.json(&["accept-job", "--suri", "//RolesP1", "--job", &j, "--max-slash", "20"]);
     assert_eq!((accepted["max_slash"].as_str(), accepted["job"].as_u64()), (Some("20"), Some(job)));
     let standby = cli.ok(&["accept-job", "--suri", "//RolesP2", "--job", &j]);
-    assert!(standby.contains(&format!("at most 50 {sym}")), "{standby}");
+    assert!(standby.contains(&format!("at most 25 {sym}")), "{standby}");
     cli.refused(&["accept-job", "--suri", "//RolesP2", "--job", &j], "AlreadyAccepted", "already accepted");
-    assert!(e.job(job).await?.unwrap().acceptances.iter().all(|a| a.is_given()));
+    assert!(e.job(job).await?.unwrap().slots.iter().all(|s| s.is_accepted() && s.allocation == 25 * UNIT));
     let topped = cli.ok(&["top-up", "--suri", "//RolesConsumer", "--job", &job.to_string(), "--amount", "12.5"]);
     assert!(topped.contains(&format!("by 12.5 {sym}: 62.5 {sym} deposited")), "{topped}");
     assert_eq!(e.job(job).await?.unwrap().deposit, 62_500_000_000_000);
@@ -283,7 +289,7 @@ async fn every_role_works_the_escrow_from_the_command_line() -> TestResult {
     let (receipt, signature) = SignedReceiptJson::from_value(&serde_json::from_str(&too_much)?)?;
     assert_eq!(receipt.amount, 100 * UNIT);
     let refused = e.release(&keypair("//RolesP1"), &receipt, &signature).await.err();
-    assert!(matches!(refused, Some(escrow_client::Error::Escrow(settlement::Error::ExceedsEscrow))), "{refused:?}");
+    assert!(matches!(refused, Some(escrow_client::Error::Escrow(settlement::Error::ExceedsAllocation))), "{refused:?}");
     // No gateway is running: `submit` says so and fails.
     let gateway = format!("http://127.0.0.1:{}", free_port());
     let out = cli.run(&["submit", "--gateway", &gateway, &file("receipt.json")]);

@@ -96,7 +96,7 @@ async fn main() -> TestResult {
     let mut jobs = Vec::new();
     for _ in 0..CLIENTS * JOBS_PER_CLIENT {
         let req = OpenJob {
-            providers: vec![account_of(&provider)],
+            providers: vec![(account_of(&provider), 10_000 * UNIT)],
             payer_key: key.verifying_key().to_bytes(),
             terms_hash: [0; 32],
             expires_at: now_ms() + 1_800_000,

@@ -10,7 +10,9 @@
 //! chain), and one at or below it is refused as `cumulative_not_increasing`. The contract's time checks
 //! are judged at the deadline, so nothing is accepted that the chain would refuse by the time its release
 //! lands; what the chain would still take now but not then gets the gateway's own code
-//! ([`Refusal::JobEndsTooSoon`], [`Refusal::ExpiresTooSoon`]), at the place of the contract's check.
+//! ([`Refusal::JobEndsTooSoon`], [`Refusal::ExpiresTooSoon`], [`Refusal::AllocationThawing`]), at the
+//! place of the contract's check. Each provider draws only on its own allocation (as on chain), lowered by
+//! a thaw from the thaw's end, as the chain recorded it, on.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -61,6 +63,9 @@ pub enum Refusal {
     JobEndsTooSoon,
     /// The receipt has not expired now but expires by the deadline (`expires_too_soon`).
     ExpiresTooSoon,
+    /// The receipt is within its provider's allocation now, but a thaw lowers the allocation below it by
+    /// the deadline (`allocation_thawing`).
+    AllocationThawing,
 }
 
 impl From<settlement::Error> for Refusal {
@@ -146,12 +151,15 @@ pub struct Decided {
 /// failure is the contract's own (the time checks only fail more as time passes, so a check failing now
 /// fails at the deadline too, and the other checks do not depend on time).
 fn check_rules(job: &Job<AccountId>, lane: &Lane, receipt: &Receipt<AccountId>, when: When) -> Result<(), Refusal> {
-    use settlement::checks::{job_open, not_expired};
+    use settlement::checks::{job_open, not_expired, within_allocation};
     use settlement::Error as E;
     match settlement::checks::check_rules(job, lane, receipt, when.deadline) {
         Ok(_) => Ok(()),
         Err(E::JobEnded) if job_open(job, when.now).is_ok() => Err(Refusal::JobEndsTooSoon),
         Err(E::ReceiptExpired) if not_expired(receipt, when.now).is_ok() => Err(Refusal::ExpiresTooSoon),
+        Err(E::ExceedsAllocation) if within_allocation(job, lane, receipt, when.now).is_ok() => {
+            Err(Refusal::AllocationThawing)
+        }
         Err(e) => Err(Refusal::Rule(e)),
     }
 }
@@ -219,13 +227,14 @@ mod tests {
             job: Job {
                 consumer: [1; 32],
                 providers: vec![P1, P2],
-                acceptances: vec![settlement::Acceptance { accepted_at: 1, max_slash: 0 }; 2],
+                slots: vec![settlement::Slot { accepted_at: 1, allocation: 100, ..Default::default() }; 2],
                 payer_key: [0; 32],
                 arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
                 slash_bps: 10_000,
-                deposit: 100,
+                deposit: 200,
+                unallocated: 0,
                 released: 0,
                 opened_at: 0,
                 expires_at: 10_000,
@@ -326,7 +335,7 @@ mod tests {
     fn a_refused_receipt_sent_again_is_checked_again() {
         let over = candidate(P1, 101, 1);
         let d = run(&view(), &nothing(), &[], &[over.clone(), over]);
-        assert_eq!(codes(&d), ["exceeds_escrow", "exceeds_escrow"]);
+        assert_eq!(codes(&d), ["exceeds_allocation", "exceeds_allocation"]);
         assert!(d.moved.is_empty());
     }
 
@@ -374,26 +383,50 @@ mod tests {
     }
 
     #[test]
-    fn every_providers_accepted_lane_counts_against_the_deposit() {
-        // 60 accepted for P2 (not settled yet): P1 may take 40 of the 100 deposited, not 41.
-        let lanes = [stored(P2, 60, 6, 1)];
-        let d = run(&view(), &nothing(), &lanes, &[candidate(P1, 41, 1), candidate(P1, 40, 2)]);
-        assert_eq!(codes(&d), ["exceeds_escrow", "new"]);
-        // Within one call too: the first receipt accepted counts against the next.
-        let d = run(&view(), &nothing(), &[], &[candidate(P1, 60, 1), candidate(P2, 50, 1), candidate(P2, 40, 2)]);
-        assert_eq!(codes(&d), ["new", "exceeds_escrow", "new"]);
+    fn each_provider_draws_only_on_its_own_allocation() {
+        // Attack 2: 100 accepted for P2, its whole allocation; P1 may still take all of its own 100.
+        let lanes = [stored(P2, 100, 6, 1)];
+        let d = run(&view(), &nothing(), &lanes, &[candidate(P1, 101, 1), candidate(P1, 100, 2)]);
+        assert_eq!(codes(&d), ["exceeds_allocation", "new"]);
+        // Within one call too, each lane against its own allocation.
+        let d = run(&view(), &nothing(), &[], &[candidate(P1, 60, 1), candidate(P2, 101, 1), candidate(P2, 100, 2)]);
+        assert_eq!(codes(&d), ["new", "exceeds_allocation", "new"]);
         assert_eq!(d.moved.keys().copied().collect::<Vec<_>>(), vec![P1, P2]);
         assert_eq!(d.moved[&P2].candidate, 2);
+        // A provider with no allocation is paid nothing, however much the job holds.
+        let mut v = view();
+        v.job.slots[1].allocation = 0;
+        v.job.unallocated = 100;
+        assert_eq!(alone(&v, &[candidate(P2, 1, 1)]), ["exceeds_allocation"]);
     }
 
     #[test]
-    fn the_deposit_bound_is_the_step_from_the_lane() {
-        // On chain 50 released for P1, and the job's released total counts it once.
+    fn the_allocation_bounds_the_cumulative_amount_not_the_step() {
+        // On chain 50 released for P1: its allocation of 100 bounds the cumulative amount.
         let mut v = view();
         v.settled[0].1 = lane(50, 5, 1);
         v.job.released = 50;
         let d = run(&v, &nothing(), &[], &[candidate(P1, 101, 2), candidate(P1, 100, 2)]);
-        assert_eq!(codes(&d), ["exceeds_escrow", "new"]);
+        assert_eq!(codes(&d), ["exceeds_allocation", "new"]);
+    }
+
+    #[test]
+    fn a_thaw_ending_by_the_deadline_lowers_the_allocation_now() {
+        // A thaw of 40 of P1's 100: from its end on, P1 may reach 60 only.
+        let thawing = |ends_at| {
+            let mut v = view();
+            v.job.slots[0].thaw = settlement::Thaw { amount: 40, ends_at };
+            v
+        };
+        let cs = [candidate(P1, 61, 1), candidate(P1, 60, 2)];
+        assert_eq!(alone(&thawing(NOW + MARGIN + 1), &cs[..1]), ["new"], "ends after the deadline");
+        assert_eq!(codes(&run(&thawing(NOW + MARGIN), &nothing(), &[], &cs)), ["allocation_thawing", "new"]);
+        assert_eq!(codes(&run(&thawing(NOW + 1), &nothing(), &[], &cs)), ["allocation_thawing", "new"]);
+        assert_eq!(codes(&run(&thawing(NOW), &nothing(), &[], &cs)), ["exceeds_allocation", "new"], "ended");
+        // Paid 80 before the thaw ended: the allocation stays at what was paid, and nothing more is taken.
+        let mut paid = thawing(NOW);
+        paid.settled[0].1 = lane(80, 8, 1);
+        assert_eq!(alone(&paid, &[candidate(P1, 81, 2)]), ["exceeds_allocation"]);
     }
 
     #[test]
@@ -443,7 +476,7 @@ mod tests {
         let later = [low.clone(), over.clone(), forged.clone()];
         assert_eq!(
             codes(&run(&view(), &nothing(), &lanes, &later)),
-            ["cumulative_not_increasing", "exceeds_escrow", "bad_signature"]
+            ["cumulative_not_increasing", "exceeds_allocation", "bad_signature"]
         );
         (low.receipt.expires_at, over.receipt.expires_at, forged.receipt.expires_at) =
             (NOW + 1, NOW + MARGIN, NOW + MARGIN);

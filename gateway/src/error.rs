@@ -109,6 +109,7 @@ pub fn refusal_code(r: Refusal) -> &'static str {
         Refusal::Rule(e) => rule_code(e),
         Refusal::JobEndsTooSoon => "job_ends_too_soon",
         Refusal::ExpiresTooSoon => "expires_too_soon",
+        Refusal::AllocationThawing => "allocation_thawing",
     }
 }
 
@@ -122,6 +123,10 @@ fn refusal_message(r: Refusal) -> &'static str {
         Refusal::ExpiresTooSoon => {
             "the receipt expires within the gateway's acceptance margin, too soon for its release to land on chain; \
              ask the consumer for a receipt with a later expiry"
+        }
+        Refusal::AllocationThawing => {
+            "the consumer is thawing the provider's allocation: it drops below this receipt's amount within the \
+             gateway's acceptance margin, too soon for a release to land before it does"
         }
     }
 }
@@ -143,6 +148,7 @@ pub fn rule_code(e: settlement::Error) -> &'static str {
         E::CumulativeNotIncreasing => "cumulative_not_increasing",
         E::UnitsDecreased => "units_decreased",
         E::ExceedsEscrow => "exceeds_escrow",
+        E::ExceedsAllocation => "exceeds_allocation",
         E::BadSignature => "bad_signature",
         E::Overflow => "overflow",
         _ => "refused",
@@ -169,6 +175,7 @@ fn rule_message(e: settlement::Error) -> &'static str {
         }
         E::UnitsDecreased => "not returned since v2 (units are informational, never checked)",
         E::ExceedsEscrow => "the cumulative amounts would exceed the job's escrowed deposit",
+        E::ExceedsAllocation => "the cumulative amount is above the provider's allocation on the job",
         E::BadSignature => "the signature does not verify against the job's payer key",
         E::Overflow => "an amount overflows",
         _ => "the escrow rules refuse this receipt",

@@ -43,8 +43,8 @@ impl JobView {
 
     /// The job and `provider`'s lane as a new receipt must see them: each lane the later (by cumulative
     /// amount) of what was settled on chain and what the gateway accepted, and the job's released total
-    /// the sum of those lanes, so accepted-but-unsettled receipts of every provider count against the
-    /// deposit.
+    /// the sum of those lanes. The provider's allocation bounds its own lane only (as on chain); the total
+    /// feeds the contract's defensive whole-deposit check.
     #[must_use]
     pub fn with_accepted(&self, accepted: &[AcceptedLane], provider: &AccountId) -> (Job<AccountId>, Lane) {
         let effective = |p: &AccountId| {
@@ -68,13 +68,14 @@ mod tests {
             job: Job {
                 consumer: [1; 32],
                 providers: vec![[2; 32], [3; 32]],
-                acceptances: vec![settlement::Acceptance { accepted_at: 1, max_slash: 0 }; 2],
+                slots: vec![settlement::Slot { accepted_at: 1, allocation: 500, ..Default::default() }; 2],
                 payer_key: [0; 32],
                 arbiter: [0xab; 32],
                 terms_hash: [0; 32],
                 fee_bps: 500,
                 slash_bps: 10_000,
                 deposit: 1_000,
+                unallocated: 0,
                 released: 150,
                 opened_at: 0,
                 expires_at: 10,

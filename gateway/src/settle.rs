@@ -2,7 +2,8 @@
 //! cumulative amount: the gateway accepts only rising amounts) the chain has not settled yet, many jobs
 //! per extrinsic (`release_many`). A lane is released once its unreleased amount reaches the threshold,
 //! once its oldest unreleased receipt passes the maximum age, and at once when its job is completed or
-//! close to its end.
+//! close to its end, or a thaw of its provider's allocation is pending (what was accepted against the
+//! allocation must land before the thaw ends).
 //!
 //! Every submission is written to Postgres before it is sent (pending), then followed to in block and
 //! finalized, or failed. The chain is the judge of what was paid: each tick first reads the providers'
@@ -46,18 +47,22 @@ pub struct Tick {
     pub released: usize,
 }
 
-/// Is a lane with `unreleased` value, `age_ms` and a newest receipt expiring at `receipt_expires_at`,
-/// on `view`'s job, due at `now`?
+/// Is `provider`'s lane with `unreleased` value, `age_ms` and a newest receipt expiring at
+/// `receipt_expires_at`, on `view`'s job, due at `now`? At once while a thaw of the provider's allocation
+/// is pending: what was accepted against the allocation must land before the thaw ends.
 #[must_use]
 pub fn is_due(
     policy: &Policy,
     view: &JobView,
+    provider: &AccountId,
     unreleased: u128,
     age_ms: u64,
     receipt_expires_at: u64,
     now: u64,
 ) -> bool {
-    unreleased >= policy.threshold
+    let thawing = view.job.slot(provider).is_some_and(|s| s.thaw.amount > 0 && now < s.thaw.ends_at);
+    thawing
+        || unreleased >= policy.threshold
         || age_ms >= policy.max_age_ms
         || view.job.status == JobStatus::Completed
         || view.job.ends_at.saturating_sub(now) <= policy.expiry_margin_ms
@@ -191,7 +196,7 @@ impl Settler {
                 queue = queue.saturating_add(1);
                 let unreleased = lane.amount.saturating_sub(settled.amount);
                 if due.len() < self.policy.max_batch
-                    && is_due(&self.policy, view, unreleased, lane.age_ms, lane.expires_at, now)
+                    && is_due(&self.policy, view, &lane.provider, unreleased, lane.age_ms, lane.expires_at, now)
                 {
                     due.push(lane.receipt_id);
                 }
@@ -284,5 +289,46 @@ impl Settler {
             }
         }
         Err(Error::Chain(escrow_client::Error::Call("the node stopped reporting the release".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use settlement::{Job, Slot, Thaw};
+
+    const P: AccountId = [2; 32];
+    const NOW: u64 = 1_000;
+
+    fn view(thaw: Thaw) -> JobView {
+        let job = Job {
+            consumer: [1; 32],
+            providers: vec![P, [3; 32]],
+            slots: vec![Slot { accepted_at: 1, allocation: 100, thaw, ..Slot::default() }, Slot::default()],
+            payer_key: [0; 32],
+            arbiter: [0; 32],
+            terms_hash: [0; 32],
+            fee_bps: 500,
+            slash_bps: 0,
+            deposit: 100,
+            unallocated: 0,
+            released: 0,
+            opened_at: 0,
+            expires_at: 100_000,
+            ends_at: 100_000,
+            status: JobStatus::Open,
+        };
+        JobView { job, settled: Vec::new() }
+    }
+
+    #[test]
+    fn a_pending_thaw_makes_the_providers_lane_due_at_once() {
+        let policy = Policy { threshold: 1_000, max_age_ms: 60_000, expiry_margin_ms: 100, max_batch: 10 };
+        let due = |v: &JobView, who: &AccountId| is_due(&policy, v, who, 1, 0, 100_000, NOW);
+        assert!(!due(&view(Thaw::default()), &P), "nothing makes it due");
+        let pending = view(Thaw { amount: 10, ends_at: NOW + 50_000 });
+        assert!(due(&pending, &P));
+        assert!(!due(&pending, &[3; 32]), "another provider's lane is not");
+        assert!(!due(&view(Thaw { amount: 10, ends_at: NOW }), &P), "an ended thaw: nothing left to land");
     }
 }

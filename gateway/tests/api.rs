@@ -73,7 +73,7 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
     // A job naming the same provider, with the same payer, which the provider has not accepted.
     let unaccepted_job = {
         let req = OpenJob {
-            providers: vec![account_of(&h.provider)],
+            providers: vec![(account_of(&h.provider), DEPOSIT)],
             payer_key: payer(1).verifying_key().to_bytes(),
             terms_hash: [0; 32],
             expires_at: now_ms() + 600_000,
@@ -83,7 +83,7 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
     // A job of the same provider and payer that ends within the margin (the receipts on it do not expire).
     let ending_job = {
         let req = OpenJob {
-            providers: vec![account_of(&h.provider)],
+            providers: vec![(account_of(&h.provider), DEPOSIT)],
             payer_key: payer(1).verifying_key().to_bytes(),
             terms_hash: [0; 32],
             expires_at: now_ms() + MATRIX_MARGIN / 2,
@@ -160,7 +160,12 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "cumulative_not_increasing",
         ),
-        ("over escrow", resign(&|r| r.amount = DEPOSIT + 1), StatusCode::UNPROCESSABLE_ENTITY, "exceeds_escrow"),
+        (
+            "over its allocation",
+            resign(&|r| r.amount = DEPOSIT + 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "exceeds_allocation",
+        ),
         ("expired", resign(&|r| r.expires_at = now_ms() - 1), StatusCode::UNPROCESSABLE_ENTITY, "receipt_expired"),
         // Valid now, but not by the time a release could land: the gateway's own codes.
         (
@@ -344,11 +349,12 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
     assert_eq!(h.post(&h.json(20 * UNIT, 2)).await.0, StatusCode::CREATED);
     assert_eq!((views("node"), views("kept")), (from_node, 1), "the second request reads no contract");
 
-    // A top-up on chain: the kept view is dropped, and the larger deposit counts at once.
+    // A top-up to the provider's allocation on chain: the kept view is dropped, and the larger
+    // allocation counts at once.
     let over = h.json(150 * UNIT, 3);
     let (status, v) = h.post(&over).await;
-    assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("exceeds_escrow")));
-    h.market.escrow.top_up(&h.consumer, h.job, 100 * UNIT).await.unwrap();
+    assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("exceeds_allocation")));
+    h.market.escrow.top_up(&h.consumer, h.job, 100 * UNIT, Some(account_of(&h.provider))).await.unwrap();
     assert_eq!(h.post(&over).await.0, StatusCode::CREATED, "the top-up is seen");
     assert_eq!(views("node"), from_node + 1, "read again after the job's event");
 
@@ -376,14 +382,15 @@ async fn the_gateway_plans_each_statement_for_its_parameters(_: PgPoolOptions, o
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn concurrent_receipts_cannot_both_pass_the_escrow_bound(pool: PgPool) {
+async fn a_standby_draws_only_on_its_own_allocation_whatever_arrives_at_once(pool: PgPool) {
     let h = harness(pool).await;
-    // Two providers on one job; each receipt alone fits the deposit, both together do not.
+    // Attack 2 at the gateway: two providers on one job, the whole deposit allocated to the first. The
+    // second's receipt is refused even when both arrive together: it draws only on its own allocation.
     let chain = h.market.escrow.chain().clone();
     let second = funded(&chain, "//GwSecond", 1_000 * UNIT).await.unwrap();
     h.market.escrow.stake(&second, h.market.min_stake).await.unwrap();
     let req = OpenJob {
-        providers: vec![account_of(&h.provider), account_of(&second)],
+        providers: vec![(account_of(&h.provider), DEPOSIT), (account_of(&second), 0)],
         payer_key: payer(3).verifying_key().to_bytes(),
         terms_hash: [0; 32],
         expires_at: now_ms() + 600_000,
@@ -396,11 +403,8 @@ async fn concurrent_receipts_cannot_both_pass_the_escrow_bound(pool: PgPool) {
     };
     let (first_body, second_body) = (body(&h.provider), body(&second));
     let (a, b) = tokio::join!(h.post(&first_body), h.post(&second_body));
-    let mut statuses = vec![a.0, b.0];
-    statuses.sort();
-    assert_eq!(statuses, vec![StatusCode::CREATED, StatusCode::UNPROCESSABLE_ENTITY], "{a:?} {b:?}");
-    let refused = if a.0 == StatusCode::CREATED { b.1 } else { a.1 };
-    assert_eq!(refused["code"], "exceeds_escrow");
+    assert_eq!((a.0, b.0), (StatusCode::CREATED, StatusCode::UNPROCESSABLE_ENTITY), "{a:?} {b:?}");
+    assert_eq!(b.1["code"], "exceeds_allocation");
 }
 
 #[sqlx::test(migrations = "./migrations")]

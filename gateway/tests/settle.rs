@@ -161,3 +161,41 @@ async fn a_receipt_the_chain_would_refuse_is_not_sent_and_its_lane_waits(pool: P
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
     assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 9 * UNIT);
 }
+
+/// Attack 2 of "Money rules v2" at the gateway, end to end: job [P, Q], the whole deposit allocated to P,
+/// Q the consumer's own staked account. The gateway answers 2xx to P's receipt for the whole deposit;
+/// the consumer's own release of the deposit to Q is refused (Q draws only on its own allocation); the
+/// consumer then thaws P's allocation, and the loop, patient otherwise, releases P's lane at once, before
+/// the thaw ends.
+#[sqlx::test(migrations = "./migrations")]
+async fn attack_2_a_thaw_makes_the_loop_release_the_providers_lane_at_once(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let chain = h.market.escrow.chain().clone();
+    let q = funded(&chain, "//GwAttack2Q", 1_000 * UNIT).await.unwrap();
+    h.market.escrow.stake(&q, h.market.min_stake).await.unwrap();
+    let (p, q_id) = (account_of(&h.provider), account_of(&q));
+    let req = settlement::OpenJob {
+        providers: vec![(p, DEPOSIT), (q_id, 0)],
+        payer_key: payer(4).verifying_key().to_bytes(),
+        terms_hash: [0; 32],
+        expires_at: escrow_client::now_ms() + 600_000,
+    };
+    let job = h.market.escrow.open_job(&h.consumer, DEPOSIT, &req).await.unwrap().value;
+    accept_all(&h.market, job, &[&h.provider, &q]).await.unwrap();
+    let (r, s) = signed_receipt(&h.market, &payer(4), job, p, DEPOSIT, 1);
+    let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
+    assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
+
+    let (drain, drain_sig) = signed_receipt(&h.market, &payer(4), job, q_id, DEPOSIT, 1);
+    let refused = h.market.escrow.release(&h.consumer, &drain, &drain_sig).await;
+    assert!(matches!(refused, Err(escrow_client::Error::Escrow(settlement::Error::ExceedsAllocation))), "{refused:?}");
+    let settler = settler(&h, PATIENT);
+    assert_eq!(settler.tick().await.unwrap(), Tick::default(), "not due under the patient policy");
+
+    let thaw = h.market.escrow.thaw(&h.consumer, job, p, DEPOSIT).await.unwrap();
+    assert!(thaw.events.iter().any(|e| matches!(e, settlement::Event::ThawStarted { .. })));
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(h.market.escrow.lane(job, p).await.unwrap().amount, DEPOSIT);
+    assert_eq!(h.market.escrow.balance_of(q_id).await.unwrap(), 0);
+}

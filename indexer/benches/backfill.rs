@@ -60,7 +60,7 @@ async fn generate(m: &Market) -> TestResult<u64> {
     m.escrow.stake(&provider, m.min_stake).await?;
     let consumer = funded(chain, "//BenchConsumer", 1_000_000 * UNIT).await?;
     let req = OpenJob {
-        providers: vec![account_of(&provider)],
+        providers: vec![(account_of(&provider), 100_000 * UNIT)],
         payer_key: payer(3).verifying_key().to_bytes(),
         terms_hash: [0; 32],
         expires_at: now_ms() + 600_000,

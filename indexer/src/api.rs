@@ -55,6 +55,7 @@ pub fn event_json(e: &StoredEvent, event: &Event<AccountId>) -> Result<Value> {
         let v = match value {
             Val::Int(n) => json!(n),
             Val::Num(n) => json!(n.to_string()),
+            Val::NumList(list) => Value::Array(list.iter().map(|n| json!(n.to_string())).collect()),
             Val::Bool(b) => json!(b),
             Val::Text(t) => json!(t),
             Val::Bytes(b) => bytes_json(&b, is_account),
@@ -203,7 +204,10 @@ pub struct Line {
     pub amount: u128,
 }
 
-/// The money lines `event` makes for `who`.
+/// The money lines `event` makes for `who`. Only money into or out of the escrow (or a stake) makes
+/// one: `Allocated` and `ThawStarted` make none, since they only divide a job's deposit between its
+/// providers (a top-up to a provider is the `ToppedUp` line; its `Allocated` moves nothing more), and
+/// neither does `JobAccepted`.
 #[must_use]
 pub fn lines_for(
     who: &AccountId,
@@ -234,6 +238,7 @@ pub fn lines_for(
         Event::Claimed { account, amount } if account == who => out.push(("claim", "paid_out", *amount)),
         Event::Staked { provider, amount, .. } if provider == who => out.push(("stake", "to_escrow", *amount)),
         Event::Withdrawn { provider, amount } if provider == who => out.push(("withdraw", "paid_out", *amount)),
+        // No money in or out: Allocated, ThawStarted, JobAccepted, and the rest.
         _ => {}
     }
     out

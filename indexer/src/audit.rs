@@ -3,7 +3,9 @@
 //! every typed table and compares it row for row, re-derives the books ([`Ledger`]), and, where the
 //! gateway stored the receipt a release settled, checks the receipt matches and its signature verifies.
 //! It reads those receipts through [`ReceiptSource`], its own interface: the indexer does not know the
-//! gateway.
+//! gateway. Through the same interface it checks the gateway's promises: every receipt it accepted was
+//! settled once a job is finalized (G1), and, while a job is not, is still covered by its provider's
+//! allocation (G2).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,7 +15,7 @@ use escrow_client::accounts::ss58;
 use escrow_client::events::decode_labelled;
 use escrow_client::{AccountId, Chain};
 use futures::{stream, StreamExt};
-use settlement::{Balance, Domain, Event, JobId, Receipt};
+use settlement::{Balance, Domain, Event, JobId, Receipt, Timestamp};
 
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
@@ -53,8 +55,8 @@ pub trait ReceiptSource {
         keys: &[ReceiptKey],
     ) -> impl Future<Output = core::result::Result<Vec<StoredReceipt>, Self::Error>> + Send;
 
-    /// For each lane of these jobs, the highest cumulative amount the gateway accepted (answered 2xx
-    /// for): its promise to the provider. Lanes with nothing accepted are skipped.
+    /// For each lane of these jobs (finalized or not), the highest cumulative amount the gateway accepted
+    /// (answered 2xx for): its promise to the provider. Lanes with nothing accepted are skipped.
     fn accepted_lanes(
         &self,
         jobs: &[JobId],
@@ -71,6 +73,9 @@ pub struct Report {
     pub domain: Domain<AccountId>,
     /// Blocks audited (`first..=last`), if any were indexed.
     pub range: Option<(u64, u64)>,
+    /// The last audited block's time (ms), if any: what the promises of jobs not finalized are judged
+    /// at.
+    pub last_block_time: Option<Timestamp>,
     /// Blocks whose links were recomputed.
     pub blocks: u64,
     /// The books re-derived from the events.
@@ -85,6 +90,9 @@ pub struct Report {
     pub receipt_findings: Vec<Finding>,
     /// Accepted lanes of finalized jobs found settled to at least what the gateway accepted (G1).
     pub promises_kept: u64,
+    /// Accepted lanes of jobs not finalized whose unsettled accepted amount their provider's limit still
+    /// covers at the last audited block (G2).
+    pub promises_covered: u64,
     /// Report only this job's books (integrity is always checked in full).
     pub job: Option<JobId>,
     /// Blocks compared with the node ([`Report::check_against_node`]).
@@ -105,6 +113,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
     let mut report = Report {
         domain,
         range: state.cursor.map(|c| (state.start_block, c.number)),
+        last_block_time: None,
         blocks: 0,
         ledger: Ledger { partial: state.start_block > 0, ..Ledger::default() },
         integrity: Vec::new(),
@@ -112,6 +121,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         receipts_absent: 0,
         receipt_findings: Vec::new(),
         promises_kept: 0,
+        promises_covered: 0,
         job,
         node_blocks: 0,
     };
@@ -197,6 +207,7 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
             }
             derived.extend(events.into_iter().map(|e| (b.number, b.hash, e)));
             prev = Some((b.number, b.hash));
+            report.last_block_time = Some(b.timestamp);
             report.blocks = report.blocks.saturating_add(1);
         }
         for e in stored {
@@ -299,28 +310,48 @@ impl Report {
         Ok(())
     }
 
-    /// G1, the provider paid for signed work, as the gateway promised it: for every job finalized (its
-    /// remainder refunded, so nothing more can be released), each lane's highest accepted cumulative
-    /// amount must have been settled, by that receipt or a higher one. An accepted receipt left
-    /// unsettled is a finding: the gateway answered 2xx and the provider was not paid. Jobs still open
-    /// are not judged: their receipts may yet be released. Asks `source` for
-    /// [`RECEIPT_KEYS_PER_LOOKUP`] jobs at a time.
+    /// The gateway's promises to providers, lane by lane (each lane's highest accepted cumulative
+    /// amount), on every job whose opening is indexed. Asks `source` for [`RECEIPT_KEYS_PER_LOOKUP`]
+    /// jobs at a time.
+    ///
+    /// - G1, the provider paid for signed work: on a job finalized (its remainder refunded, so nothing
+    ///   more can be released) the accepted amount must have been settled, by that receipt or a higher
+    ///   one. An accepted receipt left unsettled is a finding: the gateway answered 2xx and the provider
+    ///   was not paid.
+    /// - G2, on a job not finalized (its receipts may yet be released): what was accepted above what was
+    ///   settled must still be within the provider's limit ([`crate::ledger::JobBook::limit`]) at the last
+    ///   audited block's time, else it can no longer be paid: a finding.
     pub async fn check_promises_from<S: ReceiptSource>(&mut self, source: &S) -> core::result::Result<(), S::Error> {
-        let finalized: Vec<JobId> =
-            self.ledger.jobs.iter().filter(|(_, b)| b.complete && b.refunds > 0).map(|(id, _)| *id).collect();
-        for chunk in finalized.chunks(RECEIPT_KEYS_PER_LOOKUP) {
+        let jobs: Vec<JobId> = self.ledger.jobs.iter().filter(|(_, b)| b.complete).map(|(id, _)| *id).collect();
+        let time = self.last_block_time.unwrap_or(0);
+        let last = Position { block: self.range.map_or(0, |(_, end)| end), event: 0 };
+        for chunk in jobs.chunks(RECEIPT_KEYS_PER_LOOKUP) {
             for (job, provider, accepted) in source.accepted_lanes(chunk).await? {
-                let Some(book) = self.ledger.jobs.get(&job) else { continue };
-                let settled = book.lanes.get(&provider).copied().unwrap_or(0);
-                if settled >= accepted {
-                    self.promises_kept = self.promises_kept.saturating_add(1);
-                    continue;
-                }
-                let at = book.refunded_at.unwrap_or(Position { block: 0, event: 0 });
-                let what = format!(
-                    "the gateway accepted {accepted} for provider {} and the job ended with {settled} settled (G1)",
-                    ss58(provider)
-                );
+                let Some(book) = self.ledger.jobs.get(&job).filter(|b| b.complete) else { continue };
+                let settled = book.settled(&provider);
+                let (at, what) = if book.refunds > 0 {
+                    if settled >= accepted {
+                        self.promises_kept = self.promises_kept.saturating_add(1);
+                        continue;
+                    }
+                    let what = format!(
+                        "the gateway accepted {accepted} for provider {} and the job ended with {settled} settled (G1)",
+                        ss58(provider)
+                    );
+                    (book.refunded_at.unwrap_or(Position { block: 0, event: 0 }), what)
+                } else {
+                    let limit = book.limit(&provider, time);
+                    if settled >= accepted || accepted <= limit {
+                        self.promises_covered = self.promises_covered.saturating_add(1);
+                        continue;
+                    }
+                    let what = format!(
+                        "accepted receipt no longer covered by its allocation: the gateway accepted {accepted} for \
+                         provider {}, {settled} is settled and its limit at {time} is {limit} (G2)",
+                        ss58(provider)
+                    );
+                    (last, what)
+                };
                 self.receipt_findings.push(Finding { at, job: Some(job), what });
             }
         }
@@ -432,12 +463,20 @@ impl Report {
                 self.promises_kept
             );
         }
+        if self.promises_covered > 0 {
+            let _ = writeln!(
+                out,
+                "lanes of jobs not finalized whose accepted amount their allocation still covers: {}",
+                self.promises_covered
+            );
+        }
         let findings = self.findings();
         if findings.is_empty() {
             let _ = writeln!(
                 out,
                 "\nOK: hash chain intact, typed tables match the events, every job balanced \
-                 (deposits = net + fee + refunds + held), every fee exact"
+                 (deposits = net + fee + refunds + held), every fee exact, every release within its provider's \
+                 allocation"
             );
         } else {
             let _ = writeln!(out, "\nMISMATCH: {} finding(s)", findings.len());
@@ -456,6 +495,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use settlement::{Slot, Thaw};
+
     use crate::ledger::{JobBook, ReleaseRef};
 
     /// Receipts and accepted lanes in memory; remembers how many keys each lookup asked for.
@@ -484,6 +525,7 @@ mod tests {
         Report {
             domain,
             range: None,
+            last_block_time: None,
             blocks: 0,
             ledger,
             integrity: Vec::new(),
@@ -491,6 +533,7 @@ mod tests {
             receipts_absent: 0,
             receipt_findings: Vec::new(),
             promises_kept: 0,
+            promises_covered: 0,
             job: None,
             node_blocks: 0,
         }
@@ -507,24 +550,71 @@ mod tests {
             lanes: lanes.iter().copied().collect(),
             ..JobBook::default()
         };
-        // Job 1 finalized with p settled to 50 and q to nothing; job 2 still open.
+        // Job 1 finalized with p settled to 50 and q to nothing; job 2 still open, p allocated 100; job
+        // 3's opening is not indexed.
         ledger.jobs.insert(1, book(1, &[(p, 50)]));
-        ledger.jobs.insert(2, book(0, &[]));
+        ledger
+            .jobs
+            .insert(2, JobBook { slots: [(p, Slot { allocation: 100, ..Slot::default() })].into(), ..book(0, &[]) });
+        ledger.jobs.insert(3, JobBook { complete: false, ..book(1, &[]) });
         let source = InMemory {
             receipts: HashMap::new(),
-            // The gateway accepted p up to 50 (kept), q up to 30 (broken) and p on job 2 (not judged).
-            lanes: vec![(1, p, 50), (1, q, 30), (2, p, 70)],
+            // The gateway accepted p up to 50 (kept), q up to 30 (broken), p on job 2 up to 70 (covered:
+            // not judged by G1) and p on job 3 (not judged).
+            lanes: vec![(1, p, 50), (1, q, 30), (2, p, 70), (3, p, 1)],
             asked: Mutex::new(Vec::new()),
         };
         let mut report = report_on(Domain { genesis_hash: [1; 32], contract: [2; 32] }, ledger);
         report.check_promises_from(&source).await.unwrap();
-        assert_eq!(*source.asked.lock().unwrap(), [1], "only the finalized job is asked about");
-        assert_eq!(report.promises_kept, 1);
+        assert_eq!(*source.asked.lock().unwrap(), [2], "the jobs whose opening is indexed are asked about");
+        assert_eq!((report.promises_kept, report.promises_covered), (1, 1));
         assert_eq!(report.receipt_findings.len(), 1, "{:?}", report.receipt_findings);
         let f = &report.receipt_findings[0];
         assert_eq!((f.job, f.at.block), (Some(1), 9));
         assert!(f.what.contains("accepted 30") && f.what.contains("0 settled"), "{}", f.what);
         assert!(!report.is_clean());
+    }
+
+    #[tokio::test]
+    async fn an_accepted_receipt_a_thaw_left_uncovered_on_an_open_job_is_a_finding() {
+        let (p, q) = ([3; 32], [4; 32]);
+        // Job 1 open: p allocated 100, thawing 60 until 5 000, 30 settled; q allocated 50.
+        let thawing =
+            Slot { accepted_at: 1, allocation: 100, thaw: Thaw { amount: 60, ends_at: 5_000 }, ..Slot::default() };
+        let book = JobBook {
+            complete: true,
+            lanes: [(p, 30)].into(),
+            slots: [(p, thawing), (q, Slot { accepted_at: 1, allocation: 50, ..Slot::default() })].into(),
+            ..JobBook::default()
+        };
+        let ledger = Ledger { jobs: [(1, book)].into(), ..Ledger::default() };
+        // The gateway accepted p up to 70 and q up to 50.
+        let source =
+            InMemory { receipts: HashMap::new(), lanes: vec![(1, p, 70), (1, q, 50)], asked: Mutex::new(Vec::new()) };
+        let (ledger, source) = (&ledger, &source);
+        let audited_at = |time| async move {
+            let mut report = report_on(Domain { genesis_hash: [1; 32], contract: [2; 32] }, ledger.clone());
+            (report.range, report.last_block_time) = (Some((0, 12)), Some(time));
+            report.check_promises_from(source).await.unwrap();
+            report
+        };
+        // Before the thaw ends p's 70 is still payable (the whole 100).
+        let before = audited_at(4_999).await;
+        assert_eq!((before.promises_covered, before.receipt_findings.len()), (2, 0), "{:?}", before.receipt_findings);
+        assert!(before.is_clean());
+        // From its end p may reach only 40: the 70 accepted cannot be paid any more.
+        let after = audited_at(5_000).await;
+        assert_eq!(after.promises_covered, 1, "q's 50 is still covered");
+        assert_eq!(after.receipt_findings.len(), 1, "{:?}", after.receipt_findings);
+        let f = &after.receipt_findings[0];
+        assert_eq!((f.job, f.at.block), (Some(1), 12), "at the last audited block");
+        assert!(f.what.starts_with("accepted receipt no longer covered by its allocation"), "{}", f.what);
+        assert!(
+            f.what.contains("accepted 70") && f.what.contains("30 is settled") && f.what.contains("is 40"),
+            "{}",
+            f.what
+        );
+        assert!(!after.is_clean());
     }
 
     #[tokio::test]

@@ -4,13 +4,17 @@
 //! provider adds up (stakes - unbonds, unbonding - withdrawals, slashes from active first); nothing is
 //! claimed that was never credited; settings change only as announced and not before their
 //! `effective_at`; each job takes the fee and arbiter in force when it opened; no dispute slashes after
-//! its `resolve_by`. Pure: the audit feeds it events with their block times and reads its findings.
+//! its `resolve_by`. Per provider (G2), with settlement's own [`Slot`] rules at each event's block time:
+//! the opening allocations fit in the deposit, an allocation draws no more than the job's unallocated
+//! funds (unless it came in with a top-up to that provider), a thaw lowers no more than the allocation
+//! less what was paid and waits (only) for a provider that accepted, and no release goes above the
+//! provider's limit. Pure: the audit feeds it events with their block times and reads its findings.
 
 use std::collections::BTreeMap;
 
 use escrow_client::AccountId;
 use settlement::fee::split_step;
-use settlement::{Balance, Event, JobId, Timestamp};
+use settlement::{Balance, Event, JobId, Slot, Thaw, Timestamp};
 
 /// Where an event is on chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +67,12 @@ pub struct JobBook {
     pub lanes: BTreeMap<AccountId, Balance>,
     /// The providers that accepted the job, with their slash bound.
     pub accepted: BTreeMap<AccountId, Balance>,
+    /// Each named provider's slot: its allocation and pending thaw (G2), and when it accepted. Ended
+    /// thaws are folded where the contract folds them (before an allocation from the unallocated funds
+    /// and before a thaw), so the books match what the events report; folding changes no limit.
+    pub slots: BTreeMap<AccountId, Slot>,
+    /// The part of the deposit allocated to no provider (what ended thaws freed counts once folded).
+    pub unallocated: Balance,
     /// Refunds seen (one at most).
     pub refunds: u32,
     /// Where its (first) refund is.
@@ -80,6 +90,28 @@ impl JobBook {
     #[must_use]
     pub fn held(&self) -> Balance {
         self.deposited.saturating_sub(self.released()).saturating_sub(self.refunded)
+    }
+
+    /// What `provider` was paid on the job so far (its lane's settled cumulative amount).
+    #[must_use]
+    pub fn settled(&self, provider: &AccountId) -> Balance {
+        self.lanes.get(provider).copied().unwrap_or(0)
+    }
+
+    /// The most `provider`'s cumulative amount may reach at `at` ([`Slot::limit`] of what it was paid;
+    /// 0 for a provider the job does not name).
+    #[must_use]
+    pub fn limit(&self, provider: &AccountId, at: Timestamp) -> Balance {
+        self.slots.get(provider).map_or(0, |slot| slot.limit(self.settled(provider), at))
+    }
+
+    /// Folds every thaw ended by `at` into its allocation, moving what it frees back to the unallocated
+    /// funds ([`Slot::fold_thaw`]), as the contract does before allocating or thawing.
+    fn fold_thaws(&mut self, at: Timestamp) {
+        for (provider, slot) in &mut self.slots {
+            let paid = self.lanes.get(provider).copied().unwrap_or(0);
+            self.unallocated = add(self.unallocated, slot.fold_thaw(paid, at));
+        }
     }
 }
 
@@ -140,6 +172,10 @@ pub struct Ledger {
     /// Whether history before the first event is unknown (indexing began after deployment): stake
     /// and claim totals then start from unknown values, and their checks are skipped.
     pub partial: bool,
+    /// The last event applied, if it was a top-up: where, its job and amount. A top-up to a provider
+    /// (`top_up(to)`) is a `ToppedUp` followed at once (the next event of the block) by an `Allocated`
+    /// of the same amount, which came in with the top-up, not out of the unallocated funds.
+    pub top_up: Option<(Position, JobId, Balance)>,
 }
 
 fn add(a: Balance, b: Balance) -> Balance {
@@ -151,11 +187,120 @@ impl Ledger {
         self.findings.push(Finding { at, job, what });
     }
 
+    fn find_all(&mut self, at: Position, job: JobId, wrong: Vec<String>) {
+        for what in wrong {
+            self.find(at, Some(job), what);
+        }
+    }
+
+    /// An `Allocated` on `job` of `amount` to `provider` at `time`, reporting `(allocation, unallocated)`
+    /// after it; `with_top_up`: it follows the top-up that brought the amount in (`top_up(to)`).
+    fn allocated(
+        &mut self,
+        (at, time): (Position, Timestamp),
+        (job, provider, amount): (JobId, AccountId, Balance),
+        reported: (Balance, Balance),
+        with_top_up: bool,
+    ) {
+        let book = self.jobs.entry(job).or_default();
+        let mut wrong = Vec::new();
+        if !book.complete {
+            // Its opening is not indexed: take the event's word.
+            book.slots.entry(provider).or_default().allocation = reported.0;
+            book.unallocated = reported.1;
+        } else {
+            if with_top_up {
+                // The top-up added it to the unallocated funds; it goes to the provider instead, and
+                // the contract folds nothing here.
+                book.unallocated = book.unallocated.saturating_sub(amount);
+            } else {
+                book.fold_thaws(time);
+                if amount > book.unallocated {
+                    let free = book.unallocated;
+                    wrong.push(format!("allocation of {amount} draws more than the job's {free} unallocated"));
+                }
+                book.unallocated = book.unallocated.saturating_sub(amount);
+            }
+            match book.slots.get_mut(&provider) {
+                Some(slot) => {
+                    let books = (add(slot.allocation, amount), book.unallocated);
+                    if books != reported {
+                        wrong.push(format!(
+                            "allocation {} and unallocated {} after an allocation of {amount}, the books say {} and {}",
+                            reported.0, reported.1, books.0, books.1
+                        ));
+                    }
+                    // From here on the books take the event's word (one finding, not one per event).
+                    slot.allocation = reported.0;
+                    book.unallocated = reported.1;
+                }
+                None => wrong.push("allocation to a provider the job does not name".into()),
+            }
+        }
+        self.find_all(at, job, wrong);
+    }
+
+    /// A `ThawStarted` of `provider`'s allocation at `time`.
+    fn thaw_started(&mut self, at: Position, time: Timestamp, job: JobId, provider: AccountId, thaw: Thaw) {
+        let book = self.jobs.entry(job).or_default();
+        let mut wrong = Vec::new();
+        if !book.complete {
+            book.slots.entry(provider).or_default().thaw = thaw;
+        } else {
+            book.fold_thaws(time);
+            let paid = book.settled(&provider);
+            let accepted = book.accepted.contains_key(&provider);
+            match book.slots.get_mut(&provider) {
+                Some(slot) => {
+                    if slot.thaw.amount > 0 {
+                        let (pending, until) = (slot.thaw.amount, slot.thaw.ends_at);
+                        wrong.push(format!("thaw started while one of {pending} is pending until {until}"));
+                    }
+                    if thaw.amount > slot.allocation.saturating_sub(paid) {
+                        wrong.push(format!(
+                            "thaw of {} is more than the allocation {} less the {paid} released",
+                            thaw.amount, slot.allocation
+                        ));
+                    }
+                    slot.thaw = thaw;
+                }
+                None => wrong.push("thaw of a provider the job does not name".into()),
+            }
+            // The thaw period is not indexed: an accepted provider's thaw must end later than it starts,
+            // an unaccepted one's at once.
+            if accepted && thaw.ends_at <= time {
+                wrong.push(format!(
+                    "thaw of an accepted provider ends at {}, not after it starts ({time})",
+                    thaw.ends_at
+                ));
+            }
+            if !accepted && thaw.ends_at != time {
+                wrong.push(format!(
+                    "thaw of a provider that has not accepted ends at {}, not at once ({time})",
+                    thaw.ends_at
+                ));
+            }
+        }
+        self.find_all(at, job, wrong);
+    }
+
     /// Applies the next event, emitted in a block with timestamp `time` (ms).
     pub fn apply(&mut self, at: Position, time: Timestamp, event: &Event<AccountId>) {
         self.events = self.events.saturating_add(1);
+        let top_up = self.top_up.take();
         match event {
-            Event::JobOpened { job_id, consumer, deposit, payer_key, fee_bps, slash_bps, arbiter, .. } => {
+            Event::JobOpened {
+                job_id,
+                consumer,
+                providers,
+                allocations,
+                deposit,
+                payer_key,
+                fee_bps,
+                slash_bps,
+                arbiter,
+                ..
+            } => {
                 if self.jobs.get(job_id).is_some_and(|b| b.complete) {
                     self.find(at, Some(*job_id), "job opened twice".into());
                 }
@@ -168,12 +313,28 @@ impl Ledger {
                         );
                     }
                 }
+                let allocated = allocations.iter().fold(0, |sum: Balance, a| sum.saturating_add(*a));
+                if allocations.len() != providers.len() {
+                    let (a, p) = (allocations.len(), providers.len());
+                    self.find(at, Some(*job_id), format!("opened with {a} allocations for {p} providers"));
+                }
+                if allocated > *deposit {
+                    self.find(
+                        at,
+                        Some(*job_id),
+                        format!("opening allocations add up to {allocated}, more than the deposit {deposit}"),
+                    );
+                }
+                let slots =
+                    providers.iter().zip(allocations).map(|(p, a)| (*p, Slot { allocation: *a, ..Slot::default() }));
                 let book = JobBook {
                     complete: true,
                     consumer: *consumer,
                     payer_key: *payer_key,
                     fee_bps: *fee_bps,
                     deposited: *deposit,
+                    slots: slots.collect(),
+                    unallocated: deposit.saturating_sub(allocated),
                     ..JobBook::default()
                 };
                 self.jobs.insert(*job_id, book);
@@ -182,6 +343,9 @@ impl Ledger {
                 let book = self.jobs.entry(*job_id).or_default();
                 let expected = add(book.deposited, *amount);
                 book.deposited = *deposit;
+                // Unallocated, unless the next event allocates it to a provider (top_up(to)).
+                book.unallocated = add(book.unallocated, *amount);
+                self.top_up = Some((at, *job_id, *amount));
                 if book.refunds > 0 {
                     self.find(at, Some(*job_id), "top-up after the job was refunded".into());
                 } else if book.complete && expected != *deposit {
@@ -212,6 +376,13 @@ impl Ledger {
                 let mut wrong = Vec::new();
                 if !book.accepted.contains_key(provider) {
                     wrong.push("release to a provider that did not accept the job".to_string());
+                }
+                // G2: each provider draws only on its own allocation, as it stands at the block time.
+                let limit = book.slots.get(provider).map_or(0, |slot| slot.limit(prev, time));
+                if *cumulative > limit {
+                    wrong.push(format!(
+                        "released above the provider's allocation: cumulative {cumulative}, its limit at {time} was {limit}"
+                    ));
                 }
                 // Receipts are ordered by cumulative amount only (rules v2): sequence and units are
                 // informational and may go any way.
@@ -307,11 +478,40 @@ impl Ledger {
                     self.find(at, None, format!("claims {claimed} exceed all credits {credited}"));
                 }
             }
-            Event::JobAccepted { job_id, provider, max_slash, .. } => {
+            Event::JobAccepted { job_id, provider, funds, max_slash, .. } => {
                 let book = self.jobs.entry(*job_id).or_default();
-                if book.accepted.insert(*provider, *max_slash).is_some() {
+                let twice = book.accepted.insert(*provider, *max_slash).is_some();
+                let complete = book.complete;
+                // What it accepts: its limit then (nothing can have been paid to it before).
+                let limit = book.slots.get_mut(provider).map(|slot| {
+                    (slot.accepted_at, slot.max_slash) = (time, *max_slash);
+                    slot.limit(0, time)
+                });
+                if twice {
                     self.find(at, Some(*job_id), "a provider accepted the job twice".into());
                 }
+                match limit {
+                    _ if !complete => {}
+                    None => self.find(at, Some(*job_id), "a provider the job does not name accepted it".into()),
+                    Some(limit) if limit != *funds => self.find(
+                        at,
+                        Some(*job_id),
+                        format!("accepted with funds {funds}, but its allocation then was {limit}"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            Event::Allocated { job_id, provider, amount, allocation, unallocated, .. } => {
+                let with_top_up = top_up.is_some_and(|(p, job, topped)| {
+                    p.block == at.block
+                        && p.event.checked_add(1) == Some(at.event)
+                        && job == *job_id
+                        && topped == *amount
+                });
+                self.allocated((at, time), (*job_id, *provider, *amount), (*allocation, *unallocated), with_top_up);
+            }
+            Event::ThawStarted { job_id, provider, amount, ends_at, .. } => {
+                self.thaw_started(at, time, *job_id, *provider, Thaw { amount: *amount, ends_at: *ends_at });
             }
             Event::DisputeOpened { job_id, provider, resolve_by, .. } => {
                 self.resolve_by.insert((*job_id, *provider), *resolve_by);
@@ -349,7 +549,7 @@ impl Ledger {
 }
 
 #[cfg(test)]
-#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -360,11 +560,18 @@ mod tests {
         Position { block, event: 0 }
     }
 
+    /// Job 1 with `deposit`, all of it allocated to P.
     fn open(deposit: Balance) -> Event<AccountId> {
+        open_with(deposit, &[(P, deposit)])
+    }
+
+    /// Job 1 with `deposit` and these providers and allocations.
+    fn open_with(deposit: Balance, slots: &[(AccountId, Balance)]) -> Event<AccountId> {
         Event::JobOpened {
             job_id: 1,
             consumer: C,
-            providers: vec![P],
+            providers: slots.iter().map(|(p, _)| *p).collect(),
+            allocations: slots.iter().map(|(_, a)| *a).collect(),
             deposit,
             payer_key: [9; 32],
             terms_hash: [0; 32],
@@ -376,11 +583,15 @@ mod tests {
     }
 
     fn release(prev: Balance, cumulative: Balance) -> Event<AccountId> {
+        release_to(P, prev, cumulative)
+    }
+
+    fn release_to(provider: AccountId, prev: Balance, cumulative: Balance) -> Event<AccountId> {
         let s = split_step(prev, cumulative, 500);
         Event::Released {
             job_id: 1,
             consumer: C,
-            provider: P,
+            provider,
             cumulative,
             units: cumulative,
             sequence: cumulative as u64,
@@ -390,9 +601,14 @@ mod tests {
         }
     }
 
-    /// P accepting job 1 with a slash bound of 500.
+    /// P accepting job 1 (allocated 1 000) with a slash bound of 500.
     fn accepted() -> Event<AccountId> {
-        Event::JobAccepted { job_id: 1, provider: P, funds: 1_000, max_slash: 500, locked_until: 20 }
+        accept(P, 1_000)
+    }
+
+    /// `provider` accepting job 1 with `funds` allocated and a slash bound of 500.
+    fn accept(provider: AccountId, funds: Balance) -> Event<AccountId> {
+        Event::JobAccepted { job_id: 1, provider, funds, max_slash: 500, locked_until: 20 }
     }
 
     /// Applies `events`, with P accepting each job right after it opens (unless `consent` is false).
@@ -400,8 +616,9 @@ mod tests {
         let mut l = Ledger::default();
         for (i, e) in events.iter().enumerate() {
             l.apply(at(i as u64), 1_000 + i as u64, e);
-            if consent && matches!(e, Event::JobOpened { .. }) {
-                l.apply(at(i as u64), 1_000 + i as u64, &accepted());
+            if let (true, Event::JobOpened { providers, allocations, .. }) = (consent, e) {
+                let funds = providers.iter().position(|p| *p == P).map_or(0, |i| allocations[i]);
+                l.apply(at(i as u64), 1_000 + i as u64, &accept(P, funds));
             }
         }
         l
@@ -438,6 +655,7 @@ mod tests {
         let l = run(&[
             open(1_000),
             Event::ToppedUp { job_id: 1, consumer: C, amount: 500, deposit: 1_500 },
+            allocated(P, 500, 1_500, 0),
             release(0, 333),
             release(333, 1_001),
             Event::Refunded { job_id: 1, consumer: C, amount: 499 },
@@ -566,5 +784,248 @@ mod tests {
         let l = run(&[open(100), release(0, 10), back]);
         assert_eq!(l.findings.len(), 1, "the second release does not raise the lane: {:?}", l.findings);
         assert!(l.findings[0].what.contains("not above the lane's 10"), "{:?}", l.findings);
+    }
+
+    const Q: AccountId = [3; 32];
+
+    fn allocated(provider: AccountId, amount: Balance, allocation: Balance, unallocated: Balance) -> Event<AccountId> {
+        Event::Allocated { job_id: 1, consumer: C, provider, amount, allocation, unallocated }
+    }
+
+    fn thaw(provider: AccountId, amount: Balance, ends_at: Timestamp) -> Event<AccountId> {
+        Event::ThawStarted { job_id: 1, consumer: C, provider, amount, ends_at }
+    }
+
+    /// Applies `events`, one block apart, each at its block time.
+    fn timed(events: &[(Timestamp, Event<AccountId>)]) -> Ledger {
+        let mut l = Ledger::default();
+        for (i, (time, e)) in events.iter().enumerate() {
+            l.apply(at(i as u64), *time, e);
+        }
+        l
+    }
+
+    fn whats(l: &Ledger) -> Vec<&str> {
+        l.findings.iter().map(|f| f.what.as_str()).collect()
+    }
+
+    #[test]
+    fn opening_allocations_above_the_deposit_are_found() {
+        let l = run(&[open_with(1_000, &[(P, 600), (Q, 300)])]);
+        assert_eq!(l.findings, vec![]);
+        let book = &l.jobs[&1];
+        assert_eq!((book.slots[&P].allocation, book.slots[&Q].allocation, book.unallocated), (600, 300, 100));
+        assert_eq!(run(&[open_with(1_000, &[(P, 600), (Q, 400)])]).findings, vec![], "all of it allocated");
+        let over = run(&[open_with(1_000, &[(P, 600), (Q, 401)])]);
+        assert_eq!(whats(&over), ["opening allocations add up to 1001, more than the deposit 1000"]);
+    }
+
+    /// P (600, accepted) starts a thaw of 200 at 1 002 ending at 1 010 and is paid 500 meanwhile; Q
+    /// (nothing) gets the 400 unallocated at once, then `last` happens.
+    fn thaw_then(last: (Timestamp, Event<AccountId>)) -> Ledger {
+        timed(&[
+            (1_000, open_with(1_000, &[(P, 600), (Q, 0)])),
+            (1_000, accept(P, 600)),
+            (1_001, allocated(Q, 400, 400, 0)),
+            (1_002, thaw(P, 200, 1_010)),
+            (1_003, release_to(P, 0, 500)),
+            last,
+        ])
+    }
+
+    #[test]
+    fn an_allocation_draws_only_on_the_unallocated_funds_with_ended_thaws_folded_in() {
+        // At its end the thaw frees 600 - max(400, 500 paid) = 100, and only then.
+        let l = thaw_then((1_010, allocated(Q, 100, 500, 0)));
+        assert_eq!(l.findings, vec![]);
+        let book = &l.jobs[&1];
+        assert_eq!((book.slots[&P].allocation, book.slots[&P].thaw, book.unallocated), (500, Thaw::default(), 0));
+        let l = thaw_then((1_010, allocated(Q, 101, 501, 0)));
+        assert_eq!(whats(&l), ["allocation of 101 draws more than the job's 100 unallocated"]);
+        let l = thaw_then((1_009, allocated(Q, 100, 500, 0)));
+        assert_eq!(whats(&l), ["allocation of 100 draws more than the job's 0 unallocated"], "not before it ends");
+        // The totals the event reports are checked too.
+        let l = thaw_then((1_010, allocated(Q, 100, 500, 1)));
+        assert_eq!(whats(&l), ["allocation 500 and unallocated 1 after an allocation of 100, the books say 500 and 0"]);
+    }
+
+    #[test]
+    fn a_top_up_to_a_provider_brings_its_own_allocation() {
+        let top_up = Event::ToppedUp { job_id: 1, consumer: C, amount: 300, deposit: 1_300 };
+        let pos = |block, event| Position { block, event };
+        let run_at = |events: &[(Position, Event<AccountId>)]| {
+            let mut l = Ledger::default();
+            l.apply(pos(1, 0), 1_000, &open(1_000));
+            l.apply(pos(1, 1), 1_000, &accepted());
+            for (p, e) in events {
+                l.apply(*p, 1_000 + p.block, e);
+            }
+            l
+        };
+        // top_up(to = P): the Allocated right after the ToppedUp; nothing was unallocated, nothing is.
+        let l = run_at(&[
+            (pos(2, 4), top_up.clone()),
+            (pos(2, 5), allocated(P, 300, 1_300, 0)),
+            (pos(3, 0), release(0, 1_300)),
+        ]);
+        assert_eq!(l.findings, vec![]);
+        assert_eq!((l.jobs[&1].slots[&P].allocation, l.jobs[&1].unallocated), (1_300, 0));
+        // top_up(None), then (another extrinsic) an allocation of it: as good.
+        let l = run_at(&[(pos(2, 4), top_up.clone()), (pos(2, 9), allocated(P, 300, 1_300, 0))]);
+        assert_eq!(l.findings, vec![]);
+        // The top-up's amount is allocated once, not twice.
+        let l = run_at(&[
+            (pos(2, 4), top_up.clone()),
+            (pos(2, 5), allocated(P, 300, 1_300, 0)),
+            (pos(3, 0), allocated(P, 300, 1_600, 0)),
+        ]);
+        assert_eq!(whats(&l), ["allocation of 300 draws more than the job's 0 unallocated"]);
+        // Right after a top-up, but more than it brought.
+        let l = run_at(&[(pos(2, 4), top_up), (pos(2, 5), allocated(P, 400, 1_400, 0))]);
+        assert_eq!(whats(&l), ["allocation of 400 draws more than the job's 300 unallocated"]);
+    }
+
+    #[test]
+    fn a_thaw_above_the_allocation_less_what_was_paid_is_found() {
+        let paid = |last| timed(&[(1_000, open(1_000)), (1_000, accepted()), (1_001, release(0, 600)), (1_002, last)]);
+        assert_eq!(paid(thaw(P, 400, 1_100)).findings, vec![]);
+        let l = paid(thaw(P, 401, 1_100));
+        assert_eq!(whats(&l), ["thaw of 401 is more than the allocation 1000 less the 600 released"]);
+        // One thaw at a time.
+        let l =
+            timed(&[(1_000, open(1_000)), (1_000, accepted()), (1_001, thaw(P, 1, 1_100)), (1_002, thaw(P, 1, 1_100))]);
+        assert_eq!(whats(&l), ["thaw started while one of 1 is pending until 1100"]);
+    }
+
+    #[test]
+    fn a_release_above_the_providers_limit_at_its_block_time_is_found() {
+        let thawed = |rest: &[(Timestamp, Event<AccountId>)]| {
+            let mut events = vec![(1_000, open(1_000)), (1_000, accepted()), (1_001, thaw(P, 400, 1_100))];
+            events.extend_from_slice(rest);
+            timed(&events)
+        };
+        // The whole allocation until the thaw ends, the lowered one from then on.
+        assert_eq!(thawed(&[(1_099, release(0, 1_000))]).findings, vec![]);
+        assert_eq!(thawed(&[(1_100, release(0, 600))]).findings, vec![]);
+        let l = thawed(&[(1_100, release(0, 601))]);
+        assert_eq!(whats(&l), ["released above the provider's allocation: cumulative 601, its limit at 1100 was 600"]);
+        // Paid 700 during the thaw: the limit stays there, and nothing more is payable.
+        assert_eq!(thawed(&[(1_050, release(0, 700))]).jobs[&1].limit(&P, 1_100), 700);
+        let l = thawed(&[(1_050, release(0, 700)), (1_100, release(700, 701))]);
+        assert_eq!(whats(&l), ["released above the provider's allocation: cumulative 701, its limit at 1100 was 700"]);
+        // A provider draws on its own allocation only, whatever the job holds.
+        let l = timed(&[
+            (1_000, open_with(1_000, &[(P, 1_000), (Q, 0)])),
+            (1_000, accept(Q, 0)),
+            (1_001, release_to(Q, 0, 1)),
+        ]);
+        assert_eq!(whats(&l), ["released above the provider's allocation: cumulative 1, its limit at 1001 was 0"]);
+    }
+
+    #[test]
+    fn a_thaw_waits_for_a_provider_that_accepted_and_only_for_it() {
+        let two = |rest: &[(Timestamp, Event<AccountId>)]| {
+            let mut events = vec![(1_000, open_with(1_000, &[(P, 500), (Q, 500)])), (1_000, accept(P, 500))];
+            events.extend_from_slice(rest);
+            timed(&events)
+        };
+        // P accepted: its thaw ends a thaw period later; Q did not: at once, so Q accepts what is left.
+        let l = two(&[(1_001, thaw(P, 100, 1_501)), (1_001, thaw(Q, 100, 1_001)), (1_002, accept(Q, 400))]);
+        assert_eq!(l.findings, vec![]);
+        let l = two(&[(1_001, thaw(P, 100, 1_001)), (1_001, thaw(Q, 100, 1_501))]);
+        assert_eq!(
+            whats(&l),
+            [
+                "thaw of an accepted provider ends at 1001, not after it starts (1001)",
+                "thaw of a provider that has not accepted ends at 1501, not at once (1001)"
+            ]
+        );
+        // What a provider accepts is its limit then.
+        let l = two(&[(1_001, thaw(Q, 100, 1_001)), (1_002, accept(Q, 500))]);
+        assert_eq!(whats(&l), ["accepted with funds 500, but its allocation then was 400"]);
+    }
+
+    /// The escrow's own rules (settlement's `Market` over a `MemoryStore`) allocating, topping up to a
+    /// provider, thawing an accepted and an unaccepted provider, releasing around a thaw's end, folding
+    /// and refunding: their events, each call in its own block, leave the books without a finding.
+    #[test]
+    fn the_rules_own_history_of_allocations_and_thaws_is_clean() {
+        use settlement::memory::MemoryStore;
+        use settlement::{Config, Domain, Market, OpenJob, Receipt, Settings, Timing};
+
+        let timing = Timing {
+            unbond_delay: 11,
+            dispute_window: 10,
+            settle_grace: 100,
+            max_job_duration: 10_000,
+            thaw_period: 100,
+            admin_delay: 22,
+            arbitration_period: 1,
+        };
+        let domain = Domain { genesis_hash: [7; 32], contract: [6; 32] };
+        let settings = Settings { treasury: [5; 32], arbiter: [8; 32], fee_bps: 500, min_stake: 0, slash_bps: 5_000 };
+        let mut store = MemoryStore::new(Config::new([4; 32], settings, timing, domain).unwrap());
+        let key = testkit::payer(1);
+        let mut ledger = Ledger::default();
+        let mut block = 0;
+        let mut call = |store: &mut MemoryStore, now: Timestamp, op: &dyn Fn(&mut Market<'_, MemoryStore>)| {
+            let seen = store.events.len();
+            op(&mut Market::new(store, now));
+            assert!(store.events.len() > seen, "call {block} at {now} was refused");
+            block += 1;
+            for (i, e) in store.events[seen..].iter().enumerate() {
+                ledger.apply(Position { block, event: 2 + i as u32 }, now, e);
+            }
+        };
+        let receipt = |provider, amount| {
+            let r = Receipt { domain, job_id: 1, provider, amount, units: 1, sequence: 1, expires_at: 100_000 };
+            let signature = r.sign(&key);
+            (r, signature)
+        };
+        let release = |m: &mut Market<'_, MemoryStore>, provider, amount| {
+            let (r, signature) = receipt(provider, amount);
+            m.release(&r, &signature).unwrap();
+        };
+        let req = OpenJob {
+            providers: vec![(P, 600), (Q, 0)],
+            payer_key: key.verifying_key().to_bytes(),
+            terms_hash: [0; 32],
+            expires_at: 5_000,
+        };
+        call(&mut store, 1_000, &|m| assert_eq!(m.open_job(C, 1_000, req.clone()), Ok(1)));
+        call(&mut store, 1_001, &|m| {
+            m.accept_job(P, 1, 600, u128::MAX).unwrap();
+        });
+        call(&mut store, 1_002, &|m| release(m, P, 300));
+        call(&mut store, 1_003, &|m| m.top_up(C, 1, 200, Some(P)).unwrap());
+        call(&mut store, 1_004, &|m| m.top_up(C, 1, 100, None).unwrap());
+        call(&mut store, 1_005, &|m| {
+            m.allocate(C, 1, Q, 500).unwrap();
+        });
+        call(&mut store, 1_006, &|m| assert_eq!(m.thaw(C, 1, Q, 200), Ok(1_006)));
+        call(&mut store, 1_007, &|m| assert_eq!(m.thaw(C, 1, P, 300), Ok(1_107)));
+        call(&mut store, 1_106, &|m| release(m, P, 800));
+        // Both thaws have ended: Q's 200 went back to the unallocated funds (folded by P's thaw), P's frees
+        // nothing (it was paid 800).
+        call(&mut store, 1_107, &|m| {
+            m.allocate(C, 1, Q, 200).unwrap();
+        });
+        call(&mut store, 1_108, &|m| {
+            m.accept_job(Q, 1, 500, u128::MAX).unwrap();
+        });
+        call(&mut store, 1_109, &|m| release(m, Q, 500));
+        call(&mut store, 1_110, &|m| {
+            m.complete(C, 1).unwrap();
+        });
+        call(&mut store, 1_210, &|m| {
+            m.refund(1).unwrap();
+        });
+        assert_eq!(ledger.findings, vec![]);
+        let book = &ledger.jobs[&1];
+        let job = &store.jobs[&1];
+        for (provider, slot) in job.providers.iter().zip(&job.slots) {
+            assert_eq!(book.slots[provider], *slot, "the books' slot is the contract's");
+        }
+        assert_eq!((book.unallocated, book.held()), (job.unallocated, 0));
     }
 }

@@ -85,9 +85,10 @@ pub fn accounts_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Vec
             v.extend(treasury);
             v
         }
-        Event::DisputeOpened { consumer, provider, .. } | Event::DisputeResolved { consumer, provider, .. } => {
-            vec![*consumer, *provider]
-        }
+        Event::Allocated { consumer, provider, .. }
+        | Event::ThawStarted { consumer, provider, .. }
+        | Event::DisputeOpened { consumer, provider, .. }
+        | Event::DisputeResolved { consumer, provider, .. } => vec![*consumer, *provider],
         Event::Claimed { account, .. } => vec![*account],
         Event::JobAccepted { provider, .. }
         | Event::Staked { provider, .. }
@@ -168,5 +169,21 @@ mod tests {
         assert_eq!(release_treasury(&release, &accounts_of(&release, None)), None);
         assert_eq!(release.job_id(), Some(1));
         assert_eq!(Event::Claimed { account: [1; 32], amount: 1 }.job_id(), None);
+    }
+
+    #[test]
+    fn allocations_and_thaws_concern_their_job_its_consumer_and_the_provider() {
+        let allocated = Event::Allocated {
+            job_id: 1,
+            consumer: [1; 32],
+            provider: [2; 32],
+            amount: 5,
+            allocation: 5,
+            unallocated: 0,
+        };
+        let thaw = Event::ThawStarted { job_id: 1, consumer: [1; 32], provider: [2; 32], amount: 5, ends_at: 9 };
+        for e in [allocated, thaw] {
+            assert_eq!((accounts_of(&e, Some([3; 32])), e.job_id()), (vec![[1; 32], [2; 32]], Some(1)), "{e:?}");
+        }
     }
 }

@@ -38,6 +38,8 @@ fn kind(e: &Event<AccountId>) -> &'static str {
         Event::JobOpened { .. } => "jobs",
         Event::JobAccepted { .. } => "acceptances",
         Event::ToppedUp { .. } => "top_ups",
+        Event::Allocated { .. } => "allocations",
+        Event::ThawStarted { .. } => "thaws",
         Event::Released { .. } => "releases",
         Event::JobCompleted { .. } => "completions",
         Event::Refunded { .. } => "refunds",

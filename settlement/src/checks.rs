@@ -84,6 +84,18 @@ fn mutant_sequence_orders<A>(lane: &Lane, receipt: &Receipt<A>) -> Result<()> {
     Ok(())
 }
 
+/// The receipt's cumulative amount is within its provider's allocation at `now` (G2): a provider draws
+/// only on its own allocation, whatever the job's other providers were paid.
+pub fn within_allocation<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>, now: Timestamp) -> Result<()> {
+    #[cfg(not(settlement_mutant = "allocation_ignored"))]
+    if receipt.amount > job.limit(&receipt.provider, lane.amount, now) {
+        return Err(Error::ExceedsAllocation);
+    }
+    #[cfg(settlement_mutant = "allocation_ignored")]
+    let _ = (job, lane, receipt, now);
+    Ok(())
+}
+
 /// Paying the step from the lane to the receipt keeps the job's releases within its deposit; returns the
 /// job's released total after the step.
 pub fn within_escrow<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>) -> Result<Balance> {
@@ -119,6 +131,7 @@ pub fn check_rules<A: PartialEq>(job: &Job<A>, lane: &Lane, receipt: &Receipt<A>
     #[cfg(settlement_mutant = "sequence_orders")]
     mutant_sequence_orders(lane, receipt)?;
     cumulative_increases(lane, receipt)?;
+    within_allocation(job, lane, receipt, now)?;
     within_escrow(job, lane, receipt)
 }
 
@@ -140,7 +153,7 @@ pub fn check_against_job<A: PartialEq + scale::Encode>(
 #[allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::state::Acceptance;
+    use crate::state::{Slot, Thaw};
     use ed25519_dalek::SigningKey;
 
     type A = [u8; 32];
@@ -155,13 +168,14 @@ mod tests {
         Job {
             consumer: [3; 32],
             providers: vec![[4; 32], [6; 32]],
-            acceptances: vec![Acceptance { accepted_at: 1, max_slash: 0 }, Acceptance::default()],
+            slots: vec![Slot { accepted_at: 1, allocation: 1_000, ..Slot::default() }, Slot::default()],
             payer_key: key().verifying_key().to_bytes(),
             arbiter: [9; 32],
             terms_hash: [0; 32],
             fee_bps: 500,
             slash_bps: 0,
             deposit: 1_000,
+            unallocated: 0,
             released: 100,
             opened_at: 0,
             expires_at: 2_000,
@@ -248,6 +262,38 @@ mod tests {
     }
 
     #[test]
+    fn allocation_bound_is_inclusive_and_a_thaw_lowers_it_only_once_ended() {
+        let mut j = job();
+        j.slots[0].allocation = 600;
+        let at = |amount| Receipt { amount, ..receipt() };
+        assert_eq!(within_allocation(&j, &lane(), &at(600), NOW), Ok(()));
+        assert_eq!(within_allocation(&j, &lane(), &at(601), NOW), Err(Error::ExceedsAllocation));
+        // A thaw of 400 ending at 1_200: the full allocation until then, 200 from then on.
+        j.slots[0].thaw = Thaw { amount: 400, ends_at: 1_200 };
+        assert_eq!(within_allocation(&j, &lane(), &at(600), 1_199), Ok(()));
+        assert_eq!(within_allocation(&j, &lane(), &at(201), 1_200), Err(Error::ExceedsAllocation));
+        assert_eq!(within_allocation(&j, &lane(), &at(200), 1_200), Ok(()));
+        // Paid 500 during the thaw: the limit never drops below what was paid, and nothing more settles.
+        let paid = Lane { amount: 500, ..lane() };
+        assert_eq!(j.limit(&[4; 32], 500, 1_200), 500);
+        assert_eq!(within_allocation(&j, &paid, &at(501), 1_200), Err(Error::ExceedsAllocation));
+        // Another provider's allocation is its own: [6; 32] has none, whatever the job holds.
+        let other = Receipt { provider: [6; 32], ..at(1) };
+        assert_eq!(within_allocation(&j, &Lane::default(), &other, NOW), Err(Error::ExceedsAllocation));
+    }
+
+    #[test]
+    fn folding_an_ended_thaw_moves_the_thaw_less_what_was_paid_above_the_lowered_allocation() {
+        let mut s = Slot { allocation: 1_000, thaw: Thaw { amount: 400, ends_at: 50 }, ..Slot::default() };
+        assert_eq!(s.clone().fold_thaw(0, 49), 0, "not before it ends");
+        assert_eq!(s.clone().fold_thaw(300, 50), 400);
+        // Paid 700 during the thaw: only 300 moves, and the limit stays where it was.
+        let before = s.limit(700, 50);
+        assert_eq!(s.fold_thaw(700, 50), 300);
+        assert_eq!((s.allocation, s.thaw, s.limit(700, 50)), (700, Thaw::default(), before));
+    }
+
+    #[test]
     fn escrow_bound_is_inclusive() {
         // released 100 + step (1000 - 100) = 1000 = deposit: allowed; one more is not.
         assert_eq!(within_escrow(&job(), &lane(), &Receipt { amount: 1_000, ..receipt() }), Ok(1_000));
@@ -270,7 +316,7 @@ mod tests {
         let bad = Receipt { amount: 50, expires_at: NOW, ..r.clone() };
         assert_eq!(check_against_job(&job(), &lane(), &bad, &signed(&bad), NOW), Err(Error::ReceiptExpired));
         let bad = Receipt { amount: 1_001, sequence: 1, ..r.clone() };
-        assert_eq!(check_against_job(&job(), &lane(), &bad, &[0; 64], NOW), Err(Error::ExceedsEscrow));
+        assert_eq!(check_against_job(&job(), &lane(), &bad, &[0; 64], NOW), Err(Error::ExceedsAllocation));
         assert_eq!(check_against_job(&job(), &lane(), &r, &[0; 64], 2_000), Err(Error::JobEnded));
         // The rules alone pass a receipt whose signature is bad; the full list does not.
         assert_eq!(check_rules(&job(), &lane(), &r, NOW), Ok(200));

@@ -51,7 +51,9 @@ pub enum Error {
     /// Not returned since v2 (kept at its index for the ABI). It was: the receipt's cumulative usage
     /// units are below the last settled receipt's. Units are now informational only.
     UnitsDecreased,
-    /// Releasing the receipt would pay out more than the job's escrowed deposit.
+    /// Releasing the receipt would pay out more than the job's escrowed deposit. Defensive since v2: a
+    /// provider's allocation is checked first ([`Error::ExceedsAllocation`]) and allocations never add up
+    /// to more than the deposit.
     ExceedsEscrow,
     /// The account has nothing to claim or withdraw.
     NothingToClaim,
@@ -88,10 +90,19 @@ pub enum Error {
     NotAccepted,
     /// The provider accepted this job before.
     AlreadyAccepted,
-    /// The job holds less than the minimum the provider accepts it with.
+    /// The provider's allocation on the job is below the minimum it accepts the job with.
     TermsChanged,
     /// The slash is above the bound fixed when the provider accepted the job.
     SlashExceedsBound,
+    /// The receipt's cumulative amount is above the provider's allocation on the job (a thaw lowers the
+    /// allocation only once it has ended).
+    ExceedsAllocation,
+    /// The job's unallocated funds (at opening: the deposit) do not cover the allocation.
+    InsufficientUnallocated,
+    /// The thaw is larger than the provider's allocation less what it was already paid.
+    InsufficientAllocation,
+    /// A thaw of this provider's allocation has not ended yet.
+    ThawPending,
 }
 
 /// Result of a settlement operation.

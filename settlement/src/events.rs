@@ -1,6 +1,10 @@
 //! What every state change reports. The contract turns each into an ink! event with topics for the
 //! job, the consumer and the provider; the indexer mirrors them.
 
+// The SCALE derive on `Event` casts each variant's index to `u8` without allowing this lint (its other
+// derives do); nothing else here casts.
+#![allow(clippy::cast_possible_truncation)]
+
 use alloc::vec::Vec;
 
 use crate::receipt::PublicKey;
@@ -8,7 +12,10 @@ use crate::state::Reputation;
 use crate::{Balance, JobId, Timestamp};
 
 /// One state change, in the order it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its SCALE encoding is the variant's index followed by its fields in order: the contract deposits those
+/// fields as the data of the ink! event of the same name, whose fields are the same in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, scale::Encode)]
 pub enum Event<A> {
     /// A job was opened with its first deposit.
     JobOpened {
@@ -18,6 +25,8 @@ pub enum Event<A> {
         consumer: A,
         /// Who may be paid.
         providers: Vec<A>,
+        /// Each provider's allocation, in the order of `providers`.
+        allocations: Vec<Balance>,
         /// The opening deposit.
         deposit: Balance,
         /// The key that signs receipts.
@@ -40,7 +49,7 @@ pub enum Event<A> {
         job_id: JobId,
         /// The provider.
         provider: A,
-        /// What the job held when it accepted.
+        /// Its allocation when it accepted.
         funds: Balance,
         /// The most one dispute on this job may slash from its stake.
         max_slash: Balance,
@@ -57,6 +66,36 @@ pub enum Event<A> {
         amount: Balance,
         /// Deposited in total.
         deposit: Balance,
+    },
+    /// The consumer raised a provider's allocation, at once, from the job's unallocated funds.
+    Allocated {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The provider.
+        provider: A,
+        /// Added now.
+        amount: Balance,
+        /// The provider's allocation after it.
+        allocation: Balance,
+        /// The job's unallocated funds after it (ended thaws folded in).
+        unallocated: Balance,
+    },
+    /// The consumer started lowering a provider's allocation: it stays payable in full until `ends_at`,
+    /// then drops by `amount` (never below what the provider was paid), and the difference returns to
+    /// the job's unallocated funds.
+    ThawStarted {
+        /// The job.
+        job_id: JobId,
+        /// Its consumer.
+        consumer: A,
+        /// The provider.
+        provider: A,
+        /// How much the allocation drops by.
+        amount: Balance,
+        /// When it drops.
+        ends_at: Timestamp,
     },
     /// A receipt was settled: `net` credited to the provider, `fee` to the treasury.
     Released {
@@ -222,6 +261,8 @@ impl<A> Event<A> {
             Self::JobOpened { job_id, .. }
             | Self::JobAccepted { job_id, .. }
             | Self::ToppedUp { job_id, .. }
+            | Self::Allocated { job_id, .. }
+            | Self::ThawStarted { job_id, .. }
             | Self::Released { job_id, .. }
             | Self::JobCompleted { job_id, .. }
             | Self::Refunded { job_id, .. }

@@ -31,7 +31,7 @@ pub use events::Event;
 pub use market::{Market, OpenJob, SettingsChange, Store};
 pub use receipt::{Domain, Receipt};
 pub use state::{
-    Acceptance, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Stake, Timing,
+    Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Slot, Stake, Thaw, Timing,
     MAX_PROVIDERS,
 };
 

@@ -12,8 +12,8 @@ use crate::events::Event;
 use crate::fee::split_step;
 use crate::receipt::{PublicKey, Receipt, SignatureBytes};
 use crate::state::{
-    check_settings, Acceptance, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings,
-    Stake, MAX_PROVIDERS,
+    check_settings, Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Slot, Stake,
+    Thaw, MAX_PROVIDERS,
 };
 use crate::{Balance, Error, JobId, Result, Timestamp};
 
@@ -57,8 +57,9 @@ pub trait Store {
 /// What a new job needs besides its deposit.
 #[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 pub struct OpenJob<A> {
-    /// 1 to [`MAX_PROVIDERS`] distinct providers, each with at least the minimum active stake.
-    pub providers: Vec<A>,
+    /// 1 to [`MAX_PROVIDERS`] distinct providers, each with its allocation: the most its receipts may
+    /// draw from the deposit (together at most the deposit; the rest stays unallocated).
+    pub providers: Vec<(A, Balance)>,
     /// The ed25519 key that will sign the job's receipts.
     pub payer_key: PublicKey,
     /// Hash of the off-chain terms.
@@ -101,9 +102,14 @@ impl<'s, S: Store> Market<'s, S> {
         Ok(())
     }
 
-    fn update_reputation(&mut self, who: &S::Account, change: impl FnOnce(&mut Reputation)) {
+    /// Adds `change`, counter by counter (saturating), to `who`'s reputation. One function for every
+    /// change, not one per kind of change: smaller on chain.
+    fn update_reputation(&mut self, who: &S::Account, change: Reputation) {
         let mut reputation = self.store.reputation(who);
-        change(&mut reputation);
+        reputation.jobs_completed = reputation.jobs_completed.saturating_add(change.jobs_completed);
+        reputation.volume = reputation.volume.saturating_add(change.volume);
+        reputation.disputes_lost = reputation.disputes_lost.saturating_add(change.disputes_lost);
+        reputation.slashed = reputation.slashed.saturating_add(change.slashed);
         self.store.set_reputation(who, &reputation);
         self.store.emit(Event::ReputationChanged { provider: *who, reputation, score: reputation.score() });
     }
@@ -119,9 +125,25 @@ impl<'s, S: Store> Market<'s, S> {
         if deposit == 0 {
             return Err(Error::ZeroAmount);
         }
-        let providers = &req.providers;
-        let distinct = providers.iter().enumerate().all(|(i, p)| !providers[..i].contains(p));
-        if providers.is_empty() || providers.len() > MAX_PROVIDERS || !distinct {
+        let count = req.providers.len();
+        if count == 0 || count > MAX_PROVIDERS {
+            return Err(Error::InvalidProviders);
+        }
+        // One pass builds the job's and the event's lists (no more than they need).
+        let mut providers = Vec::with_capacity(count);
+        let mut allocations = Vec::with_capacity(count);
+        let mut slots = Vec::with_capacity(count);
+        let mut distinct = true;
+        // Their sum (`None` on overflow), checked after the expiry.
+        let mut allocated = Some(0);
+        for &(provider, allocation) in &req.providers {
+            distinct &= !providers.contains(&provider);
+            providers.push(provider);
+            allocations.push(allocation);
+            slots.push(Slot { allocation, ..Slot::default() });
+            allocated = allocated.and_then(|sum: Balance| sum.checked_add(allocation));
+        }
+        if !distinct {
             return Err(Error::InvalidProviders);
         }
         if req.expires_at <= self.now {
@@ -130,26 +152,29 @@ impl<'s, S: Store> Market<'s, S> {
         if req.expires_at > self.now.saturating_add(config.timing.max_job_duration) {
             return Err(Error::ExpiryTooFar);
         }
+        let allocated = allocated.ok_or(Error::Overflow)?;
+        let unallocated = deposit.checked_sub(allocated).ok_or(Error::InsufficientUnallocated)?;
         let job_id = config.next_job_id;
         config.next_job_id = job_id.checked_add(1).ok_or(Error::Overflow)?;
         // Naming a provider touches nothing of its own (G3): its stake is checked and locked only when
         // it accepts the job.
         #[cfg(settlement_mutant = "lock_on_open")]
-        for p in providers {
+        for p in &providers {
             let mut stake = self.store.stake(p);
             stake.locked_until = stake.locked_until.max(req.expires_at.saturating_add(config.timing.dispute_window));
             self.store.set_stake(p, &stake);
         }
         let job = Job {
             consumer,
-            acceptances: alloc::vec![Acceptance::default(); providers.len()],
-            providers: req.providers.clone(),
+            providers,
+            slots,
             payer_key: req.payer_key,
             arbiter: config.arbiter,
             terms_hash: req.terms_hash,
             fee_bps: config.fee_bps,
             slash_bps: config.slash_bps,
             deposit,
+            unallocated,
             released: 0,
             opened_at: self.now,
             expires_at: req.expires_at,
@@ -160,24 +185,26 @@ impl<'s, S: Store> Market<'s, S> {
         self.store.set_config(&config);
         // The consumer's claimable balance record, for its refund and slashes: created now, at its cost.
         self.keep_balance_record(&consumer);
+        let Job { providers, arbiter, fee_bps, slash_bps, .. } = job;
         self.store.emit(Event::JobOpened {
             job_id,
             consumer,
-            providers: req.providers,
+            providers,
+            allocations,
             deposit,
             payer_key: req.payer_key,
             terms_hash: req.terms_hash,
-            fee_bps: job.fee_bps,
-            slash_bps: job.slash_bps,
-            arbiter: job.arbiter,
+            fee_bps,
+            slash_bps,
+            arbiter,
             expires_at: req.expires_at,
         });
         Ok(job_id)
     }
 
-    /// A provider named on a job accepts it (G3), with its own terms: the job must still hold at least
+    /// A provider named on a job accepts it (G3), with its own terms: its allocation must be at least
     /// `min_funds` (so a front-running consumer cannot change what it accepts), and one dispute may slash
-    /// at most `max_slash`, further capped at the job's slash share of the funds it holds now. Checks the
+    /// at most `max_slash`, further capped at the job's slash share of that allocation. Checks the
     /// provider's minimum stake and locks it until the job's expiry plus the dispute window. Returns the
     /// slash bound, fixed from now on.
     pub fn accept_job(
@@ -189,8 +216,9 @@ impl<'s, S: Store> Market<'s, S> {
     ) -> Result<Balance> {
         let mut job = self.existing_job(job_id)?;
         checks::job_open(&job, self.now)?;
-        let i = job.providers.iter().position(|p| *p == caller).ok_or(Error::NotAProvider)?;
-        if job.acceptances.get(i).is_some_and(Acceptance::is_given) {
+        let i = job.index_of(&caller).ok_or(Error::NotAProvider)?;
+        let mut slot = job.slots.get(i).copied().ok_or(Error::InvalidProviders)?;
+        if slot.is_accepted() {
             return Err(Error::AlreadyAccepted);
         }
         let config = self.store.config();
@@ -198,16 +226,15 @@ impl<'s, S: Store> Market<'s, S> {
         if stake.active < config.min_stake {
             return Err(Error::InsufficientStake);
         }
-        let funds = job.held();
+        // Nothing was released to it yet: releases need its acceptance.
+        let funds = slot.limit(0, self.now);
         if funds < min_funds {
             return Err(Error::TermsChanged);
         }
         let bound = max_slash.min(crate::fee::fee_of(funds, job.slash_bps));
-        let acceptance = Acceptance { accepted_at: self.now, max_slash: bound };
-        match job.acceptances.get_mut(i) {
-            Some(slot) => *slot = acceptance,
-            None => return Err(Error::InvalidProviders),
-        }
+        slot.accepted_at = self.now;
+        slot.max_slash = bound;
+        set_slot(&mut job, i, slot)?;
         // The stake stays until the last dispute this job allows is possible.
         stake.locked_until = stake.locked_until.max(job.expires_at.saturating_add(config.timing.dispute_window));
         self.store.set_stake(&caller, &stake);
@@ -232,22 +259,140 @@ impl<'s, S: Store> Market<'s, S> {
         Ok(bound)
     }
 
-    /// The consumer adds `amount` to a job that has not ended.
-    pub fn top_up(&mut self, caller: S::Account, job_id: JobId, amount: Balance) -> Result<()> {
-        if amount == 0 {
-            return Err(Error::ZeroAmount);
-        }
+    /// The consumer's own job, still taking funds (neither finalized nor ended), with its ended thaws
+    /// folded in; `provider`, if given, must be one of its providers.
+    fn consumer_job(
+        &self,
+        caller: &S::Account,
+        job_id: JobId,
+        provider: Option<&S::Account>,
+    ) -> Result<Job<S::Account>> {
         let mut job = self.existing_job(job_id)?;
-        if job.consumer != caller {
+        if job.consumer != *caller {
             return Err(Error::Unauthorized);
         }
         if job.status == JobStatus::Finalized || job.has_ended(self.now) {
             return Err(Error::JobEnded);
         }
+        if provider.is_some_and(|p| !job.has_provider(p)) {
+            return Err(Error::NotAProvider);
+        }
+        self.fold_thaws(job_id, &mut job)?;
+        Ok(job)
+    }
+
+    /// Folds every ended thaw of `job` into its allocations, moving what they free back to the job's
+    /// unallocated funds. Changes no provider's limit.
+    fn fold_thaws(&self, job_id: JobId, job: &mut Job<S::Account>) -> Result<()> {
+        for (provider, slot) in job.providers.iter().zip(job.slots.iter_mut()) {
+            if slot.thaw_matured(self.now) {
+                let moved = slot.fold_thaw(self.store.lane(job_id, provider).amount, self.now);
+                job.unallocated = add(job.unallocated, moved)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The consumer adds `amount` to a job that has not ended: to `to`'s allocation at once, or to the
+    /// job's unallocated funds.
+    pub fn top_up(&mut self, caller: S::Account, job_id: JobId, amount: Balance, to: Option<S::Account>) -> Result<()> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut job = self.consumer_job(&caller, job_id, to.as_ref())?;
         job.deposit = add(job.deposit, amount)?;
+        let raised = match to {
+            Some(provider) => Some((provider, self.raise(&mut job, &provider, amount)?)),
+            None => {
+                job.unallocated = add(job.unallocated, amount)?;
+                None
+            }
+        };
         self.store.set_job(job_id, &job);
         self.store.emit(Event::ToppedUp { job_id, consumer: caller, amount, deposit: job.deposit });
+        if let Some((provider, allocation)) = raised {
+            self.emit_allocated(job_id, &job, provider, amount, allocation);
+        }
         Ok(())
+    }
+
+    /// Raises `provider`'s allocation by `amount` (the caller took it from somewhere); returns the new
+    /// allocation.
+    fn raise(&self, job: &mut Job<S::Account>, provider: &S::Account, amount: Balance) -> Result<Balance> {
+        let i = job.index_of(provider).ok_or(Error::NotAProvider)?;
+        let mut slot = job.slots.get(i).copied().ok_or(Error::InvalidProviders)?;
+        slot.allocation = add(slot.allocation, amount)?;
+        set_slot(job, i, slot)?;
+        Ok(slot.allocation)
+    }
+
+    fn emit_allocated(
+        &mut self,
+        job_id: JobId,
+        job: &Job<S::Account>,
+        provider: S::Account,
+        amount: Balance,
+        allocation: Balance,
+    ) {
+        let (consumer, unallocated) = (job.consumer, job.unallocated);
+        self.store.emit(Event::Allocated { job_id, consumer, provider, amount, allocation, unallocated });
+    }
+
+    /// The consumer raises `provider`'s allocation by `amount`, at once, from the job's unallocated funds
+    /// (ended thaws included); returns the new allocation.
+    pub fn allocate(
+        &mut self,
+        caller: S::Account,
+        job_id: JobId,
+        provider: S::Account,
+        amount: Balance,
+    ) -> Result<Balance> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut job = self.consumer_job(&caller, job_id, Some(&provider))?;
+        job.unallocated = job.unallocated.checked_sub(amount).ok_or(Error::InsufficientUnallocated)?;
+        let allocation = self.raise(&mut job, &provider, amount)?;
+        self.store.set_job(job_id, &job);
+        self.emit_allocated(job_id, &job, provider, amount, allocation);
+        Ok(allocation)
+    }
+
+    /// The consumer lowers `provider`'s allocation by `amount` through a thaw (G2): the provider may
+    /// still be paid against the whole allocation until the returned moment, one thaw period from now
+    /// (at once if it has not accepted the job); then the allocation drops by `amount`, never below what
+    /// the provider was paid, and the rest returns to the job's unallocated funds. One thaw at a time
+    /// per provider; `amount` at most the allocation less what was paid.
+    pub fn thaw(
+        &mut self,
+        caller: S::Account,
+        job_id: JobId,
+        provider: S::Account,
+        amount: Balance,
+    ) -> Result<Timestamp> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let mut job = self.consumer_job(&caller, job_id, Some(&provider))?;
+        let i = job.index_of(&provider).ok_or(Error::NotAProvider)?;
+        let mut slot = job.slots.get(i).copied().ok_or(Error::InvalidProviders)?;
+        if slot.thaw.amount > 0 {
+            return Err(Error::ThawPending);
+        }
+        let paid = self.store.lane(job_id, &provider).amount;
+        if amount > slot.allocation.saturating_sub(paid) {
+            return Err(Error::InsufficientAllocation);
+        }
+        let ends_at = if slot.is_accepted() {
+            self.now.checked_add(self.store.config().timing.thaw_period).ok_or(Error::Overflow)?
+        } else {
+            self.now
+        };
+        slot.thaw = Thaw { amount, ends_at };
+        set_slot(&mut job, i, slot)?;
+        self.store.set_job(job_id, &job);
+        self.store.emit(Event::ThawStarted { job_id, consumer: caller, provider, amount, ends_at });
+        Ok(ends_at)
     }
 
     /// Settles a signed receipt (anyone may submit it): credits the provider the net and the treasury the
@@ -288,7 +433,7 @@ impl<'s, S: Store> Market<'s, S> {
             fee: split.fee,
             net: split.net,
         });
-        self.update_reputation(&provider, |r| r.volume = r.volume.saturating_add(step));
+        self.update_reputation(&provider, Reputation { volume: step, ..Reputation::default() });
         Ok(split)
     }
 
@@ -332,7 +477,7 @@ impl<'s, S: Store> Market<'s, S> {
         self.store.emit(Event::Refunded { job_id, consumer: job.consumer, amount: remainder });
         for provider in &job.providers {
             if self.store.lane(job_id, provider).amount > 0 {
-                self.update_reputation(provider, |r| r.jobs_completed = r.jobs_completed.saturating_add(1));
+                self.update_reputation(provider, Reputation { jobs_completed: 1, ..Reputation::default() });
             }
         }
         Ok(remainder)
@@ -467,7 +612,7 @@ impl<'s, S: Store> Market<'s, S> {
             return Err(Error::Unauthorized);
         }
         #[cfg(not(settlement_mutant = "slash_unbounded"))]
-        if slash > job.acceptance(&provider).map_or(0, |a| a.max_slash) {
+        if slash > job.slot(&provider).map_or(0, |a| a.max_slash) {
             return Err(Error::SlashExceedsBound);
         }
         let mut stake = self.store.stake(&provider);
@@ -485,10 +630,7 @@ impl<'s, S: Store> Market<'s, S> {
         self.store.set_dispute(job_id, &provider, &dispute);
         self.store.emit(Event::DisputeResolved { job_id, consumer: job.consumer, provider, slashed: slash });
         if slash > 0 {
-            self.update_reputation(&provider, |r| {
-                r.disputes_lost = r.disputes_lost.saturating_add(1);
-                r.slashed = r.slashed.saturating_add(slash);
-            });
+            self.update_reputation(&provider, Reputation { disputes_lost: 1, slashed: slash, ..Reputation::default() });
         }
         Ok(())
     }
@@ -589,6 +731,12 @@ impl<'s, S: Store> Market<'s, S> {
             paused: config.paused,
         });
     }
+}
+
+/// Writes slot `i` of `job`.
+fn set_slot<A>(job: &mut Job<A>, i: usize, slot: Slot) -> Result<()> {
+    *job.slots.get_mut(i).ok_or(Error::InvalidProviders)? = slot;
+    Ok(())
 }
 
 /// Whether pending disputes still hold a provider's stake: only until the last of their arbitration

@@ -21,23 +21,79 @@ pub enum JobStatus {
     Finalized,
 }
 
-/// A provider's consent to one job (G3), given by its own `accept_job` and never withdrawn: nothing can
-/// lock, dispute or slash its stake, pay it, or count the job in its reputation through a job it has
-/// not accepted.
+/// A pending decrease of a provider's allocation (G2): the allocation stays payable in full until
+/// `ends_at`, then drops by `amount` (never below what the provider was already paid), and what it
+/// drops by returns to the job's unallocated funds. `amount == 0`: none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
-pub struct Acceptance {
-    /// When the provider accepted (0: it has not).
+pub struct Thaw {
+    /// How much the allocation drops by once the thaw ends.
+    pub amount: Balance,
+    /// When it drops: the thaw's start plus the thaw period (at once for a provider that has not accepted).
+    pub ends_at: Timestamp,
+}
+
+/// One named provider's place on a job: its consent (G3), its slash bound (G4) and the share of the
+/// deposit its receipts may draw on (G2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Slot {
+    /// When the provider accepted, by its own `accept_job`, never withdrawn (0: it has not). Nothing can
+    /// lock, dispute or slash its stake, pay it, or count the job in its reputation before.
     pub accepted_at: Timestamp,
     /// The most one dispute on this job may slash from the provider's stake, fixed at acceptance.
     pub max_slash: Balance,
+    /// The ceiling on the provider's cumulative amount on this job: only the consumer raises it (at
+    /// once) or lowers it (through a thaw).
+    pub allocation: Balance,
+    /// A pending decrease of the allocation, if any.
+    pub thaw: Thaw,
 }
 
-impl Acceptance {
+impl Slot {
     /// Whether the provider accepted.
     #[must_use]
-    pub fn is_given(&self) -> bool {
+    pub fn is_accepted(&self) -> bool {
         self.accepted_at > 0
+    }
+
+    /// Whether a thaw has ended by `at` (and not been folded into the allocation yet).
+    #[must_use]
+    pub fn thaw_matured(&self, at: Timestamp) -> bool {
+        #[cfg(not(settlement_mutant = "thaw_immediate"))]
+        let ended = at >= self.thaw.ends_at;
+        #[cfg(settlement_mutant = "thaw_immediate")]
+        let ended = {
+            let _ = at;
+            true
+        };
+        self.thaw.amount > 0 && ended
+    }
+
+    /// The most the provider's cumulative amount may reach at `at`, given `released`, what it was paid so
+    /// far: the allocation, or once a thaw has ended, the allocation less the thaw (never below
+    /// `released`).
+    #[must_use]
+    pub fn limit(&self, released: Balance, at: Timestamp) -> Balance {
+        if self.thaw_matured(at) {
+            self.allocation.saturating_sub(self.thaw.amount).max(released)
+        } else {
+            self.allocation
+        }
+    }
+
+    /// Folds an ended thaw into the allocation; returns what it moved back to the job's unallocated
+    /// funds (the thaw, less what the provider was paid above the lowered allocation). Leaves every
+    /// [`Slot::limit`] from `at` on unchanged.
+    pub fn fold_thaw(&mut self, released: Balance, at: Timestamp) -> Balance {
+        if !self.thaw_matured(at) {
+            return 0;
+        }
+        let kept = self.limit(released, at);
+        let moved = self.allocation.saturating_sub(kept);
+        self.allocation = kept;
+        self.thaw = Thaw::default();
+        moved
     }
 }
 
@@ -49,8 +105,9 @@ pub struct Job<A> {
     pub consumer: A,
     /// The providers that may be paid (1 to [`MAX_PROVIDERS`]).
     pub providers: Vec<A>,
-    /// Each provider's consent, in the order of `providers` (same length, fixed at opening).
-    pub acceptances: Vec<Acceptance>,
+    /// Each provider's consent, slash bound and allocation, in the order of `providers` (same length,
+    /// fixed at opening).
+    pub slots: Vec<Slot>,
     /// The ed25519 key whose signatures release funds.
     pub payer_key: PublicKey,
     /// The only account that may resolve this job's disputes: the escrow's arbiter when the job opened,
@@ -65,6 +122,9 @@ pub struct Job<A> {
     pub slash_bps: u16,
     /// Everything deposited so far (opening deposit plus top-ups).
     pub deposit: Balance,
+    /// The part of the deposit allocated to no provider (plus what ended thaws moved back, once folded):
+    /// the consumer may allocate it at once.
+    pub unallocated: Balance,
     /// Everything released to providers so far, gross (provider net plus treasury fee).
     pub released: Balance,
     /// When the job was opened (ms since the Unix epoch).
@@ -99,17 +159,28 @@ impl<A: PartialEq> Job<A> {
         self.providers.contains(who)
     }
 
-    /// `who`'s consent to the job, if it is one of its providers.
+    /// The index of `who` among the job's providers.
     #[must_use]
-    pub fn acceptance(&self, who: &A) -> Option<Acceptance> {
-        let i = self.providers.iter().position(|p| p == who)?;
-        Some(self.acceptances.get(i).copied().unwrap_or_default())
+    pub fn index_of(&self, who: &A) -> Option<usize> {
+        self.providers.iter().position(|p| p == who)
+    }
+
+    /// `who`'s slot on the job, if it is one of its providers.
+    #[must_use]
+    pub fn slot(&self, who: &A) -> Option<Slot> {
+        self.slots.get(self.index_of(who)?).copied()
     }
 
     /// Whether `who` is one of the job's providers and accepted it.
     #[must_use]
     pub fn has_accepted(&self, who: &A) -> bool {
-        self.acceptance(who).is_some_and(|a| a.is_given())
+        self.slot(who).is_some_and(|s| s.is_accepted())
+    }
+
+    /// The most `who`'s cumulative amount may reach at `at`, given `released` (0 if not a provider).
+    #[must_use]
+    pub fn limit(&self, who: &A, released: Balance, at: Timestamp) -> Balance {
+        self.slot(who).map_or(0, |s| s.limit(released, at))
     }
 }
 

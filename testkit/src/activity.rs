@@ -61,7 +61,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
 
     let expires_at = now_ms() + 120_000;
     let req = OpenJob {
-        providers: vec![account_of(&p1), account_of(&p2)],
+        providers: vec![(account_of(&p1), 30 * UNIT), (account_of(&p2), 20 * UNIT)],
         payer_key: payer(1).verifying_key().to_bytes(),
         terms_hash: [7; 32],
         expires_at,
@@ -70,7 +70,7 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
     let job = opened.value;
     events.extend(opened.events);
     events.extend(crate::accept_all(m, job, &[&p1, &p2]).await?);
-    events.extend(e.top_up(&consumer, job, 10 * UNIT).await?.events);
+    events.extend(e.top_up(&consumer, job, 10 * UNIT, None).await?.events);
     let key = payer(1);
     let (r, s) = signed_receipt(m, &key, job, account_of(&p1), 7 * UNIT + 3, 1);
     events.extend(e.release(&p1, &r, &s).await?.events);
@@ -79,6 +79,9 @@ pub async fn every_kind(m: &Market, tag: &str) -> TestResult<Activity> {
         signed_receipt(m, &key, job, account_of(&p2), 3 * UNIT + 1, 1),
     ];
     events.extend(e.release_many(&p2, &batch).await?.events);
+    // The consumer allocates part of its top-up to p1 at once, and starts lowering p2's allocation.
+    events.extend(e.allocate(&consumer, job, account_of(&p1), 5 * UNIT).await?.events);
+    events.extend(e.thaw(&consumer, job, account_of(&p2), UNIT).await?.events);
     events.extend(e.dispute(&consumer, job, account_of(&p2), [9; 32]).await?.events);
     events.extend(e.resolve_dispute(&m.arbiter, job, account_of(&p2), 20 * UNIT).await?.events);
     events.extend(e.claim(&p1).await?.events);

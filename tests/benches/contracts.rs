@@ -40,7 +40,7 @@ async fn main() -> TestResult {
         terms_hash: [1; 32],
         expires_at: now_ms() + 600_000,
     };
-    let opened = m.escrow.open_job(&consumer, 1_000 * UNIT, &request(vec![p])).await?;
+    let opened = m.escrow.open_job(&consumer, 1_000 * UNIT, &request(vec![(p, 1_000 * UNIT)])).await?;
     rows.push(row("open_job (1 provider)", &opened.dry_run));
     let job = opened.value;
     let accepted = m.escrow.accept_job(&provider, job, 0, u128::MAX).await?;
@@ -52,12 +52,16 @@ async fn main() -> TestResult {
     let (r, s) = signed_receipt(&m, &key, job, p, 20 * UNIT, 2);
     let later = m.escrow.release(&consumer, &r, &s).await?;
     rows.push(row("release (later receipt)", &later.dry_run));
+    let topped = m.escrow.top_up(&consumer, job, 10 * UNIT, None).await?;
+    rows.push(row("top_up (to the unallocated funds)", &topped.dry_run));
+    rows.push(row("allocate", &m.escrow.allocate(&consumer, job, p, 5 * UNIT).await?.dry_run));
+    rows.push(row("thaw", &m.escrow.thaw(&consumer, job, p, UNIT).await?.dry_run));
 
     // Many jobs in one extrinsic: one receipt each.
     let batch = 20u64;
     let mut receipts = Vec::new();
     for _ in 0..batch {
-        let id = m.escrow.open_job(&consumer, 10 * UNIT, &request(vec![p])).await?.value;
+        let id = m.escrow.open_job(&consumer, 10 * UNIT, &request(vec![(p, 10 * UNIT)])).await?.value;
         m.escrow.accept_job(&provider, id, 0, u128::MAX).await?;
         receipts.push(signed_receipt(&m, &key, id, p, UNIT, 1));
     }

@@ -22,9 +22,10 @@ async fn staked_provider(m: &Market, uri: &str) -> TestResult<Keypair> {
     Ok(p)
 }
 
-fn job_request(providers: &[&Keypair], payer_seed: u8, lasts_ms: u64) -> OpenJob<AccountId> {
+/// A job naming `providers`, each allocated `each`.
+fn job_request(providers: &[&Keypair], each: u128, payer_seed: u8, lasts_ms: u64) -> OpenJob<AccountId> {
     OpenJob {
-        providers: providers.iter().map(|p| account_of(p)).collect(),
+        providers: providers.iter().map(|p| (account_of(p), each)).collect(),
         payer_key: payer(payer_seed).verifying_key().to_bytes(),
         terms_hash: [0xAB; 32],
         expires_at: now_ms() + lasts_ms,
@@ -46,7 +47,7 @@ async fn a_job_streams_receipts_settles_once_and_everyone_is_paid() -> TestResul
     let consumer = funded(&chain, "//ConsumerA", 10_000 * UNIT).await?;
     let deposit = 1_000 * UNIT;
 
-    let opened = m.escrow.open_job(&consumer, deposit, &job_request(&[&provider], 1, 600_000)).await?;
+    let opened = m.escrow.open_job(&consumer, deposit, &job_request(&[&provider], deposit, 1, 600_000)).await?;
     let job = opened.value;
     accept_all(&m, job, &[&provider]).await?;
     assert!(matches!(opened.events[0], Event::JobOpened { job_id, deposit: d, .. } if job_id == job && d == deposit));
@@ -118,10 +119,11 @@ async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -
     let provider = staked_provider(&m, "//ProviderB").await?;
     let other_provider = staked_provider(&m, "//ProviderB2").await?;
     let consumer = funded(&chain, "//ConsumerB", 10_000 * UNIT).await?;
-    let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&provider], 2, 600_000)).await?.value;
+    let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&provider], 100 * UNIT, 2, 600_000)).await?.value;
     accept_all(&m, job, &[&provider]).await?;
     // A second job of the same consumer and payer key, for another provider.
-    let other_job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&other_provider], 2, 600_000)).await?.value;
+    let other_job =
+        m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&other_provider], 100 * UNIT, 2, 600_000)).await?.value;
     accept_all(&m, other_job, &[&other_provider]).await?;
     let key = payer(2);
     let p = account_of(&provider);
@@ -164,7 +166,7 @@ async fn b_bad_receipts_are_refused_each_with_its_own_error_and_move_nothing() -
         settlement::Error::CumulativeNotIncreasing,
     ));
     let (r, sig) = signed_receipt(&m, &key, job, p, 101 * UNIT, 6);
-    cases.push(("over the escrow", r, sig, settlement::Error::ExceedsEscrow));
+    cases.push(("over its allocation", r, sig, settlement::Error::ExceedsAllocation));
 
     let snapshot = || async {
         let e = &m.escrow;
@@ -196,7 +198,11 @@ async fn c_dispute_slashes_stake_lowers_reputation_and_unbonding_cannot_escape()
     let consumer = funded(&chain, "//ConsumerC", 10_000 * UNIT).await?;
     let p = account_of(&provider);
     // Twice the stake escrowed: the provider's slash bound on the job (all of it) is above its stake.
-    let job = m.escrow.open_job(&consumer, 2 * m.min_stake, &job_request(&[&provider], 3, 3_000)).await?.value;
+    let job = m
+        .escrow
+        .open_job(&consumer, 2 * m.min_stake, &job_request(&[&provider], 2 * m.min_stake, 3, 3_000))
+        .await?
+        .value;
     accept_all(&m, job, &[&provider]).await?;
 
     m.escrow.dispute(&consumer, job, p, [0xEE; 32]).await?;
@@ -239,9 +245,9 @@ async fn d_refund_after_expiry_returns_the_unreleased_remainder() -> TestResult 
     let m = deploy(&chain).await?;
     let provider = staked_provider(&m, "//ProviderD").await?;
     let consumer = funded(&chain, "//ConsumerD", 10_000 * UNIT).await?;
-    let job = m.escrow.open_job(&consumer, 80 * UNIT, &job_request(&[&provider], 4, 4_000)).await?.value;
+    let job = m.escrow.open_job(&consumer, 80 * UNIT, &job_request(&[&provider], 80 * UNIT, 4, 4_000)).await?.value;
     accept_all(&m, job, &[&provider]).await?;
-    m.escrow.top_up(&consumer, job, 20 * UNIT).await?;
+    m.escrow.top_up(&consumer, job, 20 * UNIT, Some(account_of(&provider))).await?;
     let (r, sig) = signed_receipt(&m, &payer(4), job, account_of(&provider), 30 * UNIT, 1);
     m.escrow.release(&provider, &r, &sig).await?;
     assert_eq!(escrow_error(m.escrow.refund(&consumer, job).await), settlement::Error::JobNotEnded);
@@ -258,30 +264,99 @@ async fn d_refund_after_expiry_returns_the_unreleased_remainder() -> TestResult 
     Ok(())
 }
 
+/// The hot standby takes over through an allocation (G2): the primary holds the whole deposit; the
+/// consumer thaws what the primary was not paid, and the primary may still settle against it until the
+/// thaw ends; then the consumer allocates what the thaw freed to the standby, which is paid by its own
+/// receipts. A receipt of the primary cannot be moved to the standby.
 #[tokio::test]
-async fn e_hot_standby_takes_over_and_is_paid_by_its_own_receipts() -> TestResult {
+async fn e_hot_standby_takes_over_through_an_allocation() -> TestResult {
     let (_node, chain) = DevNode::start().await?;
     let m = deploy(&chain).await?;
     let primary = staked_provider(&m, "//Primary").await?;
     let standby = staked_provider(&m, "//Standby").await?;
     let consumer = funded(&chain, "//ConsumerE", 10_000 * UNIT).await?;
-    let job = m.escrow.open_job(&consumer, 100 * UNIT, &job_request(&[&primary, &standby], 5, 600_000)).await?.value;
+    let request = OpenJob {
+        providers: vec![(account_of(&primary), 100 * UNIT), (account_of(&standby), 0)],
+        ..job_request(&[], 0, 5, 600_000)
+    };
+    let job = m.escrow.open_job(&consumer, 100 * UNIT, &request).await?.value;
     accept_all(&m, job, &[&primary, &standby]).await?;
     let key = payer(5);
     let (r1, s1) = signed_receipt(&m, &key, job, account_of(&primary), 30 * UNIT, 3);
-    // The standby's stream starts at its own sequence 1 and its own cumulative; both settle in one call.
-    let (r2, s2) = signed_receipt(&m, &key, job, account_of(&standby), 50 * UNIT, 1);
-    let both = m.escrow.release_many(&m.owner, &[(r1, s1), (r2, s2)]).await?;
-    assert_eq!(both.value, vec![Ok(fee::split(30 * UNIT, 500)), Ok(fee::split(50 * UNIT, 500))]);
+    m.escrow.release(&m.owner, &r1, &s1).await?;
+    // The standby has no allocation yet: nothing of the deposit is its to draw on.
+    let (early, early_sig) = signed_receipt(&m, &key, job, account_of(&standby), UNIT, 1);
+    let refused = m.escrow.release(&m.owner, &early, &early_sig).await;
+    assert_eq!(escrow_error(refused), settlement::Error::ExceedsAllocation);
+
+    // The primary stops answering: the consumer thaws the 70 it was not paid. Until the thaw ends the
+    // primary may still settle against its whole allocation (here 40 more).
+    let thaw = m.escrow.thaw(&consumer, job, account_of(&primary), 70 * UNIT).await?;
+    // The end as the block recorded it (the answer is the dry-run's, a block earlier).
+    let ends_at = thaw
+        .event(|e| match e {
+            Event::ThawStarted { ends_at, .. } => Some(*ends_at),
+            _ => None,
+        })
+        .expect("ThawStarted");
+    let (r2, s2) = signed_receipt(&m, &key, job, account_of(&primary), 70 * UNIT, 4);
+    m.escrow.release(&m.owner, &r2, &s2).await?;
+    assert_eq!(
+        escrow_error(m.escrow.allocate(&consumer, job, account_of(&standby), UNIT).await),
+        settlement::Error::InsufficientUnallocated
+    );
+    wait_until(&chain, ends_at).await?;
+    // Ended: the primary keeps what it was paid (70); the 30 it was not paid go to the standby.
+    let (r3, s3) = signed_receipt(&m, &key, job, account_of(&primary), 71 * UNIT, 5);
+    assert_eq!(escrow_error(m.escrow.release(&m.owner, &r3, &s3).await), settlement::Error::ExceedsAllocation);
+    assert_eq!(m.escrow.allocate(&consumer, job, account_of(&standby), 30 * UNIT).await?.value, 30 * UNIT);
+    let (r4, s4) = signed_receipt(&m, &key, job, account_of(&standby), 30 * UNIT, 1);
     // A receipt of the primary cannot be used to pay the standby: the provider is signed.
-    let (mut stolen, stolen_sig) = signed_receipt(&m, &key, job, account_of(&primary), 60 * UNIT, 4);
+    let (mut stolen, stolen_sig) = signed_receipt(&m, &key, job, account_of(&primary), 20 * UNIT, 6);
     stolen.provider = account_of(&standby);
     assert_eq!(escrow_error(m.escrow.release(&m.owner, &stolen, &stolen_sig).await), settlement::Error::BadSignature);
+    m.escrow.release(&m.owner, &r4, &s4).await?;
 
-    assert_eq!(m.escrow.balance_of(account_of(&primary)).await?, fee::split(30 * UNIT, 500).net);
-    assert_eq!(m.escrow.balance_of(account_of(&standby)).await?, fee::split(50 * UNIT, 500).net);
-    assert_eq!(m.escrow.balance_of(account_of(&m.treasury)).await?, 4 * UNIT);
-    assert_eq!(m.escrow.job(job).await?.unwrap().released, 80 * UNIT);
+    assert_eq!(m.escrow.balance_of(account_of(&primary)).await?, fee::split(70 * UNIT, 500).net);
+    assert_eq!(m.escrow.balance_of(account_of(&standby)).await?, fee::split(30 * UNIT, 500).net);
+    assert_eq!(m.escrow.balance_of(account_of(&m.treasury)).await?, 5 * UNIT);
+    assert_eq!(m.escrow.job(job).await?.unwrap().released, 100 * UNIT);
+    Ok(())
+}
+
+/// Attack 2 of "Money rules v2", exactly: job [P, Q], deposit 1 000, Q the consumer's own staked account.
+/// P holds a receipt for the whole deposit (accepted, say, by the gateway). The consumer signs 1 000 for
+/// Q and releases it itself: refused, since Q draws only on its own allocation (0); P's receipt then
+/// settles in full.
+#[tokio::test]
+async fn attack_2_a_standby_the_consumer_controls_cannot_drain_the_deposit() -> TestResult {
+    let (_node, chain) = DevNode::start().await?;
+    let m = deploy(&chain).await?;
+    let p = staked_provider(&m, "//ProviderAttack2").await?;
+    let consumer = funded(&chain, "//ConsumerAttack2", 10_000 * UNIT).await?;
+    let q = funded(&chain, "//ConsumerAttack2Q", 1_000 * UNIT).await?;
+    m.escrow.stake(&q, m.min_stake).await?;
+    let request = OpenJob {
+        providers: vec![(account_of(&p), 1_000 * UNIT), (account_of(&q), 0)],
+        ..job_request(&[], 0, 10, 600_000)
+    };
+    let job = m.escrow.open_job(&consumer, 1_000 * UNIT, &request).await?.value;
+    accept_all(&m, job, &[&p, &q]).await?;
+    let key = payer(10);
+    let held = signed_receipt(&m, &key, job, account_of(&p), 1_000 * UNIT, 1);
+    let (drain, drain_sig) = signed_receipt(&m, &key, job, account_of(&q), 1_000 * UNIT, 1);
+    assert_eq!(
+        escrow_error(m.escrow.release(&consumer, &drain, &drain_sig).await),
+        settlement::Error::ExceedsAllocation
+    );
+    // Raising Q's allocation needs unallocated funds: there are none, and lowering P's takes a thaw.
+    assert_eq!(
+        escrow_error(m.escrow.allocate(&consumer, job, account_of(&q), UNIT).await),
+        settlement::Error::InsufficientUnallocated
+    );
+    let paid = m.escrow.release(&p, &held.0, &held.1).await?;
+    assert_eq!(paid.value, fee::split(1_000 * UNIT, 500));
+    assert_eq!(m.escrow.balance_of(account_of(&q)).await?, 0);
     Ok(())
 }
 
@@ -297,7 +372,8 @@ async fn attack_1_a_low_receipt_with_the_top_sequence_cannot_block_a_higher_one(
     let provider = staked_provider(&m, "//ProviderAttack1").await?;
     let consumer = funded(&chain, "//ConsumerAttack1", 10_000 * UNIT).await?;
     let p = account_of(&provider);
-    let job = m.escrow.open_job(&consumer, 1_000 * UNIT, &job_request(&[&provider], 6, 600_000)).await?.value;
+    let job =
+        m.escrow.open_job(&consumer, 1_000 * UNIT, &job_request(&[&provider], 1_000 * UNIT, 6, 600_000)).await?.value;
     accept_all(&m, job, &[&provider]).await?;
     let key = payer(6);
 
@@ -343,7 +419,7 @@ async fn attack_4_the_owner_cannot_make_itself_arbiter_and_slash_a_providers_sta
     let p = account_of(&provider);
     let owner = account_of(&m.owner);
     // The owner opens a job of its own naming the provider, then announces itself as the arbiter.
-    let job = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 7, 600_000)).await?.value;
+    let job = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 10 * UNIT, 7, 600_000)).await?.value;
     accept_all(&m, job, &[&provider]).await?;
     let change = settlement::SettingsChange { arbiter: Some(owner), ..settlement::SettingsChange::default() };
     let announced = m.escrow.announce_settings(&m.owner, &change).await?;
@@ -370,7 +446,7 @@ async fn attack_4_the_owner_cannot_make_itself_arbiter_and_slash_a_providers_sta
     assert_eq!(escrow_error(m.escrow.resolve_dispute(&m.owner, job, p, stake).await), settlement::Error::Unauthorized);
     assert_eq!(m.escrow.stake_of(p).await?.total(), stake, "the provider's stake is untouched");
     // A job opened now shows its arbiter to the provider before it is named on it.
-    let later = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 7, 600_000)).await?;
+    let later = m.escrow.open_job(&m.owner, 10 * UNIT, &job_request(&[&provider], 10 * UNIT, 7, 600_000)).await?;
     assert!(later.events.iter().any(|e| matches!(e, Event::JobOpened { arbiter, .. } if *arbiter == owner)));
     // The job's own arbiter still decides the old dispute.
     m.escrow.resolve_dispute(&m.arbiter, job, p, 0).await?;
@@ -415,7 +491,7 @@ async fn attack_3_a_strangers_job_cannot_lock_dispute_or_pay_a_provider() -> Tes
     let p = account_of(&provider);
     // A stranger opens a 1-planck job naming the provider, with about the longest expiry allowed.
     let lasts = TEST_TIMING.max_job_duration - 60_000;
-    let job = m.escrow.open_job(&stranger, 1, &job_request(&[&provider], 8, lasts)).await?.value;
+    let job = m.escrow.open_job(&stranger, 1, &job_request(&[&provider], 1, 8, lasts)).await?.value;
     let stake = m.escrow.stake_of(p).await?;
     assert_eq!((stake.locked_until, stake.pending_disputes), (0, 0), "naming the provider locked nothing");
     // Disputing it, or paying through it, is refused: the provider never accepted the job.
@@ -448,7 +524,7 @@ async fn g6_releases_charge_their_submitter_no_storage_deposit_and_claims_refund
         providers.push(staked_provider(&m, name).await?);
     }
     let refs: Vec<&Keypair> = providers.iter().collect();
-    let job = m.escrow.open_job(&consumer, 300 * UNIT, &job_request(&refs, 9, 600_000)).await?.value;
+    let job = m.escrow.open_job(&consumer, 300 * UNIT, &job_request(&refs, 100 * UNIT, 9, 600_000)).await?.value;
     // Each provider pays for its own records when it accepts (its lane, its balance, its reputation).
     for p in &providers {
         let accepted = m.escrow.accept_job(p, job, 0, u128::MAX).await?;

@@ -36,6 +36,8 @@ const TRANSACTIONS = [
   'open_job',
   'accept_job',
   'top_up',
+  'allocate',
+  'thaw',
   'release',
   'release_many',
   'complete',
@@ -175,23 +177,41 @@ describe('call data', () => {
     );
   });
 
-  test('open_job(Vec<AccountId>, [u8;32], [u8;32], Timestamp) takes SS58 addresses', () => {
+  test('open_job(Vec<(AccountId, Balance)>, [u8;32], [u8;32], Timestamp) takes SS58 addresses and allocations', () => {
     const open = abi.findMessage('open_job');
     const payerKey = fill(32, 0x11);
     const termsHash = fill(32, 0x22);
     const expiresAt = 1_700_000_000_000n;
+    const primary = 2n ** 100n + 7n; // past u64: the allocation is a u128
     const data = encodeCall(
       open,
-      [[encodeAddress(alice, 42), bob], payerKey, termsHash, expiresAt],
-      1 + 2 * 32 + 32 + 32 + 8
+      [[[encodeAddress(alice, 42), primary], [bob, 0]], payerKey, termsHash, expiresAt],
+      1 + 2 * (32 + 16) + 32 + 32 + 8
     );
-    assert.equal(hex(data.subarray(4)), hex(cat([0x08], alice, bob, payerKey, termsHash, le(expiresAt, 8))));
+    assert.equal(
+      hex(data.subarray(4)),
+      hex(cat([0x08], alice, le(primary, 16), bob, le(0, 16), payerKey, termsHash, le(expiresAt, 8)))
+    );
 
     // And back, as a wallet shows a pending call.
-    const decoded = abi.decodeMessage(open.toU8a([[alice, bob], payerKey, termsHash, expiresAt]));
+    const decoded = abi.decodeMessage(open.toU8a([[[alice, primary], [bob, 0]], payerKey, termsHash, expiresAt]));
     assert.equal(decoded.message.identifier, 'open_job');
-    assert.deepEqual(decoded.args[0].map((a) => hex(a.toU8a())), [hex(alice), hex(bob)]);
+    assert.deepEqual(decoded.args[0].map(([a]) => hex(a.toU8a())), [hex(alice), hex(bob)]);
+    assert.deepEqual(decoded.args[0].map(([, x]) => x.toBigInt()), [primary, 0n]);
     assert.equal(decoded.args[3].toBigInt(), expiresAt);
+  });
+
+  test('top_up(JobId, Option<AccountId>), allocate and thaw(JobId, AccountId, Balance)', () => {
+    const topUp = abi.findMessage('top_up');
+    assert.equal(hex(encodeCall(topUp, [9, null], 8 + 1).subarray(4)), hex(cat(le(9, 8), [0])));
+    // An Option<AccountId> as SS58 (a raw Uint8Array would be read as already length-prefixed).
+    const to = encodeAddress(bob, 42);
+    assert.equal(hex(encodeCall(topUp, [9, to], 8 + 1 + 32).subarray(4)), hex(cat(le(9, 8), [1], bob)));
+    for (const label of ['allocate', 'thaw']) {
+      const message = abi.findMessage(label);
+      const data = encodeCall(message, [9, encodeAddress(bob, 42), 2n ** 70n], 8 + 32 + 16);
+      assert.equal(hex(data.subarray(4)), hex(cat(le(9, 8), bob, le(2n ** 70n, 16))), label);
+    }
   });
 
   const receipt = {
@@ -327,7 +347,7 @@ describe('return types', () => {
     assert.ok(errorSpec, 'no settlement::error::Error in the metadata types');
     const variants = errorSpec.type.def.variant.variants;
     const names = variants.map((v) => v.name);
-    for (const name of ['Unauthorized', 'Paused', 'ReceiptExpired', 'BadSignature', 'Replayed', 'ExceedsEscrow', 'WrongChain', 'WrongContract', 'NothingToClaim', 'TransferFailed']) {
+    for (const name of ['Unauthorized', 'Paused', 'ReceiptExpired', 'BadSignature', 'Replayed', 'ExceedsEscrow', 'WrongChain', 'WrongContract', 'NothingToClaim', 'TransferFailed', 'ExceedsAllocation', 'InsufficientUnallocated', 'InsufficientAllocation', 'ThawPending']) {
       assert.ok(names.includes(name), `Error lacks ${name}`);
     }
 

@@ -269,7 +269,8 @@ impl Escrow {
 
     // ------------------------------------------------------------------ messages
 
-    /// Opens a job funded with `deposit`.
+    /// Opens a job funded with `deposit`, each of `req.providers` with its allocation (together at most the
+    /// deposit; the rest stays unallocated).
     pub async fn open_job(
         &self,
         consumer: &Keypair,
@@ -280,8 +281,8 @@ impl Escrow {
         self.exec(consumer, deposit, "open_job", args).await
     }
 
-    /// A provider named on a job accepts it (the job holding at least `min_funds`; one dispute slashing
-    /// at most `max_slash`); the answer is the slash bound fixed for it.
+    /// A provider named on a job accepts it (its allocation at least `min_funds`; one dispute slashing at
+    /// most `max_slash`); the answer is the slash bound fixed for it.
     pub async fn accept_job(
         &self,
         provider: &Keypair,
@@ -292,9 +293,39 @@ impl Escrow {
         self.exec(provider, 0, "accept_job", (job_id, min_funds, max_slash)).await
     }
 
-    /// Adds `amount` to a job.
-    pub async fn top_up(&self, consumer: &Keypair, job_id: JobId, amount: u128) -> Result<Submitted<()>> {
-        self.exec(consumer, amount, "top_up", job_id).await
+    /// Adds `amount` to a job: to `to`'s allocation at once, or to the job's unallocated funds.
+    pub async fn top_up(
+        &self,
+        consumer: &Keypair,
+        job_id: JobId,
+        amount: u128,
+        to: Option<AccountId>,
+    ) -> Result<Submitted<()>> {
+        self.exec(consumer, amount, "top_up", (job_id, to)).await
+    }
+
+    /// Raises `provider`'s allocation on a job by `amount` at once, from its unallocated funds; the
+    /// answer is the new allocation.
+    pub async fn allocate(
+        &self,
+        consumer: &Keypair,
+        job_id: JobId,
+        provider: AccountId,
+        amount: u128,
+    ) -> Result<Submitted<u128>> {
+        self.exec(consumer, 0, "allocate", (job_id, provider, amount)).await
+    }
+
+    /// Starts lowering `provider`'s allocation on a job by `amount`; the answer is when the thaw ends
+    /// (the dry-run's: read `ThawStarted` for the block's own).
+    pub async fn thaw(
+        &self,
+        consumer: &Keypair,
+        job_id: JobId,
+        provider: AccountId,
+        amount: u128,
+    ) -> Result<Submitted<u64>> {
+        self.exec(consumer, 0, "thaw", (job_id, provider, amount)).await
     }
 
     /// Settles one signed receipt.

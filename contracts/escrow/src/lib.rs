@@ -12,6 +12,143 @@
 #[cfg(test)]
 mod tests;
 
+/// Depositing events from bytes encoded once, by one code path for all of them (see `escrow::emit`),
+/// instead of one `ink::env::emit_event` per event type: it keeps the Wasm within its budget.
+mod encoded {
+    /// A settlement event's SCALE encoding: room for the largest (`JobOpened` naming four providers, 359
+    /// bytes with its variant index).
+    pub struct Data {
+        bytes: [u8; 512],
+        len: usize,
+    }
+
+    impl Default for Data {
+        fn default() -> Self {
+            Self { bytes: [0; 512], len: 0 }
+        }
+    }
+
+    impl Data {
+        /// The bytes written so far.
+        pub fn bytes(&self) -> &[u8] {
+            self.bytes.get(..self.len).unwrap_or_default()
+        }
+    }
+
+    impl scale::Output for Data {
+        /// Appends `bytes`.
+        fn write(&mut self, bytes: &[u8]) {
+            let end = self.len.saturating_add(bytes.len());
+            match self.bytes.get_mut(self.len..end) {
+                Some(room) => room.copy_from_slice(bytes),
+                None => panic!("event data over 512 bytes"),
+            }
+            self.len = end;
+        }
+    }
+
+    /// An event's topics as `seal_deposit_event` takes them: the SCALE encoding of a `Vec<[u8; 32]>` (a
+    /// one-byte compact count, then each topic).
+    pub struct Topics {
+        bytes: [u8; 1 + 4 * 32],
+        len: usize,
+    }
+
+    impl Topics {
+        /// `signature`, then each of `others` that is there.
+        pub fn new(signature: [u8; 32], others: [Option<[u8; 32]>; 3]) -> Self {
+            let mut bytes = [0; 1 + 4 * 32];
+            let mut count = 0_u8;
+            let all = core::iter::once(signature).chain(others.into_iter().flatten());
+            for (slot, topic) in bytes[1..].chunks_exact_mut(32).zip(all) {
+                slot.copy_from_slice(&topic);
+                count = count.saturating_add(1);
+            }
+            // The compact encoding of a count below 64: the count shifted left by two.
+            bytes[0] = count.saturating_mul(4);
+            Self { bytes, len: usize::from(count).saturating_mul(32).saturating_add(1) }
+        }
+
+        /// The encoded topics.
+        pub fn bytes(&self) -> &[u8] {
+            self.bytes.get(..self.len).unwrap_or_default()
+        }
+    }
+
+    /// Deposits an event with `topics` and SCALE-encoded `data`.
+    #[cfg(not(feature = "std"))]
+    pub fn deposit(topics: &Topics, data: &[u8]) {
+        use pallet_contracts_uapi::{HostFn, HostFnImpl};
+        HostFnImpl::deposit_event(topics.bytes(), data);
+    }
+
+    /// Deposits an event with `topics` and SCALE-encoded `data`. Off chain, ink!'s test engine records
+    /// only what `ink::env::emit_event` emits: the topics are decoded back, for an event type that pushes
+    /// them as they are.
+    #[cfg(feature = "std")]
+    pub fn deposit(topics: &Topics, data: &[u8]) {
+        use ink::env::DefaultEnvironment as E;
+        let list = <Vec<[u8; 32]> as scale::Decode>::decode(&mut topics.bytes()).expect("topics decode");
+        let mut all = [[0; 32]; 4];
+        for (slot, topic) in all.iter_mut().zip(&list) {
+            *slot = *topic;
+        }
+        let topics = &all;
+        match list.len() {
+            1 => ink::env::emit_event::<E, _>(off_chain::Encoded::<1> { topics, data }),
+            2 => ink::env::emit_event::<E, _>(off_chain::Encoded::<2> { topics, data }),
+            3 => ink::env::emit_event::<E, _>(off_chain::Encoded::<3> { topics, data }),
+            _ => ink::env::emit_event::<E, _>(off_chain::Encoded::<4> { topics, data }),
+        }
+    }
+
+    #[cfg(feature = "std")]
+    mod off_chain {
+        use ink::env::event::{state, TopicsBuilder, TopicsBuilderBackend};
+        use ink::env::Environment;
+
+        /// An event whose topics (the first `N`, the signature first) and data are encoded already.
+        pub struct Encoded<'a, const N: usize> {
+            pub topics: &'a [[u8; 32]; 4],
+            pub data: &'a [u8],
+        }
+
+        impl<const N: usize> scale::Encode for Encoded<'_, N> {
+            fn size_hint(&self) -> usize {
+                self.data.len()
+            }
+            fn encode_to<T: scale::Output + ?Sized>(&self, dest: &mut T) {
+                dest.write(self.data);
+            }
+        }
+
+        macro_rules! encoded_event {
+            ($($n:literal => [$($i:literal),*];)*) => {$(
+                impl ink::env::Event for Encoded<'_, $n> {
+                    type RemainingTopics = [state::HasRemainingTopics; $n];
+                    // The signature is the first of `topics`.
+                    const SIGNATURE_TOPIC: Option<[u8; 32]> = None;
+
+                    fn topics<E, B>(&self, builder: TopicsBuilder<state::Uninit, E, B>) -> B::Output
+                    where
+                        E: Environment,
+                        B: TopicsBuilderBackend<E>,
+                    {
+                        builder.build::<Self>()$(.push_topic(Some(&self.topics[$i])))*.finish()
+                    }
+                }
+            )*};
+        }
+
+        encoded_event! {
+            1 => [0];
+            2 => [0, 1];
+            3 => [0, 1, 2];
+            4 => [0, 1, 2, 3];
+        }
+    }
+}
+
 /// The escrow contract.
 #[ink::contract]
 pub mod escrow {
@@ -49,6 +186,8 @@ pub mod escrow {
         pub consumer: AccountId,
         /// Who may be paid.
         pub providers: Vec<AccountId>,
+        /// Each provider's allocation, in the order of `providers`.
+        pub allocations: Vec<Balance>,
         /// Deposited in total so far.
         pub deposit: Balance,
         /// The ed25519 key that signs receipts.
@@ -75,7 +214,7 @@ pub mod escrow {
         #[ink(topic)]
         /// The provider.
         pub provider: AccountId,
-        /// What the job held when it accepted.
+        /// Its allocation when it accepted.
         pub funds: Balance,
         /// The most one dispute on this job may slash.
         pub max_slash: Balance,
@@ -96,6 +235,45 @@ pub mod escrow {
         pub amount: Balance,
         /// Deposited in total so far.
         pub deposit: Balance,
+    }
+
+    /// The consumer raised a provider's allocation, at once, from the job's unallocated funds.
+    #[ink(event)]
+    pub struct Allocated {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// The amount moved by this change.
+        pub amount: Balance,
+        /// The provider's allocation after the change.
+        pub allocation: Balance,
+        /// The job's unallocated funds after the change (ended thaws folded in).
+        pub unallocated: Balance,
+    }
+
+    /// The consumer started lowering a provider's allocation: it stays payable in full until `ends_at`,
+    /// then drops by `amount` (never below what the provider was paid).
+    #[ink(event)]
+    pub struct ThawStarted {
+        #[ink(topic)]
+        /// The job.
+        pub job_id: JobId,
+        #[ink(topic)]
+        /// The job's consumer.
+        pub consumer: AccountId,
+        #[ink(topic)]
+        /// The provider.
+        pub provider: AccountId,
+        /// How much the allocation drops by.
+        pub amount: Balance,
+        /// When it drops.
+        pub ends_at: Timestamp,
     }
 
     /// A receipt was settled: `net` credited to the provider, `fee` to the treasury.
@@ -349,84 +527,80 @@ pub mod escrow {
         }
     }
 
-    fn emit(event: Event<AccountId>) {
-        use ink::env::emit_event;
-        type E = ink::env::DefaultEnvironment;
-        match event {
-            Event::JobOpened {
-                job_id,
-                consumer,
-                providers,
-                deposit,
-                payer_key,
-                terms_hash,
-                fee_bps,
-                slash_bps,
-                arbiter,
-                expires_at,
-            } => emit_event::<E, _>(JobOpened {
-                job_id,
-                consumer,
-                providers,
-                deposit,
-                payer_key,
-                terms_hash,
-                fee_bps,
-                slash_bps,
-                arbiter,
-                expires_at,
-            }),
-            Event::JobAccepted { job_id, provider, funds, max_slash, locked_until } => {
-                emit_event::<E, _>(JobAccepted { job_id, provider, funds, max_slash, locked_until })
-            }
-            Event::ToppedUp { job_id, consumer, amount, deposit } => {
-                emit_event::<E, _>(ToppedUp { job_id, consumer, amount, deposit })
-            }
-            Event::Released { job_id, consumer, provider, cumulative, units, sequence, amount, fee, net } => {
-                emit_event::<E, _>(Released {
-                    job_id,
-                    consumer,
-                    provider,
-                    cumulative,
-                    units,
-                    sequence,
-                    amount,
-                    fee,
-                    net,
-                })
-            }
-            Event::JobCompleted { job_id, consumer, ends_at } => {
-                emit_event::<E, _>(JobCompleted { job_id, consumer, ends_at })
-            }
-            Event::Refunded { job_id, consumer, amount } => emit_event::<E, _>(Refunded { job_id, consumer, amount }),
-            Event::Claimed { account, amount } => emit_event::<E, _>(Claimed { account, amount }),
-            Event::Staked { provider, amount, active } => emit_event::<E, _>(Staked { provider, amount, active }),
-            Event::Unbonding { provider, amount, unbonding, unlock_at } => {
-                emit_event::<E, _>(Unbonding { provider, amount, unbonding, unlock_at })
-            }
-            Event::Withdrawn { provider, amount } => emit_event::<E, _>(Withdrawn { provider, amount }),
-            Event::DisputeOpened { job_id, consumer, provider, reason, resolve_by } => {
-                emit_event::<E, _>(DisputeOpened { job_id, consumer, provider, reason, resolve_by })
-            }
-            Event::DisputeResolved { job_id, consumer, provider, slashed } => {
-                emit_event::<E, _>(DisputeResolved { job_id, consumer, provider, slashed })
-            }
-            Event::ReputationChanged { provider, reputation, score } => {
-                emit_event::<E, _>(ReputationChanged { provider, reputation, score })
-            }
-            Event::OwnershipTransferStarted { owner, pending } => {
-                emit_event::<E, _>(OwnershipTransferStarted { owner, pending })
-            }
-            Event::OwnershipTransferred { previous, owner } => {
-                emit_event::<E, _>(OwnershipTransferred { previous, owner })
-            }
-            Event::SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at } => {
-                emit_event::<E, _>(SettingsAnnounced { treasury, arbiter, fee_bps, min_stake, slash_bps, effective_at })
-            }
-            Event::SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused } => {
-                emit_event::<E, _>(SettingsChanged { treasury, arbiter, fee_bps, min_stake, slash_bps, paused })
-            }
+    /// The signature topic of each ink! event, at the index of the settlement event of the same name.
+    const SIGNATURES: [[u8; 32]; 19] = [
+        signature::<JobOpened>(),
+        signature::<JobAccepted>(),
+        signature::<ToppedUp>(),
+        signature::<Allocated>(),
+        signature::<ThawStarted>(),
+        signature::<Released>(),
+        signature::<JobCompleted>(),
+        signature::<Refunded>(),
+        signature::<Claimed>(),
+        signature::<Staked>(),
+        signature::<Unbonding>(),
+        signature::<Withdrawn>(),
+        signature::<DisputeOpened>(),
+        signature::<DisputeResolved>(),
+        signature::<ReputationChanged>(),
+        signature::<OwnershipTransferStarted>(),
+        signature::<OwnershipTransferred>(),
+        signature::<SettingsAnnounced>(),
+        signature::<SettingsChanged>(),
+    ];
+
+    const fn signature<Ev: ink::env::Event>() -> [u8; 32] {
+        match Ev::SIGNATURE_TOPIC {
+            Some(topic) => topic,
+            None => [0; 32],
         }
+    }
+
+    /// Emits a settlement event as the ink! event of the same name: the same topics (its signature, then
+    /// its `#[ink(topic)]` fields: the job, then the consumer or the account concerned, then the
+    /// provider) and the same data (its fields in order) as `ink::env::emit_event` of that struct.
+    pub(crate) fn emit(event: Event<AccountId>) {
+        let mut data = crate::encoded::Data::default();
+        let topics = encode(&event, &mut data);
+        crate::encoded::deposit(&topics, data.bytes().get(1..).unwrap_or_default());
+    }
+
+    /// Writes the SCALE encoding of `event` to `data` (its variant's index, then its fields) and returns
+    /// the topics of its ink! event.
+    pub(crate) fn encode(event: &Event<AccountId>, data: &mut crate::encoded::Data) -> crate::encoded::Topics {
+        let (first, second) = match event {
+            Event::JobOpened { consumer, .. }
+            | Event::ToppedUp { consumer, .. }
+            | Event::JobCompleted { consumer, .. }
+            | Event::Refunded { consumer, .. } => (Some(consumer), None),
+            Event::Allocated { consumer, provider, .. }
+            | Event::ThawStarted { consumer, provider, .. }
+            | Event::Released { consumer, provider, .. }
+            | Event::DisputeOpened { consumer, provider, .. }
+            | Event::DisputeResolved { consumer, provider, .. } => (Some(consumer), Some(provider)),
+            Event::JobAccepted { provider, .. }
+            | Event::Staked { provider, .. }
+            | Event::Unbonding { provider, .. }
+            | Event::Withdrawn { provider, .. }
+            | Event::ReputationChanged { provider, .. } => (Some(provider), None),
+            Event::Claimed { account, .. } => (Some(account), None),
+            Event::OwnershipTransferStarted { owner, pending } => (Some(owner), Some(pending)),
+            Event::OwnershipTransferred { previous, owner } => (Some(previous), Some(owner)),
+            Event::SettingsAnnounced { .. } | Event::SettingsChanged { .. } => (None, None),
+        };
+        scale::Encode::encode_to(event, data);
+        let index = data.bytes().first().copied().unwrap_or_default();
+        let signature = SIGNATURES.get(usize::from(index)).copied().unwrap_or_default();
+        crate::encoded::Topics::new(signature, [event.job_id().map(job_topic), first.map(|a| a.0), second.map(|a| a.0)])
+    }
+
+    /// The topic of a job id: its SCALE encoding, zero-padded to 32 bytes (as ink! pads every topic
+    /// shorter than a hash).
+    fn job_topic(job_id: JobId) -> [u8; 32] {
+        let mut topic = [0; 32];
+        topic[..8].copy_from_slice(&job_id.to_le_bytes());
+        topic
     }
 
     impl Escrow {
@@ -477,13 +651,15 @@ pub mod escrow {
         // ------------------------------------------------------------ jobs
 
         /// Opens a job funded with the transferred value; returns its id. `providers`: 1 to 4 distinct
-        /// accounts; naming them touches nothing of theirs: each must `accept_job` before it can be paid,
-        /// disputed or slashed through the job. `payer_key`: the ed25519 key that will sign the job's
-        /// receipts. `expires_at`: ms since the Unix epoch, within the maximum job duration.
+        /// accounts, each with its allocation (the most its receipts may draw; together at most the
+        /// deposit, the rest stays unallocated); naming them touches nothing of theirs: each must
+        /// `accept_job` before it can be paid, disputed or slashed through the job. `payer_key`: the
+        /// ed25519 key that will sign the job's receipts. `expires_at`: ms since the Unix epoch, within
+        /// the maximum job duration.
         #[ink(message, payable)]
         pub fn open_job(
             &mut self,
-            providers: Vec<AccountId>,
+            providers: Vec<(AccountId, Balance)>,
             payer_key: [u8; 32],
             terms_hash: [u8; 32],
             expires_at: Timestamp,
@@ -493,21 +669,41 @@ pub mod escrow {
             self.market().open_job(caller, deposit, request)
         }
 
-        /// A provider named on the job accepts it: the job must hold at least `min_funds`, and one
-        /// dispute may slash at most `max_slash` (further capped at the job's slash share of what it
-        /// holds). Needs the minimum active stake, and locks it until the job's expiry plus the dispute
-        /// window. Returns the slash bound.
+        /// A provider named on the job accepts it: its allocation must be at least `min_funds`, and one
+        /// dispute may slash at most `max_slash` (further capped at the job's slash share of that
+        /// allocation). Needs the minimum active stake, and locks it until the job's expiry plus the
+        /// dispute window. Returns the slash bound.
         #[ink(message)]
         pub fn accept_job(&mut self, job_id: JobId, min_funds: Balance, max_slash: Balance) -> Result<Balance> {
             let caller = self.env().caller();
             self.market().accept_job(caller, job_id, min_funds, max_slash)
         }
 
-        /// The consumer adds the transferred value to a job that has not ended.
+        /// The consumer adds the transferred value to a job that has not ended: to provider `to`'s
+        /// allocation at once, or (`None`) to the job's unallocated funds.
         #[ink(message, payable)]
-        pub fn top_up(&mut self, job_id: JobId) -> Result<()> {
+        pub fn top_up(&mut self, job_id: JobId, to: Option<AccountId>) -> Result<()> {
             let (caller, amount) = (self.env().caller(), self.env().transferred_value());
-            self.market().top_up(caller, job_id, amount)
+            self.market().top_up(caller, job_id, amount, to)
+        }
+
+        /// The consumer raises `provider`'s allocation by `amount`, at once, from the job's unallocated
+        /// funds (ended thaws included). Returns the new allocation.
+        #[ink(message)]
+        pub fn allocate(&mut self, job_id: JobId, provider: AccountId, amount: Balance) -> Result<Balance> {
+            let caller = self.env().caller();
+            self.market().allocate(caller, job_id, provider, amount)
+        }
+
+        /// The consumer lowers `provider`'s allocation by `amount` through a thaw: the provider is still
+        /// paid against the whole allocation until the returned moment, one thaw period from now (at
+        /// once if it has not accepted the job); then the allocation drops by `amount` (never below what
+        /// it was paid) and the rest returns to the job's unallocated funds. One thaw at a time per
+        /// provider.
+        #[ink(message)]
+        pub fn thaw(&mut self, job_id: JobId, provider: AccountId, amount: Balance) -> Result<Timestamp> {
+            let caller = self.env().caller();
+            self.market().thaw(caller, job_id, provider, amount)
         }
 
         /// Settles a receipt signed by the job's payer key; anyone may submit it. Credits the provider

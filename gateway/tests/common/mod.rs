@@ -50,7 +50,7 @@ pub async fn harness_with(pool: PgPool, adjust: impl FnOnce(Config) -> Config) -
 
 pub async fn open(m: &Market, consumer: &Keypair, provider: &Keypair, payer_seed: u8) -> JobId {
     let req = OpenJob {
-        providers: vec![account_of(provider)],
+        providers: vec![(account_of(provider), DEPOSIT)],
         payer_key: payer(payer_seed).verifying_key().to_bytes(),
         terms_hash: [0; 32],
         expires_at: now_ms() + 600_000,

@@ -4,7 +4,8 @@
 //! Text format: fields separated by a tab, rows ended by a newline, `\N` for NULL, and a backslash
 //! before any backslash, tab, newline or carriage return inside a field. `bytea` goes in as hex
 //! (`\x…`), so its backslash is doubled; a `bytea[]` is an array literal of such values, whose
-//! backslashes the array parser also unescapes.
+//! backslashes the array parser also unescapes; a `numeric[]` is an array literal of decimal digits,
+//! which neither layer escapes.
 
 use std::fmt::Write as _;
 
@@ -62,6 +63,20 @@ impl CopyRows {
             Some(n) => self.num(n),
             None => self.null(),
         }
+    }
+
+    /// A NUMERIC[]: u128s, exactly (digits need no escaping at either layer).
+    pub fn num_list(&mut self, list: &[u128]) -> &mut Self {
+        self.sep();
+        self.text.push('{');
+        for (i, n) in list.iter().enumerate() {
+            if i > 0 {
+                self.text.push(',');
+            }
+            let _ = write!(self.text, "{n}");
+        }
+        self.text.push('}');
+        self
     }
 
     /// A BYTEA.
@@ -174,11 +189,14 @@ mod tests {
         c.end_row();
         c.bytes_list(&[[1u8, 2], [3, 4]]).bytes_list::<[u8; 0]>(&[]);
         c.end_row();
-        assert_eq!(c.rows(), 2);
+        c.num_list(&[0, u128::MAX]).num_list(&[]);
+        c.end_row();
+        assert_eq!(c.rows(), 3);
         assert_eq!(
             c.text,
             "-5\t340282366920938463463374607431768211455\t\\\\xab01\t\\N\tt\ta\\tb\\\\c\\n\n\
-             {\\\\\\\\x0102,\\\\\\\\x0304}\t{}\n"
+             {\\\\\\\\x0102,\\\\\\\\x0304}\t{}\n\
+             {0,340282366920938463463374607431768211455}\t{}\n"
         );
     }
 }

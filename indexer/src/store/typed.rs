@@ -14,10 +14,12 @@ use crate::error::{Error, Result};
 use crate::record::IndexedEvent;
 
 /// Every typed table, each holding one kind (or two close kinds) of event.
-pub const TABLES: [&str; 16] = [
+pub const TABLES: [&str; 18] = [
     "jobs",
     "acceptances",
     "top_ups",
+    "allocations",
+    "thaws",
     "completions",
     "releases",
     "refunds",
@@ -40,6 +42,8 @@ pub enum Val {
     Int(i64),
     /// NUMERIC: any u128, exactly.
     Num(u128),
+    /// NUMERIC[]: u128s, exactly.
+    NumList(Vec<u128>),
     /// BYTEA.
     Bytes(Vec<u8>),
     /// BYTEA, or NULL.
@@ -75,6 +79,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
             job_id,
             consumer,
             providers,
+            allocations,
             deposit,
             payer_key,
             terms_hash,
@@ -88,6 +93,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 "job_id",
                 "consumer",
                 "providers",
+                "allocations",
                 "deposit",
                 "payer_key",
                 "terms_hash",
@@ -100,6 +106,7 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
                 num((*job_id).into()),
                 acc(consumer),
                 Val::BytesList(providers.iter().map(|p| p.to_vec()).collect()),
+                Val::NumList(allocations.clone()),
                 num(*deposit),
                 Val::Bytes(payer_key.to_vec()),
                 Val::Bytes(terms_hash.to_vec()),
@@ -118,6 +125,23 @@ pub fn row_of(event: &Event<AccountId>, treasury: Option<AccountId>) -> Result<R
             "top_ups",
             &["job_id", "consumer", "amount", "deposit"],
             vec![num((*job_id).into()), acc(consumer), num(*amount), num(*deposit)],
+        ),
+        Event::Allocated { job_id, consumer, provider, amount, allocation, unallocated } => (
+            "allocations",
+            &["job_id", "consumer", "provider", "amount", "allocation", "unallocated"],
+            vec![
+                num((*job_id).into()),
+                acc(consumer),
+                acc(provider),
+                num(*amount),
+                num(*allocation),
+                num(*unallocated),
+            ],
+        ),
+        Event::ThawStarted { job_id, consumer, provider, amount, ends_at } => (
+            "thaws",
+            &["job_id", "consumer", "provider", "amount", "ends_at"],
+            vec![num((*job_id).into()), acc(consumer), acc(provider), num(*amount), num((*ends_at).into())],
         ),
         Event::JobCompleted { job_id, consumer, ends_at } => (
             "completions",
@@ -236,6 +260,7 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, prefix: &str, events: &[
             match v {
                 Val::Int(n) => rows.int(*n),
                 Val::Num(n) => rows.num(*n),
+                Val::NumList(x) => rows.num_list(x),
                 Val::Bytes(x) => rows.bytes(x),
                 Val::OptBytes(x) => rows.opt_bytes(x.as_deref()),
                 Val::BytesList(x) => rows.bytes_list(x),

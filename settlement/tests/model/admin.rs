@@ -296,6 +296,9 @@ impl Run {
                     providers.push(PROVIDERS[1]);
                 }
                 let consumer = CONSUMERS[consumer % CONSUMERS.len()];
+                // P is allocated the whole deposit; what matters here is its stake, not its pay.
+                let providers =
+                    providers.into_iter().enumerate().map(|(i, p)| (p, if i == 0 { 1_000 } else { 0 })).collect();
                 let req = OpenJob { providers, payer_key: public(0), terms_hash: TERMS, expires_at: now + duration };
                 let _ = self.market().open_job(consumer, 1_000, req);
             }

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use settlement::memory::MemoryStore;
 use settlement::{Error, Market, OpenJob, Receipt, SettingsChange};
 
-use crate::ops::{Cum, Op, SigKind};
+use crate::ops::{Amt, Cum, Op, SigKind};
 use crate::reference::Model;
 use crate::world::{
     public, sign, Acc, ADMIN_CALLERS, ARBITERS, CONSUMERS, DOMAIN, KEYS, PROVIDERS, REASON, TERMS, TREASURY_CHOICES,
@@ -90,35 +90,64 @@ impl Harness {
                 let expected = m.withdraw(p);
                 agree(op, self.market().withdraw(p), expected)
             }
-            Op::Open { consumer, providers, deposit, duration, key } => {
+            Op::Open { consumer, providers, allocs, deposit, duration, key } => {
                 let consumer = CONSUMERS[consumer % CONSUMERS.len()];
                 let providers: Vec<Acc> = providers.iter().map(|i| PROVIDERS[i % PROVIDERS.len()]).collect();
+                let mut left = *deposit;
+                let allocs: Vec<u128> = (0..providers.len())
+                    .map(|i| {
+                        let a = allocs.get(i).copied().unwrap_or(Amt::Zero).of(left);
+                        left = left.saturating_sub(a);
+                        a
+                    })
+                    .collect();
                 let expires_at = m.now + duration;
-                let expected = m.open(consumer, *deposit, &providers, *key, expires_at);
+                let expected = m.open(consumer, *deposit, &providers, &allocs, *key, expires_at);
+                let providers = providers.into_iter().zip(allocs).collect();
                 let req = OpenJob { providers, payer_key: public(*key), terms_hash: TERMS, expires_at };
                 agree(op, self.market().open_job(consumer, *deposit, req), expected)
             }
             Op::AcceptJob { job, provider, min_funds, max_slash } => {
                 let id = m.job_id(*job);
                 let provider = m.provider(id, *provider);
-                let held = m.jobs.get(&id).map_or(0, |j| j.deposit - j.released);
+                let held = m.jobs.get(&id).map_or(0, |j| j.limit(&provider, m.now));
                 let min_funds = min_funds.of(held);
                 let stake = m.stake_of(&provider);
                 let max_slash = max_slash.of(stake.active + stake.unbonding);
                 let expected = m.accept_job(provider, id, min_funds, max_slash);
                 agree(op, self.market().accept_job(provider, id, min_funds, max_slash), expected)
             }
-            Op::TopUp { job, caller, amount } => {
+            Op::TopUp { job, caller, amount, to } => {
                 let id = m.job_id(*job);
                 let caller = m.consumer_caller(id, *caller);
-                let expected = m.top_up(caller, id, *amount);
-                agree(op, self.market().top_up(caller, id, *amount), expected)
+                let to = to.map(|pick| m.provider(id, pick));
+                let expected = m.top_up(caller, id, *amount, to);
+                agree(op, self.market().top_up(caller, id, *amount, to), expected)
+            }
+            Op::Allocate { job, caller, provider, amount } => {
+                let id = m.job_id(*job);
+                let caller = m.consumer_caller(id, *caller);
+                let provider = m.provider(id, *provider);
+                let amount = amount.of(m.folded(id).map_or(0, |j| j.unallocated));
+                let expected = m.allocate(caller, id, provider, amount);
+                agree(op, self.market().allocate(caller, id, provider, amount), expected)
+            }
+            Op::Thaw { job, caller, provider, amount } => {
+                let id = m.job_id(*job);
+                let caller = m.consumer_caller(id, *caller);
+                let provider = m.provider(id, *provider);
+                let free = m.folded(id).map_or(0, |j| {
+                    j.alloc.get(&provider).copied().unwrap_or(0) - j.lanes.get(&provider).map_or(0, |l| l.amount)
+                });
+                let amount = amount.of(free);
+                let expected = m.thaw(caller, id, provider, amount);
+                agree(op, self.market().thaw(caller, id, provider, amount), expected)
             }
             Op::Release { job, provider, cum, units, seq, expiry, sig } => {
                 let id = m.job_id(*job);
                 let provider = m.provider(id, *provider);
                 let lane = m.lane(id, &provider);
-                let remaining = m.jobs.get(&id).map_or(0, |j| j.deposit - j.released);
+                let remaining = m.jobs.get(&id).map_or(0, |j| j.limit(&provider, m.now).saturating_sub(lane.amount));
                 let amount = match *cum {
                     Cum::Small(k) => lane.amount + 1 + k,
                     Cum::Part(r) => lane.amount + 1 + r % remaining.max(1),

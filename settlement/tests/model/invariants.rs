@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use settlement::fee;
 use settlement::memory::MemoryStore;
-use settlement::{Acceptance, Event, Lane, Stake};
+use settlement::{Event, Lane, Slot, Stake, Thaw};
 
 use crate::harness::Harness;
 use crate::ops::Op;
@@ -44,25 +44,44 @@ impl Harness {
                 (&mj.consumer, &mj.providers, public(mj.key), TERMS, mj.fee_bps, mj.arbiter),
                 "after {op:?}: job {id}"
             );
-            let acceptances: Vec<Acceptance> = mj
+            // Consent, slash bound and allocation per provider, with ended thaws folded in on both sides
+            // (folding changes no limit, and each side folds at its own moments).
+            let mut folded = job.clone();
+            for (p, slot) in folded.providers.iter().zip(folded.slots.iter_mut()) {
+                let paid = s.lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
+                folded.unallocated += slot.fold_thaw(paid, m.now);
+            }
+            let mf = m.folded(*id).unwrap();
+            let slots: Vec<Slot> = mf
                 .providers
                 .iter()
                 .map(|p| {
-                    mj.accepted.get(p).map_or_else(Acceptance::default, |&(at, bound)| Acceptance {
-                        accepted_at: at,
-                        max_slash: bound,
-                    })
+                    let (accepted_at, max_slash) = mf.accepted.get(p).copied().unwrap_or_default();
+                    let thaw =
+                        mf.thaws.get(p).map_or_else(Thaw::default, |&(amount, ends_at)| Thaw { amount, ends_at });
+                    Slot { accepted_at, max_slash, allocation: mf.alloc[p], thaw }
                 })
                 .collect();
             assert_eq!(
-                (job.slash_bps, &job.acceptances),
-                (mj.slash_bps, &acceptances),
-                "after {op:?}: job {id} consent"
+                (job.slash_bps, &folded.slots, folded.unallocated),
+                (mj.slash_bps, &slots, mf.unallocated),
+                "after {op:?}: job {id} slots"
             );
+            // Allocations never add up to more than the deposit, nor a provider's payments to more than
+            // its allocation (G2: a provider draws only on its own).
+            let allocated: u128 = job.slots.iter().map(|s| s.allocation).sum();
+            assert_eq!(job.unallocated + allocated, job.deposit, "after {op:?}: job {id} allocations");
+            for (p, slot) in job.providers.iter().zip(&job.slots) {
+                let paid = s.lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
+                assert!(paid <= slot.limit(paid, m.now) && paid <= slot.allocation, "after {op:?}: job {id} {p:?}");
+            }
             if let Some(prev) = before.jobs.get(id) {
                 // Consent, once given, is never withdrawn nor changed.
-                for (a, b) in prev.acceptances.iter().zip(&job.acceptances) {
-                    assert!(!a.is_given() || a == b, "after {op:?}: job {id} acceptance changed");
+                for (a, b) in prev.slots.iter().zip(&job.slots) {
+                    assert!(
+                        !a.is_accepted() || (a.accepted_at, a.max_slash) == (b.accepted_at, b.max_slash),
+                        "after {op:?}: job {id} acceptance changed"
+                    );
                 }
             }
             assert_eq!(

@@ -75,6 +75,8 @@ pub(crate) enum Op {
     Open {
         consumer: usize,
         providers: Vec<usize>,
+        /// Each provider's allocation, relative to what the deposit has left after the ones before.
+        allocs: Vec<Amt>,
         deposit: u128,
         duration: u64,
         key: usize,
@@ -86,10 +88,26 @@ pub(crate) enum Op {
         min_funds: Amt,
         max_slash: Amt,
     },
+    /// `to`: one of the job's providers (or any account), whose allocation the top-up raises.
     TopUp {
         job: JobRef,
         caller: Option<usize>,
         amount: u128,
+        to: Option<Pick>,
+    },
+    /// `amount` relative to the job's unallocated funds.
+    Allocate {
+        job: JobRef,
+        caller: Option<usize>,
+        provider: Pick,
+        amount: Amt,
+    },
+    /// `amount` relative to the provider's allocation less what it was paid.
+    Thaw {
+        job: JobRef,
+        caller: Option<usize>,
+        provider: Pick,
+        amount: Amt,
     },
     Release {
         job: JobRef,

@@ -3,12 +3,13 @@
 //! `Market`'s records, nor use the reference model or `settlement::checks`: they must hold with the
 //! reference deleted.
 //!
-//! **P-G1, a provider is paid for signed work** (deposit-level form: allocations come with step S5).
+//! **P-G1 and P-G2, a provider is paid for signed work, within its allocation.**
 //! The honest party H is a provider P. The adversary A holds every other key: both consumers and the
 //! payer keys, the other providers, the owner and the arbiter. Between P's steps A may sign any receipt
 //! (any cumulative amount, sequence up to `u64::MAX`, units up to `u128::MAX`, any expiry, for any
 //! provider, with the job's key or another) and hand it to P or release it itself; open jobs naming P,
-//! top up, complete, refund, dispute, resolve, change the settings and advance time. P holds whatever it
+//! top up (to any provider's allocation), allocate, thaw any provider's allocation, complete, refund,
+//! dispute, resolve, change the settings and advance time. P holds whatever it
 //! is handed, submits held receipts (any, or its highest on a job) and claims.
 //!
 //! For every submission by P at time `t` of a receipt R on job J where, from P's observations alone:
@@ -16,13 +17,19 @@
 //! - R's signature verifies (strictly) against `JobOpened(J).payer_key`;
 //! - `t < end_J` (the last `JobCompleted(J).ends_at`, else `JobOpened(J).expires_at`) and
 //!   `t < R.expires_at`;
-//! - `R.amount <= floor_P(J, t) = deposit(J) - sum over providers Q != P of paid(J, Q)`, with
-//!   `deposit(J) = JobOpened.deposit + sum of ToppedUp.amount` and `paid(J, X) = sum of Released.amount
-//!   for (J, X)`: the deposit-level bound, what the other providers have not taken;
+//! - `R.amount <= floor_P(J, t)`, P's allocation as the log tells it: `JobOpened.allocations`, replaced
+//!   by each `Allocated.allocation` for P; once a `ThawStarted` for P has reached its `ends_at` (and only
+//!   then), lowered by its amount but never below `paid(J, P)` (`paid(J, X) = sum of Released.amount for
+//!   (J, X)`). Nothing other providers are paid enters it (G2: attack 2's standby draws only on its own);
 //!
 //! the submission returns `Ok` or `CumulativeNotIncreasing`, and afterwards `paid(J, P) >= R.amount`.
 //! Whatever A signed or released before, with whatever sequence and units: the mutant
-//! `sequence_orders` (a low receipt with a high sequence blocks every higher one) fails it.
+//! `sequence_orders` (a low receipt with a high sequence blocks every higher one) fails it, as do
+//! `allocation_ignored` (providers draw on the whole deposit) and `thaw_immediate` (a thaw lowers the
+//! allocation at once).
+//!
+//! **P-G2, the notice.** Every `ThawStarted` for P on a job P accepted ends at least `thaw_period` after
+//! the block it started in: together with P-G1's floor, P has that long to land what it holds.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +60,10 @@ struct SeenJob {
     payer_key: [u8; 32],
     /// `JobOpened.deposit` plus every `ToppedUp.amount`.
     deposit: u128,
+    /// Each provider's allocation as last reported (ended thaws folded in when reported).
+    alloc: BTreeMap<Acc, u128>,
+    /// Each provider's last thaw: amount and end.
+    thaw: BTreeMap<Acc, (u128, u64)>,
     /// The last `JobCompleted.ends_at`, else `JobOpened.expires_at`.
     end: u64,
     /// Sum of `Released.amount` per provider.
@@ -69,13 +80,17 @@ struct Log {
 }
 
 impl Log {
-    fn follow(&mut self, events: &[Event<Acc>]) {
+    /// Folds the events emitted since the last call, all at block time `now`.
+    fn follow(&mut self, events: &[Event<Acc>], now: u64) {
         for event in &events[self.read..] {
             match event {
-                Event::JobOpened { job_id, consumer, providers, deposit, payer_key, expires_at, .. } => {
+                Event::JobOpened {
+                    job_id, consumer, providers, allocations, deposit, payer_key, expires_at, ..
+                } => {
                     let seen = SeenJob {
                         consumer: *consumer,
                         providers: providers.clone(),
+                        alloc: providers.iter().copied().zip(allocations.iter().copied()).collect(),
                         payer_key: *payer_key,
                         deposit: *deposit,
                         end: *expires_at,
@@ -86,6 +101,22 @@ impl Log {
                 Event::ToppedUp { job_id, amount, .. } => {
                     let seen = self.jobs.get_mut(job_id).expect("a top-up of an opened job");
                     seen.deposit += amount;
+                }
+                Event::Allocated { job_id, provider, allocation, .. } => {
+                    let seen = self.jobs.get_mut(job_id).expect("an allocation on an opened job");
+                    seen.alloc.insert(*provider, *allocation);
+                    // The allocation reported has every thaw ended by now folded in.
+                    if seen.thaw.get(provider).is_some_and(|t| now >= t.1) {
+                        seen.thaw.remove(provider);
+                    }
+                }
+                Event::ThawStarted { job_id, provider, amount, ends_at, .. } => {
+                    let floor = self.floor(*job_id, provider, now);
+                    let seen = self.jobs.get_mut(job_id).expect("a thaw on an opened job");
+                    if seen.thaw.get(provider).is_some_and(|t| now >= t.1) {
+                        seen.alloc.insert(*provider, floor);
+                    }
+                    seen.thaw.insert(*provider, (*amount, *ends_at));
                 }
                 Event::JobCompleted { job_id, ends_at, .. } => {
                     self.jobs.get_mut(job_id).expect("completion of an opened job").end = *ends_at;
@@ -109,11 +140,15 @@ impl Log {
         self.jobs.get(&job).and_then(|j| j.paid.get(who)).copied().unwrap_or(0)
     }
 
-    /// `deposit(J) - sum over Q != who of paid(J, Q)`.
-    fn floor(&self, job: u64, who: &Acc) -> u128 {
+    /// `who`'s allocation at `now` as the log tells it: lowered by a thaw only from its end on, and
+    /// never below what `who` was paid.
+    fn floor(&self, job: u64, who: &Acc, now: u64) -> u128 {
         let Some(j) = self.jobs.get(&job) else { return 0 };
-        let others: u128 = j.paid.iter().filter(|(q, _)| *q != who).map(|(_, a)| a).sum();
-        j.deposit.saturating_sub(others)
+        let alloc = j.alloc.get(who).copied().unwrap_or(0);
+        match j.thaw.get(who) {
+            Some(&(amount, ends_at)) if now >= ends_at => alloc.saturating_sub(amount).max(self.paid(job, who)),
+            _ => alloc,
+        }
     }
 
     /// Everything not yet paid out of the deposit to anyone.
@@ -137,12 +172,14 @@ enum Amount {
     Low(u128),
     /// Below the highest receipt P holds on the job, by `1 + k`.
     BelowHeld(u128),
-    /// Above what the provider was paid, within what the deposit has left.
+    /// Above what the provider was paid, within its floor.
     Part(u128),
-    /// Exactly the most the provider can be paid (P: its floor).
+    /// Exactly the most the provider can be paid: its floor.
     Floor,
     /// Past that by `1 + k`.
     AboveFloor(u128),
+    /// What the provider was paid plus everything the deposit has left (attack 2: past its own floor).
+    Room,
     /// Anything.
     Any(u128),
 }
@@ -191,16 +228,31 @@ struct Signed {
 #[derive(Debug, Clone)]
 enum Step {
     // The adversary.
+    /// P's allocation `share` of the deposit (the rest split among the others, with any left over).
     Open {
         consumer: usize,
         others: Vec<usize>,
         deposit: u128,
+        share: u128,
         duration: u64,
         key: usize,
     },
+    /// `to`: 0 for P, else one of the job's providers; `None`: unallocated.
     TopUp {
         job: usize,
         amount: u128,
+        to: Option<usize>,
+    },
+    Allocate {
+        job: usize,
+        provider: usize,
+        amount: u128,
+    },
+    /// A thaw of a provider's allocation: `part` of what it was not paid yet.
+    Thaw {
+        job: usize,
+        provider: usize,
+        part: u128,
     },
     /// A signs a receipt and hands it to P.
     Hand(Signed),
@@ -260,6 +312,13 @@ static AFTER_A_BLOCKING_SHAPE: AtomicUsize = AtomicUsize::new(0);
 static CASES_RUN: AtomicUsize = AtomicUsize::new(0);
 /// Releases that went through, each with the footprint checked (P-G6).
 static RELEASES_CHECKED: AtomicUsize = AtomicUsize::new(0);
+/// Thaws of P's allocation on jobs P accepted (each checked for its notice, P-G2).
+static THAWS_OF_P: AtomicUsize = AtomicUsize::new(0);
+/// Submissions in the premises while a thaw of P's allocation was pending, or after one ended.
+static UNDER_A_THAW: AtomicUsize = AtomicUsize::new(0);
+/// The adversary's releases for another provider of a job P accepted, within what the deposit had left
+/// but past that provider's own allocation, refused (attack 2's shape).
+static DRAINS_REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 struct Run {
     store: MemoryStore,
@@ -294,7 +353,31 @@ impl Run {
     }
 
     fn follow(&mut self) {
-        self.log.follow(&self.store.events);
+        let start = self.log.read;
+        self.log.follow(&self.store.events, self.now);
+        // P-G2: a thaw of P's allocation on a job P accepted gives P a thaw period's notice.
+        for event in &self.store.events[start..] {
+            if let Event::ThawStarted { job_id, provider, ends_at, .. } = event {
+                if *provider == P && self.accepted.contains(job_id) {
+                    assert!(
+                        *ends_at >= self.now + crate::world::TIMING.thaw_period,
+                        "P-G2: a thaw of P's allocation on job {job_id} ends at {ends_at}, less than a thaw period after {}",
+                        self.now
+                    );
+                    THAWS_OF_P.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// One of the job's providers: 0 is P (if named).
+    fn provider_of(&self, job: u64, sel: usize) -> Acc {
+        let providers = &self.log.jobs[&job].providers;
+        if sel == 0 {
+            P
+        } else {
+            providers[sel % providers.len()]
+        }
     }
 
     fn highest_held(&self, job: u64) -> Option<u128> {
@@ -307,12 +390,14 @@ impl Run {
         let seen = &self.log.jobs[&job];
         let provider = if s.to == 0 { P } else { seen.providers[s.to % seen.providers.len()] };
         let paid = self.log.paid(job, &provider);
+        let floor = self.log.floor(job, &provider, self.now);
         let amount = match s.amount {
             Amount::Low(k) => 1 + k,
             Amount::BelowHeld(k) => self.highest_held(job).unwrap_or(paid + 2).saturating_sub(1 + k),
-            Amount::Part(r) => paid + 1 + r % self.log.room(job).max(1),
-            Amount::Floor => paid + self.log.room(job),
-            Amount::AboveFloor(k) => paid + self.log.room(job) + 1 + k,
+            Amount::Part(r) => paid + 1 + r % floor.saturating_sub(paid).max(1),
+            Amount::Floor => floor,
+            Amount::AboveFloor(k) => floor + 1 + k,
+            Amount::Room => paid + self.log.room(job),
             Amount::Any(a) => a,
         };
         let sequence = match s.seq {
@@ -357,7 +442,7 @@ impl Run {
             && verifies(&seen.payer_key, receipt, signature)
             && self.now < seen.end
             && self.now < receipt.expires_at
-            && receipt.amount <= self.log.floor(receipt.job_id, &P)
+            && receipt.amount <= self.log.floor(receipt.job_id, &P, self.now)
     }
 
     /// Anyone's release, with P-G6: whatever it releases, or refuses, the escrow's storage keeps its
@@ -393,6 +478,11 @@ impl Run {
             return Ok(());
         }
         SUBMISSIONS_IN_PREMISE.fetch_add(1, Ordering::Relaxed);
+        if let Some(seen) = self.log.jobs.get(&receipt.job_id) {
+            if seen.thaw.contains_key(&P) {
+                UNDER_A_THAW.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if before.is_some_and(|(cumulative, sequence)| cumulative < receipt.amount && sequence >= receipt.sequence) {
             AFTER_A_BLOCKING_SHAPE.fetch_add(1, Ordering::Relaxed);
         }
@@ -409,17 +499,21 @@ impl Run {
         let now = self.now;
         // The adversary's answers do not matter: it may try anything.
         match step {
-            Step::Open { consumer, others, deposit, duration, key } => {
+            Step::Open { consumer, others, deposit, share, duration, key } => {
                 let mut providers = vec![P];
                 providers.extend(others.iter().map(|q| OTHERS[q % OTHERS.len()]));
                 providers.dedup();
+                // P's share, then the others' equal parts of the rest.
+                let mine = share % (deposit + 1);
+                let each = (deposit - mine) / (providers.len() as u128);
+                let providers = providers.iter().map(|p| (*p, if *p == P { mine } else { each })).collect();
                 let req = OpenJob {
                     providers,
                     payer_key: crate::world::public(*key),
                     terms_hash: TERMS,
                     expires_at: now + duration,
                 };
-                let others: Vec<Acc> = req.providers.iter().copied().filter(|p| *p != P).collect();
+                let others: Vec<Acc> = req.providers.iter().map(|(p, _)| *p).filter(|p| *p != P).collect();
                 if let Ok(id) = self.market().open_job(CONSUMERS[consumer % CONSUMERS.len()], *deposit, req) {
                     // The adversary's own providers consent at once.
                     for q in others {
@@ -427,10 +521,26 @@ impl Run {
                     }
                 }
             }
-            Step::TopUp { job, amount } => {
+            Step::TopUp { job, amount, to } => {
                 if let Some(id) = self.log.job(*job) {
                     let consumer = self.log.jobs[&id].consumer;
-                    let _ = self.market().top_up(consumer, id, *amount);
+                    let to = to.map(|sel| self.provider_of(id, sel));
+                    let _ = self.market().top_up(consumer, id, *amount, to);
+                }
+            }
+            Step::Allocate { job, provider, amount } => {
+                if let Some(id) = self.log.job(*job) {
+                    let consumer = self.log.jobs[&id].consumer;
+                    let p = self.provider_of(id, *provider);
+                    let _ = self.market().allocate(consumer, id, p, *amount);
+                }
+            }
+            Step::Thaw { job, provider, part } => {
+                if let Some(id) = self.log.job(*job) {
+                    let consumer = self.log.jobs[&id].consumer;
+                    let p = self.provider_of(id, *provider);
+                    let free = self.log.floor(id, &p, now).saturating_sub(self.log.paid(id, &p));
+                    let _ = self.market().thaw(consumer, id, p, 1 + part % free.max(1));
                 }
             }
             Step::Hand(s) => {
@@ -440,7 +550,15 @@ impl Run {
             }
             Step::Release(s) => {
                 if let Some((receipt, signature)) = self.receipt(s) {
-                    let _ = self.release(&receipt, &signature)?;
+                    let room = self.log.paid(receipt.job_id, &receipt.provider) + self.log.room(receipt.job_id);
+                    let answer = self.release(&receipt, &signature)?;
+                    if receipt.provider != P
+                        && self.accepted.contains(&receipt.job_id)
+                        && receipt.amount <= room
+                        && answer == Err(Error::ExceedsAllocation)
+                    {
+                        DRAINS_REFUSED.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             Step::Complete { job } => {
@@ -535,6 +653,7 @@ fn amount() -> impl Strategy<Value = Amount> {
         3 => any::<u128>().prop_map(Amount::Part),
         2 => Just(Amount::Floor),
         1 => (0..10u128).prop_map(Amount::AboveFloor),
+        1 => Just(Amount::Room),
         1 => any::<u128>().prop_map(Amount::Any),
     ]
 }
@@ -581,14 +700,23 @@ fn deposit() -> impl Strategy<Value = u128> {
 }
 
 fn open() -> impl Strategy<Value = Step> {
-    (0..2usize, prop::collection::vec(0..2usize, 0..=2), deposit(), 1..=500u64, 0..2usize)
-        .prop_map(|(consumer, others, deposit, duration, key)| Step::Open { consumer, others, deposit, duration, key })
+    let share = prop_oneof![3 => Just(u128::MAX), 1 => any::<u128>()];
+    (0..2usize, prop::collection::vec(0..2usize, 0..=2), deposit(), share, 1..=500u64, 0..2usize).prop_map(
+        |(consumer, others, deposit, share, duration, key)| {
+            // `u128::MAX` mod (deposit + 1) is mostly all of it; otherwise a random part.
+            Step::Open { consumer, others, deposit, share, duration, key }
+        },
+    )
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         2 => open(),
-        2 => (0..100usize, deposit()).prop_map(|(job, amount)| Step::TopUp { job, amount }),
+        2 => (0..100usize, deposit(), prop::option::weighted(0.6, 0..4usize))
+            .prop_map(|(job, amount, to)| Step::TopUp { job, amount, to }),
+        2 => (0..100usize, 0..4usize, deposit()).prop_map(|(job, provider, amount)| Step::Allocate { job, provider, amount }),
+        3 => (0..100usize, prop_oneof![3 => Just(0usize), 1 => 1..4usize], any::<u128>())
+            .prop_map(|(job, provider, part)| Step::Thaw { job, provider, part }),
         6 => signed(Just(0usize).boxed(), seq(6, 1).boxed()).prop_map(Step::Hand),
         8 => signed(prop_oneof![3 => Just(0usize), 1 => 1..4usize].boxed(), seq(2, 4).boxed()).prop_map(Step::Release),
         2 => (0..100usize).prop_map(|job| Step::Complete { job }),
@@ -652,14 +780,23 @@ fn p_g1_a_provider_is_paid_for_signed_work() {
     // amount carrying a sequence at or above the submitted receipt's (attack 1's shape).
     let (in_premise, blocking) =
         (SUBMISSIONS_IN_PREMISE.load(Ordering::Relaxed), AFTER_A_BLOCKING_SHAPE.load(Ordering::Relaxed));
+    let (thaws, under_thaw, drained) = (
+        THAWS_OF_P.load(Ordering::Relaxed),
+        UNDER_A_THAW.load(Ordering::Relaxed),
+        DRAINS_REFUSED.load(Ordering::Relaxed),
+    );
     eprintln!(
-        "P-G1: {total} cases, {in_premise} submissions in the premises, {blocking} after a blocking-shaped release; \
-         P-G6: {} releases with the footprint checked",
+        "P-G1: {total} cases, {in_premise} submissions in the premises, {blocking} after a blocking-shaped release, \
+         {under_thaw} with a thaw of P's allocation pending or ended, {drained} releases for other providers within the \
+         deposit but past their allocation refused; P-G2: {thaws} thaws of P checked; P-G6: {} releases with the footprint checked",
         RELEASES_CHECKED.load(Ordering::Relaxed)
     );
     if total >= 1_000 {
-        assert!(in_premise * 4 >= total * 3, "P-G1 is exercised too rarely: {in_premise} submissions in {total} cases");
+        assert!(in_premise * 3 >= total * 2, "P-G1 is exercised too rarely: {in_premise} submissions in {total} cases");
         assert!(blocking * 20 >= total, "attack 1's shape is too rare: {blocking} in {total} cases");
+        assert!(under_thaw * 20 >= total, "thaws are too rare in the premises: {under_thaw} in {total} cases");
+        assert!(thaws * 10 >= total, "thaws of P are too rare: {thaws} in {total} cases");
+        assert!(drained * 40 >= total, "attack 2's shape is too rare: {drained} in {total} cases");
         let released = RELEASES_CHECKED.load(Ordering::Relaxed);
         assert!(released >= total, "P-G6 is exercised too rarely: {released} releases in {total} cases");
     }

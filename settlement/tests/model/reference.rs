@@ -27,12 +27,43 @@ pub(crate) struct MJob {
     /// Per provider that accepted: when, and its slash bound.
     pub(crate) accepted: BTreeMap<Acc, (u64, u128)>,
     pub(crate) deposit: u128,
+    /// Allocated to no provider (ended thaws are folded in by [`MJob::fold`]).
+    pub(crate) unallocated: u128,
+    /// Each provider's allocation.
+    pub(crate) alloc: BTreeMap<Acc, u128>,
+    /// Each provider's pending thaw: how much, and when it ends.
+    pub(crate) thaws: BTreeMap<Acc, (u128, u64)>,
     pub(crate) released: u128,
     pub(crate) opened_at: u64,
     pub(crate) expires_at: u64,
     pub(crate) ends_at: u64,
     pub(crate) status: JobStatus,
     pub(crate) lanes: BTreeMap<Acc, Lane>,
+}
+
+impl MJob {
+    /// The most `p`'s cumulative amount may reach at `now`: its allocation, less an ended thaw (never
+    /// below what it was paid).
+    pub(crate) fn limit(&self, p: &Acc, now: u64) -> u128 {
+        let alloc = self.alloc.get(p).copied().unwrap_or(0);
+        let paid = self.lanes.get(p).map_or(0, |l| l.amount);
+        match self.thaws.get(p) {
+            Some(&(amount, ends_at)) if now >= ends_at => (alloc - amount).max(paid),
+            _ => alloc,
+        }
+    }
+
+    /// Moves every ended thaw back to the unallocated funds (limits unchanged).
+    pub(crate) fn fold(&mut self, now: u64) {
+        let ended: Vec<Acc> = self.thaws.iter().filter(|(_, t)| now >= t.1).map(|(p, _)| *p).collect();
+        for p in ended {
+            let kept = self.limit(&p, now);
+            let alloc = self.alloc.get_mut(&p).unwrap();
+            self.unallocated += *alloc - kept;
+            *alloc = kept;
+            self.thaws.remove(&p);
+        }
+    }
 }
 
 /// The escrow as the rules describe it, with its own bookkeeping of the money that came in and went out.
@@ -143,6 +174,13 @@ impl Model {
             (None, None) => CONSUMERS[0],
             (Some(i), _) => OTHER_CALLERS[i % OTHER_CALLERS.len()],
         }
+    }
+
+    /// Job `id` with its ended thaws folded in (what the consumer's operations see).
+    pub(crate) fn folded(&self, id: u64) -> Option<MJob> {
+        let mut job = self.jobs.get(&id)?.clone();
+        job.fold(self.now);
+        Some(job)
     }
 
     pub(crate) fn stake_of(&self, who: &Acc) -> Stake {

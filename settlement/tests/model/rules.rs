@@ -15,6 +15,7 @@ impl Model {
         consumer: Acc,
         deposit: u128,
         providers: &[Acc],
+        allocs: &[u128],
         key: usize,
         expires_at: u64,
     ) -> Result<u64, Error> {
@@ -34,6 +35,10 @@ impl Model {
         if expires_at > self.now + TIMING.max_job_duration {
             return Err(Error::ExpiryTooFar);
         }
+        let allocated = allocs.iter().try_fold(0u128, |sum, a| sum.checked_add(*a)).ok_or(Error::Overflow)?;
+        if allocated > deposit {
+            return Err(Error::InsufficientUnallocated);
+        }
         // Naming providers touches nothing of theirs: stake is checked and locked on acceptance.
         let id = self.next_job_id;
         self.next_job_id += 1;
@@ -46,6 +51,9 @@ impl Model {
             slash_bps: self.slash_bps,
             accepted: BTreeMap::new(),
             deposit,
+            unallocated: deposit - allocated,
+            alloc: providers.iter().copied().zip(allocs.iter().copied()).collect(),
+            thaws: BTreeMap::new(),
             released: 0,
             opened_at: self.now,
             expires_at,
@@ -82,7 +90,8 @@ impl Model {
         if self.stake_of(&caller).active < self.min_stake {
             return Err(Error::InsufficientStake);
         }
-        let funds = job.deposit - job.released;
+        // Nothing was released to it before it accepted.
+        let funds = job.limit(&caller, now);
         if funds < min_funds {
             return Err(Error::TermsChanged);
         }
@@ -97,10 +106,8 @@ impl Model {
         Ok(bound)
     }
 
-    pub(crate) fn top_up(&mut self, caller: Acc, job_id: u64, amount: u128) -> Result<(), Error> {
-        if amount == 0 {
-            return Err(Error::ZeroAmount);
-        }
+    /// The consumer's own job, still taking funds, with ended thaws folded in; `provider` must be on it.
+    fn consumer_job(&mut self, caller: Acc, job_id: u64, provider: Option<Acc>) -> Result<&mut MJob, Error> {
         let now = self.now;
         let job = self.jobs.get_mut(&job_id).ok_or(Error::JobNotFound)?;
         if job.consumer != caller {
@@ -109,9 +116,62 @@ impl Model {
         if job.status == JobStatus::Finalized || now >= job.ends_at {
             return Err(Error::JobEnded);
         }
-        job.deposit = job.deposit.checked_add(amount).ok_or(Error::Overflow)?;
+        if provider.is_some_and(|p| !job.providers.contains(&p)) {
+            return Err(Error::NotAProvider);
+        }
+        job.fold(now);
+        Ok(job)
+    }
+
+    pub(crate) fn top_up(&mut self, caller: Acc, job_id: u64, amount: u128, to: Option<Acc>) -> Result<(), Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let job = self.consumer_job(caller, job_id, to)?;
+        let deposit = job.deposit.checked_add(amount).ok_or(Error::Overflow)?;
+        match to {
+            Some(p) => {
+                let alloc = job.alloc[&p].checked_add(amount).ok_or(Error::Overflow)?;
+                job.alloc.insert(p, alloc);
+            }
+            None => job.unallocated += amount,
+        }
+        job.deposit = deposit;
         self.value_in += amount;
         Ok(())
+    }
+
+    pub(crate) fn allocate(&mut self, caller: Acc, job_id: u64, p: Acc, amount: u128) -> Result<u128, Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let job = self.consumer_job(caller, job_id, Some(p))?;
+        if amount > job.unallocated {
+            return Err(Error::InsufficientUnallocated);
+        }
+        let alloc = job.alloc[&p].checked_add(amount).ok_or(Error::Overflow)?;
+        job.unallocated -= amount;
+        job.alloc.insert(p, alloc);
+        Ok(alloc)
+    }
+
+    pub(crate) fn thaw(&mut self, caller: Acc, job_id: u64, p: Acc, amount: u128) -> Result<u64, Error> {
+        if amount == 0 {
+            return Err(Error::ZeroAmount);
+        }
+        let now = self.now;
+        let job = self.consumer_job(caller, job_id, Some(p))?;
+        if job.thaws.contains_key(&p) {
+            return Err(Error::ThawPending);
+        }
+        let paid = job.lanes.get(&p).map_or(0, |l| l.amount);
+        if amount > job.alloc[&p] - paid {
+            return Err(Error::InsufficientAllocation);
+        }
+        // A provider that has not accepted cannot be paid: its thaw needs no time.
+        let ends_at = if job.accepted.contains_key(&p) { now + TIMING.thaw_period } else { now };
+        job.thaws.insert(p, (amount, ends_at));
+        Ok(ends_at)
     }
 
     /// `signed_by_job_key`: whether the model signed exactly this receipt with the job's payer key.
@@ -148,6 +208,9 @@ impl Model {
         let lane = job.lanes.get(&receipt.provider).copied().unwrap_or_default();
         if receipt.amount <= lane.amount {
             return Err(Error::CumulativeNotIncreasing);
+        }
+        if receipt.amount > job.limit(&receipt.provider, now) {
+            return Err(Error::ExceedsAllocation);
         }
         let step = receipt.amount - lane.amount;
         if job.released + step > job.deposit {

@@ -15,8 +15,11 @@ fn stake(p: usize, amount: u128) -> Op {
     Op::Stake { p, amount }
 }
 
+/// A job whose providers are allocated equal parts of the deposit (the remainder of the division stays
+/// unallocated).
 fn open_job(providers: Vec<usize>, deposit: u128, duration: u64, key: usize) -> Op {
-    Op::Open { consumer: 0, providers, deposit, duration, key }
+    let allocs = vec![Amt::Part(deposit / providers.len().max(1) as u128); providers.len()];
+    Op::Open { consumer: 0, providers, allocs, deposit, duration, key }
 }
 
 fn advance(dt: u64) -> Op {
@@ -127,13 +130,19 @@ fn time_boundaries_are_exact() {
     h.expect(&advance(1), Ok(()));
     let r = h.receipt(1, 0, 20, 2, 2);
     h.expect(&signed(&r), Err(Error::JobEnded));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Err(Error::JobEnded));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5, to: Some(Pick { on_job: true, idx: 0 }) },
+        Err(Error::JobEnded),
+    );
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::JobEnded));
     h.expect(&Op::Refund { job: JobRef::Id(1) }, Ok(()));
     assert_eq!(h.balance(&CONSUMERS[0]), 990);
     h.expect(&Op::Refund { job: JobRef::Id(1) }, Err(Error::JobFinalized));
     h.expect(&signed(&r), Err(Error::JobFinalized));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Err(Error::JobEnded));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5, to: Some(Pick { on_job: true, idx: 0 }) },
+        Err(Error::JobEnded),
+    );
     assert_eq!(h.store.reputations[&PROVIDERS[0]].jobs_completed, 1);
     assert_eq!(h.store.reputations.get(&PROVIDERS[1]).map_or(0, |r| r.jobs_completed), 0);
     // Disputes stay possible for one dispute window after the end, finalized or not.
@@ -149,8 +158,8 @@ fn withdrawal_waits_for_unbonding_job_lock_and_disputes() {
     h.expect(&stake(0, 1_000), Ok(()));
     h.expect(&stake(1, 1_000), Ok(()));
     // Accepting locks both stakes until the job's expiry plus the dispute window: START + 400. One dispute
-    // may slash half of the 4 000 deposit, more than either stake.
-    h.open_accepted(vec![0, 1], 4_000, 300, 0);
+    // may slash half of each provider's 4 000 allocation, more than either stake.
+    h.open_accepted(vec![0, 1], 8_000, 300, 0);
     h.expect(&advance(50), Ok(()));
     h.expect(&Op::Unbond { p: 0, amount: Amt::Part(400) }, Ok(()));
     h.expect(&Op::Unbond { p: 1, amount: Amt::All }, Ok(()));
@@ -259,14 +268,19 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
     let on_job_3 = h.receipt(3, 0, 100, 1, 1);
     h.expect(&signed(&on_job_3), Err(Error::BadSignature));
     h.expect(&Op::Signed { receipt: Box::new(on_job_3), key: 1, signed_over: None }, Ok(()));
-    // The escrow bound, exactly: 650 of job 1's deposit are left for both lanes together.
-    h.expect(&signed(&h.receipt(1, 1, 651, 1, 1)), Err(Error::ExceedsEscrow));
-    h.expect(&signed(&h.receipt(1, 1, 650, 1, 1)), Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 351, 30, 5)), Err(Error::ExceedsEscrow));
+    // The allocation bound, exactly: each provider draws on its own 500 of job 1's 1 000, whatever the
+    // other was paid.
+    h.expect(&signed(&h.receipt(1, 1, 501, 1, 1)), Err(Error::ExceedsAllocation));
+    h.expect(&signed(&h.receipt(1, 1, 500, 1, 1)), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 501, 30, 5)), Err(Error::ExceedsAllocation));
+    h.expect(&signed(&h.receipt(1, 0, 500, 30, 5)), Ok(()));
     let job = &h.store.jobs[&1];
     assert_eq!((job.released, job.deposit), (1_000, 1_000));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));
-    h.expect(&signed(&h.receipt(1, 0, 351, 30, 5)), Ok(()));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1, to: Some(Pick { on_job: true, idx: 0 }) },
+        Ok(()),
+    );
+    h.expect(&signed(&h.receipt(1, 0, 501, 30, 5)), Ok(()));
     // Every receipt that was released once is refused afterwards.
     for pick in 0..h.model.settled.len() {
         assert!(h.apply(&Op::Replay { pick }).is_err());
@@ -299,7 +313,10 @@ fn completion_shortens_the_job_to_its_settle_grace() {
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Ok(()));
     assert_eq!(h.store.jobs[&1].ends_at, h.model.now + TIMING.settle_grace);
     h.expect(&Op::Complete { job: JobRef::Id(1), caller: None }, Err(Error::AlreadyCompleted));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5 }, Ok(()));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 5, to: Some(Pick { on_job: true, idx: 0 }) },
+        Ok(()),
+    );
     h.expect(&advance(TIMING.settle_grace - 1), Ok(()));
     h.expect(&signed(&h.receipt(1, 0, 10_005, 1, 1)), Ok(()));
     h.expect(&advance(1), Ok(()));
@@ -356,7 +373,10 @@ fn settings_and_ownership() {
     h.expect(&pause(Some(1), true), Err(Error::Unauthorized));
     h.expect(&pause(None, true), Ok(()));
     h.expect(&open_job(vec![0], 10_000, 500, 0), Err(Error::Paused));
-    h.expect(&Op::TopUp { job: JobRef::Id(3), caller: None, amount: 5 }, Ok(()));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(3), caller: None, amount: 5, to: Some(Pick { on_job: true, idx: 0 }) },
+        Ok(()),
+    );
     h.expect(&signed(&h.receipt(3, 0, 1_030, 1, 2)), Ok(()));
     h.expect(&pause(None, false), Ok(()));
     h.open_accepted(vec![0], 10_000, 500, 0);
@@ -416,8 +436,14 @@ fn deposit_at_the_top_of_u128_splits_exactly() {
     let no_minimum = SettingsChange { min_stake: Some(0), ..SettingsChange::default() };
     h.change_settings(no_minimum);
     h.open_accepted(vec![0], u128::MAX - 1, 100, 0);
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 2 }, Err(Error::Overflow));
-    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1 }, Ok(()));
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 2, to: Some(Pick { on_job: true, idx: 0 }) },
+        Err(Error::Overflow),
+    );
+    h.expect(
+        &Op::TopUp { job: JobRef::Id(1), caller: None, amount: 1, to: Some(Pick { on_job: true, idx: 0 }) },
+        Ok(()),
+    );
     h.expect(&signed(&h.receipt(1, 0, u128::MAX / 3, 1, 1)), Ok(()));
     h.expect(&signed(&h.receipt(1, 0, u128::MAX, 2, 2)), Ok(()));
     let fee = fee::fee_of(u128::MAX, INITIAL_FEE_BPS);
@@ -451,7 +477,7 @@ fn nothing_touches_a_provider_through_a_job_it_did_not_accept() {
     // 1 planck, would be 0 anyway); its stake is locked from now on.
     h.expect(&accept(1, 1, Amt::Zero), Ok(()));
     h.expect(&accept(1, 1, Amt::Zero), Err(Error::AlreadyAccepted));
-    assert_eq!(h.store.jobs[&1].acceptances[1].max_slash, 0);
+    assert_eq!(h.store.jobs[&1].slots[1].max_slash, 0);
     assert_eq!(h.store.stakes[&PROVIDERS[1]].locked_until, h.store.jobs[&1].expires_at + TIMING.dispute_window);
     h.expect(&dispute(1, 1), Ok(()));
     h.expect(&resolve(1, 1, Amt::Part(1)), Err(Error::SlashExceedsBound));
@@ -473,7 +499,7 @@ fn nothing_touches_a_provider_through_a_job_it_did_not_accept() {
     );
     h.expect(&terms(Amt::All), Ok(()));
     // Its bound is its own cap (300), below half the 1 000 held.
-    assert_eq!(h.store.jobs[&2].acceptances[0].max_slash, 300);
+    assert_eq!(h.store.jobs[&2].slots[0].max_slash, 300);
     h.expect(&dispute(2, 2), Ok(()));
     h.expect(&resolve(2, 2, Amt::Part(301)), Err(Error::SlashExceedsBound));
     h.expect(&resolve(2, 2, Amt::Part(300)), Ok(()));
@@ -484,4 +510,53 @@ fn nothing_touches_a_provider_through_a_job_it_did_not_accept() {
     h.expect(&accept(3, 3, Amt::Zero), Err(Error::JobEnded));
     h.expect(&Op::Refund { job: JobRef::Id(3) }, Ok(()));
     h.expect(&accept(3, 3, Amt::Zero), Err(Error::JobFinalized));
+}
+
+/// Attack 2 of "Money rules v2", and the thaw that moves funds to a hot standby: job [P, Q], Q the
+/// consumer's own staked account. Q's receipt for the whole deposit is refused (it draws only on its own
+/// allocation); a thaw of P's allocation keeps it payable in full for a thaw period; what it frees then
+/// goes to Q, net of what P was paid meanwhile.
+#[test]
+fn a_standby_draws_only_on_its_own_allocation_and_a_thaw_gives_notice() {
+    let mut h = Harness::new();
+    h.expect(&stake(0, 1_000), Ok(()));
+    h.expect(&stake(1, 1_000), Ok(()));
+    let open =
+        Op::Open { consumer: 0, providers: vec![0, 1], allocs: vec![Amt::All], deposit: 1_000, duration: 500, key: 0 };
+    h.expect(&open, Ok(()));
+    for p in [0, 1] {
+        h.expect(&accept(1, p, Amt::Zero), Ok(()));
+    }
+    h.expect(&signed(&h.receipt(1, 1, 1_000, 1, 1)), Err(Error::ExceedsAllocation));
+    h.expect(&signed(&h.receipt(1, 1, 1, 1, 1)), Err(Error::ExceedsAllocation));
+    h.expect(&signed(&h.receipt(1, 0, 400, 1, 1)), Ok(()));
+    // The consumer thaws all of P's unpaid 600: P may still reach 1 000 until the thaw ends.
+    let thaw = |amount| Op::Thaw { job: JobRef::Id(1), caller: None, provider: provider(0), amount };
+    let allocate = |p, amount| Op::Allocate { job: JobRef::Id(1), caller: None, provider: provider(p), amount };
+    h.expect(&thaw(Amt::Over(0)), Err(Error::InsufficientAllocation));
+    h.expect(&thaw(Amt::All), Ok(()));
+    h.expect(&thaw(Amt::Part(1)), Err(Error::ThawPending));
+    h.expect(&allocate(1, Amt::Over(0)), Err(Error::InsufficientUnallocated));
+    h.expect(&advance(TIMING.thaw_period - 1), Ok(()));
+    h.expect(&signed(&h.receipt(1, 0, 700, 2, 2)), Ok(()));
+    h.expect(&advance(1), Ok(()));
+    // Ended: P keeps what it was paid (700), nothing more; the 300 it was not paid are free for Q.
+    h.expect(&signed(&h.receipt(1, 0, 701, 3, 3)), Err(Error::ExceedsAllocation));
+    h.expect(&allocate(1, Amt::Over(0)), Err(Error::InsufficientUnallocated));
+    h.expect(&allocate(1, Amt::All), Ok(()));
+    assert_eq!((h.store.jobs[&1].slots[0].allocation, h.store.jobs[&1].slots[1].allocation), (700, 300));
+    h.expect(&signed(&h.receipt(1, 1, 300, 1, 1)), Ok(()));
+    // A top-up straight to the standby raises its allocation at once.
+    h.expect(&Op::TopUp { job: JobRef::Id(1), caller: None, amount: 50, to: Some(provider(1)) }, Ok(()));
+    h.expect(&signed(&h.receipt(1, 1, 350, 2, 2)), Ok(()));
+    // A provider that has not accepted can be thawed at once: nothing of it needs protecting.
+    h.expect(&stake(2, 1_000), Ok(()));
+    let open =
+        Op::Open { consumer: 0, providers: vec![2], allocs: vec![Amt::All], deposit: 100, duration: 500, key: 0 };
+    h.expect(&open, Ok(()));
+    h.expect(&Op::Thaw { job: JobRef::Id(2), caller: None, provider: provider(2), amount: Amt::All }, Ok(()));
+    assert_eq!(h.store.jobs[&2].slots[0].thaw.ends_at, h.model.now);
+    let terms =
+        Op::AcceptJob { job: JobRef::Id(2), provider: provider(2), min_funds: Amt::Over(0), max_slash: Amt::Zero };
+    h.expect(&terms, Err(Error::TermsChanged));
 }

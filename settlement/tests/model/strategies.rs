@@ -64,23 +64,56 @@ pub(crate) fn providers() -> impl Strategy<Value = Vec<usize>> {
     ]
 }
 
+/// Allocations at opening: mostly within the deposit (a part, all that is left, or nothing), rarely past it.
+pub(crate) fn allocs() -> impl Strategy<Value = Vec<Amt>> {
+    let one = prop_oneof![
+        2 => Just(Amt::Zero),
+        5 => any::<u128>().prop_map(Amt::Part),
+        3 => Just(Amt::All),
+        1 => (0..10u128).prop_map(Amt::Over),
+    ];
+    prop::collection::vec(one, 0..=4)
+}
+
+/// Allocations that fit the deposit.
+fn plausible_allocs() -> impl Strategy<Value = Vec<Amt>> {
+    let one = prop_oneof![1 => Just(Amt::Zero), 3 => any::<u128>().prop_map(Amt::Part), 2 => Just(Amt::All)];
+    prop::collection::vec(one, 1..=4)
+}
+
 pub(crate) fn open() -> impl Strategy<Value = Op> {
-    (0..2usize, providers(), deposit(), prop_oneof![1 => Just(0u64), 8 => 1..=500u64, 1 => 501..=600u64], 0..2usize)
-        .prop_map(|(consumer, providers, deposit, duration, key)| Op::Open {
+    (
+        0..2usize,
+        providers(),
+        allocs(),
+        deposit(),
+        prop_oneof![1 => Just(0u64), 8 => 1..=500u64, 1 => 501..=600u64],
+        0..2usize,
+    )
+        .prop_map(|(consumer, providers, allocs, deposit, duration, key)| Op::Open {
             consumer,
             providers,
+            allocs,
             deposit,
             duration,
             key,
         })
 }
 
-/// An opening that passes every check but the stake (to start each run with jobs).
+/// An opening that passes every check (to start each run with jobs).
 pub(crate) fn plausible_open() -> impl Strategy<Value = Op> {
-    (0..2usize, prop::sample::subsequence(vec![0usize, 1, 2, 3], 1..=4), 1..=100_000u128, 1..=500u64, 0..2usize)
-        .prop_map(|(consumer, providers, deposit, duration, key)| Op::Open {
+    (
+        0..2usize,
+        prop::sample::subsequence(vec![0usize, 1, 2, 3], 1..=4),
+        plausible_allocs(),
+        1..=100_000u128,
+        1..=500u64,
+        0..2usize,
+    )
+        .prop_map(|(consumer, providers, allocs, deposit, duration, key)| Op::Open {
             consumer,
             providers,
+            allocs,
             deposit,
             duration,
             key,
@@ -93,7 +126,12 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         2 => (0..5usize, amt()).prop_map(|(p, amount)| Op::Unbond { p, amount }),
         2 => (0..5usize, prop::bool::weighted(0.8)).prop_map(|(p, guided)| Op::Withdraw { p, guided }),
         5 => open(),
-        2 => (job(), caller(), deposit()).prop_map(|(job, caller, amount)| Op::TopUp { job, caller, amount }),
+        2 => (job(), caller(), deposit(), prop::option::weighted(0.5, pick()))
+            .prop_map(|(job, caller, amount, to)| Op::TopUp { job, caller, amount, to }),
+        3 => (job(), caller(), pick(), amt())
+            .prop_map(|(job, caller, provider, amount)| Op::Allocate { job, caller, provider, amount }),
+        3 => (job(), caller(), pick(), amt())
+            .prop_map(|(job, caller, provider, amount)| Op::Thaw { job, caller, provider, amount }),
         12 => (
             job(),
             pick(),

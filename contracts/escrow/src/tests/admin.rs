@@ -243,7 +243,7 @@ fn new_settings_take_effect_but_jobs_keep_their_arbiter() {
     assert_eq!((c.balance_of(stranger()), c.balance_of(treasury())), (5, 0));
     // Job 1 keeps the arbiter it opened with: the new one cannot slash through it (attack 4).
     pay_as(consumer(), DEPOSIT);
-    assert_eq!(open_job(&mut c, vec![provider()], EXPIRES + TIMING.admin_delay), Ok(2));
+    assert_eq!(open_job(&mut c, vec![(provider(), DEPOSIT)], EXPIRES + TIMING.admin_delay), Ok(2));
     accept(&mut c, provider(), 2).unwrap();
     assert_eq!((c.job(1).unwrap().arbiter, c.job(2).unwrap().arbiter), (arbiter(), owner()));
     call_as(consumer());
@@ -260,7 +260,7 @@ fn new_settings_take_effect_but_jobs_keep_their_arbiter() {
     change_settings(&mut c, SettingsChange { min_stake: Some(MIN_STAKE + 1), ..keep() });
     pay_as(consumer(), DEPOSIT);
     let later = c.config().timing.max_job_duration / 2 + ink::env::block_timestamp::<Env>();
-    assert_eq!(open_job(&mut c, vec![provider()], later), Ok(3));
+    assert_eq!(open_job(&mut c, vec![(provider(), DEPOSIT)], later), Ok(3));
     call_as(provider());
     refused(&mut c, Error::InsufficientStake, |c| c.accept_job(3, 0, Balance::MAX));
 }
@@ -280,9 +280,9 @@ fn pause_stops_only_new_jobs_and_switches_at_once() {
     };
     assert_event(&events_since(count)[0], &paused, &[]);
     pay_as(consumer(), DEPOSIT);
-    refused(&mut c, Error::Paused, |c| open_job(c, vec![provider()], EXPIRES));
+    refused(&mut c, Error::Paused, |c| open_job(c, vec![(provider(), DEPOSIT)], EXPIRES));
     pay_as(consumer(), 10);
-    assert_eq!(c.top_up(1), Ok(()));
+    assert_eq!(c.top_up(1, None), Ok(()));
     assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
     stake(&mut c, provider(), 1);
     call_as(consumer());

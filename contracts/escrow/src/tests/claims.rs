@@ -56,7 +56,7 @@ fn claim_reports_a_failed_transfer() {
     fake_pay_as(provider(), MIN_STAKE);
     c.stake().unwrap();
     fake_pay_as(consumer(), DEPOSIT);
-    assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(1));
+    assert_eq!(open_job(&mut c, vec![(provider(), DEPOSIT)], EXPIRES), Ok(1));
     accept(&mut c, provider(), 1).unwrap();
     assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
     call_as(provider());

@@ -20,21 +20,25 @@ fn accept_job_records_the_consent_locks_the_stake_and_fixes_the_slash_bound() {
     at(NOW + 5);
     let count = event_count();
     call_as(provider());
-    // The job's share (100 % of the 1 000 held) is above the provider's own cap of 300.
-    assert_eq!(c.accept_job(1, DEPOSIT, 300), Ok(300));
+    // The job's share (100 % of its allocation of 600) is above the provider's own cap of 300.
+    assert_eq!(c.accept_job(1, P_ALLOCATION, 300), Ok(300));
     let lock = EXPIRES + TIMING.dispute_window;
     assert_eq!(
-        c.job(1).unwrap().acceptances,
-        vec![Acceptance { accepted_at: NOW + 5, max_slash: 300 }, Acceptance::default()]
+        c.job(1).unwrap().slots,
+        vec![
+            Slot { accepted_at: NOW + 5, max_slash: 300, allocation: P_ALLOCATION, thaw: Thaw::default() },
+            Slot { allocation: P2_ALLOCATION, ..Slot::default() },
+        ]
     );
     assert_eq!(c.stake_of(provider()).locked_until, lock);
     assert_eq!(c.stake_of(provider2()).locked_until, 0, "the other provider's stake is untouched");
     let new = events_since(count);
     assert_eq!(new.len(), 1);
-    let expected = JobAccepted { job_id: 1, provider: provider(), funds: DEPOSIT, max_slash: 300, locked_until: lock };
+    let expected =
+        JobAccepted { job_id: 1, provider: provider(), funds: P_ALLOCATION, max_slash: 300, locked_until: lock };
     assert_event(&new[0], &expected, &[job_topic(1), account_topic(provider())]);
-    // Without a cap of its own the bound is the job's share of what it holds.
-    assert_eq!(accept(&mut c, provider2(), 1), Ok(DEPOSIT));
+    // Without a cap of its own the bound is the job's share of the provider's allocation.
+    assert_eq!(accept(&mut c, provider2(), 1), Ok(P2_ALLOCATION));
     assert_solvent(&c);
 }
 
@@ -50,7 +54,7 @@ fn nothing_is_released_disputed_or_locked_through_a_job_not_accepted() {
     at(NOW + TIMING.unbond_delay);
     assert_eq!(c.withdraw(), Ok(MIN_STAKE));
     // Once accepted, the provider is paid by its receipts.
-    assert_eq!(accept(&mut c, provider2(), 1), Ok(DEPOSIT));
+    assert_eq!(accept(&mut c, provider2(), 1), Ok(P2_ALLOCATION));
     assert_eq!(release(&mut c, receipt(1, provider2(), 100, 1)), Ok(Split { net: 95, fee: 5 }));
 }
 
@@ -61,10 +65,10 @@ fn accept_job_refuses_what_it_must() {
     refused(&mut c, Error::JobNotFound, |c| c.accept_job(2, 0, 0));
     call_as(stranger());
     refused(&mut c, Error::NotAProvider, |c| c.accept_job(1, 0, 0));
-    // The provider's terms: the job must still hold what it expects (a front-run cannot lower it).
+    // The provider's terms: its allocation must be what it expects (a front-run cannot lower it).
     call_as(provider());
-    refused(&mut c, Error::TermsChanged, |c| c.accept_job(1, DEPOSIT + 1, 0));
-    assert_eq!(c.accept_job(1, DEPOSIT, 0), Ok(0));
+    refused(&mut c, Error::TermsChanged, |c| c.accept_job(1, P_ALLOCATION + 1, 0));
+    assert_eq!(c.accept_job(1, P_ALLOCATION, 0), Ok(0));
     refused(&mut c, Error::AlreadyAccepted, |c| c.accept_job(1, 0, 0));
     // Unbonding stake does not count towards the minimum.
     call_as(provider2());

@@ -124,7 +124,8 @@ fn resolve_dispute_slashes_to_the_consumer() {
 
 #[ink::test]
 fn resolve_dispute_slashes_active_stake_first_then_unbonding() {
-    let mut c = setup();
+    // Allocations as large as the stakes: the bounds accepted are no obstacle here.
+    let mut c = setup_with([MIN_STAKE, MIN_STAKE]);
     call_as(provider());
     c.unbond(400).unwrap();
     call_as(consumer());
@@ -194,11 +195,8 @@ fn resolve_dispute_refuses_a_missing_or_resolved_dispute() {
 
 #[ink::test]
 fn resolve_dispute_refuses_a_slash_above_the_stake() {
-    // A job holding twice the stake: its slash bound is above the stake.
-    let mut c = deploy();
-    stake(&mut c, provider(), MIN_STAKE);
-    stake(&mut c, provider2(), MIN_STAKE);
-    assert_eq!(open_accepted(&mut c, 2 * MIN_STAKE), Ok(1));
+    // A job allocating the provider twice its stake: its slash bound is above the stake.
+    let mut c = setup_with([2 * MIN_STAKE, 0]);
     call_as(provider());
     c.unbond(400).unwrap();
     call_as(consumer());
@@ -214,7 +212,7 @@ fn resolve_dispute_refuses_a_credit_that_would_overflow() {
     let mut c = deploy();
     stake(&mut c, provider(), MIN_STAKE);
     fake_pay_as(consumer(), u128::MAX);
-    assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(1));
+    assert_eq!(open_job(&mut c, vec![(provider(), u128::MAX)], EXPIRES), Ok(1));
     accept(&mut c, provider(), 1).unwrap();
     at(EXPIRES);
     call_as(stranger());

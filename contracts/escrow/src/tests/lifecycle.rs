@@ -8,7 +8,7 @@ use super::*;
 fn a_whole_job_moves_every_unit_of_money_to_the_right_account() {
     let mut c = setup();
     pay_as(consumer(), 500);
-    c.top_up(1).unwrap();
+    c.top_up(1, Some(provider2())).unwrap();
     assert_eq!(release(&mut c, receipt(1, provider(), 600, 1)), Ok(Split { net: 570, fee: 30 }));
     assert_eq!(release(&mut c, receipt(1, provider2(), 300, 1)), Ok(Split { net: 285, fee: 15 }));
     at(NOW + 1_000);
@@ -47,6 +47,7 @@ fn a_whole_job_moves_every_unit_of_money_to_the_right_account() {
     let expected_topics = [
         (<JobOpened as ink::env::Event>::SIGNATURE_TOPIC, 3),
         (<ToppedUp as ink::env::Event>::SIGNATURE_TOPIC, 3),
+        (<Allocated as ink::env::Event>::SIGNATURE_TOPIC, 4),
         (<Released as ink::env::Event>::SIGNATURE_TOPIC, 4),
         (<JobCompleted as ink::env::Event>::SIGNATURE_TOPIC, 3),
         (<Refunded as ink::env::Event>::SIGNATURE_TOPIC, 3),

@@ -15,13 +15,17 @@
 //!
 //! `settlement::Error` variants triggered through the contract, by message:
 //! - `new`: FeeTooHigh, InvalidConfig (each timing rule)
-//! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar
+//! - `open_job`: Paused, ZeroAmount, InvalidProviders, ExpiryInPast, ExpiryTooFar, InsufficientUnallocated,
+//!   Overflow (*) (the sum of the allocations)
 //! - `accept_job`: JobNotFound, JobFinalized, JobEnded, NotAProvider, AlreadyAccepted, InsufficientStake,
 //!   TermsChanged
-//! - `top_up`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, Overflow (*)
+//! - `top_up`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, NotAProvider (to a provider), Overflow (*)
+//! - `allocate`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, NotAProvider, InsufficientUnallocated
+//! - `thaw`: ZeroAmount, JobNotFound, Unauthorized, JobEnded, NotAProvider, ThawPending,
+//!   InsufficientAllocation
 //! - `release`, and each receipt of `release_many`: WrongChain, WrongContract, JobNotFound, JobFinalized,
-//!   JobEnded, NotAProvider, NotAccepted, ReceiptExpired, CumulativeNotIncreasing, ExceedsEscrow, BadSignature,
-//!   Overflow (*)
+//!   JobEnded, NotAProvider, NotAccepted, ReceiptExpired, CumulativeNotIncreasing, ExceedsAllocation,
+//!   BadSignature, Overflow (*) (a claimable balance)
 //! - `complete`: JobNotFound, Unauthorized, AlreadyCompleted, JobFinalized, JobEnded
 //! - `refund`: JobNotFound, JobNotEnded, JobFinalized, Overflow (*)
 //! - `claim`: NothingToClaim, TransferFailed (**)
@@ -48,10 +52,14 @@
 //! error and that no native funds moved.
 //!
 //! Not reachable through the contract:
-//! - Overflow from `open_job` (the `u64` job counter would need 2^64 jobs), from `dispute` (a provider's
+//! - Overflow from `open_job`'s job counter (the `u64` would need 2^64 jobs), from `dispute` (a provider's
 //!   `u32` count of pending disputes would need 2^32 disputes, each on its own job), from `unbond`
 //!   (`stake` keeps active + unbonding representable, and unbonding only moves stake between the two)
-//!   and from `announce_settings` (block time plus the admin delay would pass `u64::MAX` ms).
+//!   from `announce_settings` and `thaw` (block time plus the admin delay or the thaw period would pass
+//!   `u64::MAX` ms), and from `allocate` (an allocation plus what is unallocated never passes the deposit).
+//! - ExceedsEscrow, and the Overflow of a job's released total in `release`: a receipt is refused as
+//!   ExceedsAllocation first, and a job's allocations (each at least what its provider was paid) never add
+//!   up to more than its deposit.
 //! - JobNotFound from `resolve_dispute`: a dispute exists only for an existing job, jobs are never removed,
 //!   and DisputeNotFound is checked first.
 //! - InvalidConfig from anything but `new`: no message changes the timing.
@@ -63,8 +71,10 @@
 //!
 //! Layout: this module holds the fixtures and helpers; the tests live in one submodule per topic:
 //! [`admin`] (constructor, ownership, settings, views), [`jobs`] (`open_job`, `top_up`, `complete`,
-//! `refund`), [`consent`] (`accept_job` and what needs it), [`release`] (`release`, `release_many`, fees), [`claims`], [`staking`] (`stake`, `unbond`,
-//! `withdraw`), [`disputes`] (`dispute`, `resolve_dispute`) and [`lifecycle`] (one job end to end).
+//! `refund`), [`consent`] (`accept_job` and what needs it), [`allocation`] (`allocate`, `thaw`, `top_up` to a
+//! provider, and the allocation bound on releases), [`release`] (`release`, `release_many`, fees),
+//! [`claims`], [`staking`] (`stake`, `unbond`, `withdraw`), [`disputes`] (`dispute`, `resolve_dispute`),
+//! [`lifecycle`] (one job end to end) and [`events`] (every event as ink! would emit it).
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
@@ -77,21 +87,23 @@ use ink::primitives::AccountId;
 use scale::{Decode, Encode};
 use settlement::fee::{Split, DEFAULT_FEE_BPS, MAX_FEE_BPS};
 use settlement::{
-    Acceptance, Config, Dispute, Domain, Error, Job, JobId, JobStatus, Lane, Receipt, Reputation, SettingsChange,
-    Stake, Timestamp, Timing,
+    Config, Dispute, Domain, Error, Job, JobId, JobStatus, Lane, Receipt, Reputation, SettingsChange, Slot, Stake,
+    Thaw, Timestamp, Timing,
 };
 
 use crate::escrow::{
-    Claimed, DisputeOpened, DisputeResolved, Escrow, JobCompleted, JobOpened, Refunded, Released, ReputationChanged,
-    Staked, ToppedUp, Unbonding, Withdrawn,
+    Allocated, Claimed, DisputeOpened, DisputeResolved, Escrow, JobCompleted, JobOpened, Refunded, Released,
+    ReputationChanged, Staked, ThawStarted, ToppedUp, Unbonding, Withdrawn,
 };
 
 type Balance = u128;
 
 mod admin;
+mod allocation;
 mod claims;
 mod consent;
 mod disputes;
+mod events;
 mod jobs;
 mod lifecycle;
 mod release;
@@ -120,6 +132,9 @@ const MIN_STAKE: Balance = 1_000;
 /// One dispute may slash all of what a provider accepted a job with (capped further by its own bound).
 const SLASH_BPS: u16 = 10_000;
 const DEPOSIT: Balance = 1_000;
+/// What `open` allocates to `provider()` of `DEPOSIT` (three fifths); `provider2()` gets the rest.
+const P_ALLOCATION: Balance = 600;
+const P2_ALLOCATION: Balance = DEPOSIT - P_ALLOCATION;
 /// Native balance every test account starts with (at least the off-chain existential deposit).
 const FUNDS: Balance = 1_000_000_000;
 /// Job ids 1..=LAST_JOB are part of every snapshot.
@@ -283,16 +298,28 @@ fn stake(c: &mut Escrow, who: AccountId, amount: Balance) {
     c.stake().expect("stake");
 }
 
-/// Opens a job for both providers with the default key, terms and expiry; the caller and value are set
-/// by the caller of this function.
-fn open_job(c: &mut Escrow, providers: Vec<AccountId>, expires_at: Timestamp) -> Result<JobId, Error> {
+/// Opens a job for `providers` (each with its allocation) with the default key and terms; the caller and
+/// value are set by the caller of this function.
+fn open_job(c: &mut Escrow, providers: Vec<(AccountId, Balance)>, expires_at: Timestamp) -> Result<JobId, Error> {
     c.open_job(providers, payer_key(), TERMS, expires_at)
 }
 
-/// The consumer opens a job for both providers, paying `deposit`.
+/// `provider()`'s and `provider2()`'s allocations of a `deposit` that `open` splits: three fifths to the
+/// first (600 of `DEPOSIT`), the rest to the second.
+fn shares(deposit: Balance) -> [Balance; 2] {
+    let first = deposit / 5 * 3;
+    [first, deposit - first]
+}
+
+/// The consumer opens a job for both providers, paying `deposit`, all of it allocated (see [`shares`]).
 fn open(c: &mut Escrow, deposit: Balance) -> Result<JobId, Error> {
-    pay_as(consumer(), deposit);
-    open_job(c, vec![provider(), provider2()], EXPIRES)
+    open_with(c, shares(deposit))
+}
+
+/// The consumer opens a job allocating `allocations` to `provider()` and `provider2()`, paying their sum.
+fn open_with(c: &mut Escrow, allocations: [Balance; 2]) -> Result<JobId, Error> {
+    pay_as(consumer(), allocations[0] + allocations[1]);
+    open_job(c, vec![(provider(), allocations[0]), (provider2(), allocations[1])], EXPIRES)
 }
 
 /// `who` accepts job `id` on any terms (no minimum, no slash cap of its own).
@@ -301,21 +328,31 @@ fn accept(c: &mut Escrow, who: AccountId, id: JobId) -> Result<Balance, Error> {
     c.accept_job(id, 0, Balance::MAX)
 }
 
-/// The consumer opens a job for both providers, paying `deposit`, and both accept it.
+/// The consumer opens a job for both providers, paying `deposit` (see [`open`]), and both accept it.
 fn open_accepted(c: &mut Escrow, deposit: Balance) -> Result<JobId, Error> {
-    let id = open(c, deposit)?;
+    open_accepted_with(c, shares(deposit))
+}
+
+/// The consumer opens a job allocating `allocations` (see [`open_with`]), and both providers accept it.
+fn open_accepted_with(c: &mut Escrow, allocations: [Balance; 2]) -> Result<JobId, Error> {
+    let id = open_with(c, allocations)?;
     accept(c, provider(), id)?;
     accept(c, provider2(), id)?;
     Ok(id)
 }
 
-/// Deploys, stakes the minimum for both providers and opens job 1 (consumer, both providers, `DEPOSIT`,
-/// expiring at `EXPIRES`), which both accept.
+/// Deploys, stakes the minimum for both providers and opens job 1 (consumer, both providers, `DEPOSIT`
+/// allocated `P_ALLOCATION` and `P2_ALLOCATION`, expiring at `EXPIRES`), which both accept.
 fn setup() -> Escrow {
+    setup_with([P_ALLOCATION, P2_ALLOCATION])
+}
+
+/// [`setup`] with job 1 allocating `allocations` (and depositing their sum).
+fn setup_with(allocations: [Balance; 2]) -> Escrow {
     let mut c = deploy();
     stake(&mut c, provider(), MIN_STAKE);
     stake(&mut c, provider2(), MIN_STAKE);
-    assert_eq!(open_accepted(&mut c, DEPOSIT), Ok(1));
+    assert_eq!(open_accepted_with(&mut c, allocations), Ok(1));
     c
 }
 

@@ -222,13 +222,16 @@ fn low_receipt_with_max_units_cannot_block_a_higher_one() {
 }
 
 #[ink::test]
-fn release_refuses_more_than_the_escrowed_deposit() {
+fn release_refuses_more_than_the_providers_allocation() {
     let mut c = setup();
-    refused(&mut c, Error::ExceedsEscrow, |c| release(c, receipt(1, provider(), DEPOSIT + 1, 1)));
-    assert!(release(&mut c, receipt(1, provider(), 600, 1)).is_ok());
-    // Across lanes: 600 + 401 > 1000.
-    refused(&mut c, Error::ExceedsEscrow, |c| release(c, receipt(1, provider2(), 401, 1)));
-    refused(&mut c, Error::ExceedsEscrow, |c| release(c, receipt(1, provider(), 1_001, 2)));
+    // Each provider draws on its own allocation only, up to it inclusive, never on the deposit.
+    refused(&mut c, Error::ExceedsAllocation, |c| release(c, receipt(1, provider(), DEPOSIT + 1, 1)));
+    refused(&mut c, Error::ExceedsAllocation, |c| release(c, receipt(1, provider(), P_ALLOCATION + 1, 1)));
+    assert!(release(&mut c, receipt(1, provider(), P_ALLOCATION, 1)).is_ok());
+    refused(&mut c, Error::ExceedsAllocation, |c| release(c, receipt(1, provider2(), P2_ALLOCATION + 1, 1)));
+    refused(&mut c, Error::ExceedsAllocation, |c| release(c, receipt(1, provider(), P_ALLOCATION + 1, 2)));
+    assert!(release(&mut c, receipt(1, provider2(), P2_ALLOCATION, 1)).is_ok());
+    assert_eq!(c.job(1).unwrap().held(), 0);
 }
 
 #[ink::test]
@@ -250,14 +253,15 @@ fn release_refuses_a_bad_signature() {
 }
 
 #[ink::test]
-fn release_refuses_a_total_that_would_overflow() {
+fn release_refuses_a_credit_that_would_overflow() {
     let mut c = setup();
-    fake_pay_as(consumer(), u128::MAX);
-    assert_eq!(open_job(&mut c, vec![provider(), provider2()], EXPIRES), Ok(2));
-    accept(&mut c, provider(), 2).unwrap();
-    accept(&mut c, provider2(), 2).unwrap();
-    assert!(release(&mut c, receipt(2, provider(), u128::MAX, 1)).is_ok());
-    refused(&mut c, Error::Overflow, |c| release(c, receipt(2, provider2(), 1, 1)));
+    // The provider's claimable balance reaches u128::MAX (as the consumer of a refunded job of its own).
+    fake_pay_as(provider(), u128::MAX);
+    assert_eq!(open_job(&mut c, vec![(stranger(), 0)], NOW + 1), Ok(2));
+    at(NOW + 1);
+    call_as(stranger());
+    assert_eq!(c.refund(2), Ok(u128::MAX));
+    refused(&mut c, Error::Overflow, |c| release(c, receipt(1, provider(), 100, 1)));
 }
 
 // ---------------------------------------------------------------- release_many
@@ -312,12 +316,12 @@ fn release_many_of_refused_receipts_changes_nothing() {
         signed(wrong_chain),
         signed(receipt(3, provider(), 100, 1)),
         signed(receipt(1, stranger(), 100, 1)),
-        signed(receipt(1, provider(), DEPOSIT + 1, 1)),
+        signed(receipt(1, provider(), P_ALLOCATION + 1, 1)),
     ];
     call_as(stranger());
     let outcomes = c.release_many(batch).unwrap();
     let expected =
-        vec![Err(Error::WrongChain), Err(Error::JobNotFound), Err(Error::NotAProvider), Err(Error::ExceedsEscrow)];
+        vec![Err(Error::WrongChain), Err(Error::JobNotFound), Err(Error::NotAProvider), Err(Error::ExceedsAllocation)];
     assert_eq!(outcomes, expected);
     assert_unchanged(&before, &snapshot(&c), "a batch of refused receipts");
 
@@ -337,10 +341,10 @@ fn release_many_keeps_nothing_of_a_receipt_that_overflows_late() {
     stake(&mut c, provider(), MIN_STAKE);
     // The consumer's claimable balance reaches u128::MAX, then the consumer becomes the treasury.
     fake_pay_as(consumer(), u128::MAX);
-    assert_eq!(open_job(&mut c, vec![provider()], NOW + 1), Ok(1));
+    assert_eq!(open_job(&mut c, vec![(provider(), 0)], NOW + 1), Ok(1));
     accept(&mut c, provider(), 1).unwrap();
     fake_pay_as(consumer(), DEPOSIT);
-    assert_eq!(open_job(&mut c, vec![provider()], EXPIRES), Ok(2));
+    assert_eq!(open_job(&mut c, vec![(provider(), DEPOSIT)], EXPIRES), Ok(2));
     accept(&mut c, provider(), 2).unwrap();
     at(NOW + 1);
     call_as(stranger());
