@@ -1,5 +1,6 @@
-//! What the chain says about a job: the job record and each provider's settled lane, read from the
-//! escrow contract, and combined with the gateway's accepted lanes for the settlement checks.
+//! What the chain says about a job: the job record, with each provider's settled lane in its slot, read
+//! from the escrow contract in one dry-run, and combined with the gateway's accepted lanes for the
+//! settlement checks.
 
 use escrow_client::{AccountId, Escrow};
 use settlement::{Job, JobId, Lane};
@@ -27,8 +28,8 @@ fn later_lane(a: &Lane, b: &Lane) -> Lane {
 }
 
 impl JobView {
-    /// Reads the job and its providers' lanes from the contract (the lanes concurrently) as of the
-    /// latest finalized block; `None` if there is no such job.
+    /// Reads the job (its providers' lanes included) from the contract as of the latest finalized block;
+    /// `None` if there is no such job.
     pub async fn fetch(escrow: &Escrow, job_id: JobId) -> Result<Option<Self>> {
         Self::fetch_at(escrow, job_id, None).await
     }
@@ -36,8 +37,7 @@ impl JobView {
     /// [`JobView::fetch`] as of block `at` (the latest finalized block if `None`).
     pub async fn fetch_at(escrow: &Escrow, job_id: JobId, at: Option<[u8; 32]>) -> Result<Option<Self>> {
         let Some(job) = escrow.job_at(at, job_id).await? else { return Ok(None) };
-        let lanes = futures::future::try_join_all(job.providers.iter().map(|p| escrow.lane_at(at, job_id, *p))).await?;
-        let settled = job.providers.iter().copied().zip(lanes).collect();
+        let settled = job.providers.iter().copied().zip(job.slots.iter().map(|s| s.lane)).collect();
         Ok(Some(Self { job, settled }))
     }
 

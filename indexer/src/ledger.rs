@@ -1024,7 +1024,10 @@ mod tests {
         let book = &ledger.jobs[&1];
         let job = &store.jobs[&1];
         for (provider, slot) in job.providers.iter().zip(&job.slots) {
-            assert_eq!(book.slots[provider], *slot, "the books' slot is the contract's");
+            // The books keep the lane apart (`lanes`); the rest of the slot is the contract's.
+            let without_lane = settlement::Slot { lane: settlement::Lane::default(), ..*slot };
+            assert_eq!(book.slots[provider], without_lane, "the books' slot is the contract's");
+            assert_eq!(book.lanes.get(provider).copied().unwrap_or(0), slot.lane.amount);
         }
         assert_eq!((book.unallocated, book.held()), (job.unallocated, 0));
     }

@@ -30,10 +30,6 @@ pub trait Store {
     fn job(&self, id: JobId) -> Option<Job<Self::Account>>;
     /// Writes a job.
     fn set_job(&mut self, id: JobId, job: &Job<Self::Account>);
-    /// What was settled on a job for a provider (default: nothing).
-    fn lane(&self, id: JobId, provider: &Self::Account) -> Lane;
-    /// Writes a lane.
-    fn set_lane(&mut self, id: JobId, provider: &Self::Account, lane: &Lane);
     /// A provider's stake (default: none).
     fn stake(&self, who: &Self::Account) -> Stake;
     /// Writes a stake.
@@ -240,11 +236,10 @@ impl<'s, S: Store> Market<'s, S> {
         self.store.set_stake(&caller, &stake);
         self.store.set_job(job_id, &job);
         // Every record a release will write exists from now on, created at the provider's cost (G6): its
-        // lane on this job, its claimable balance and its reputation. Releases then only rewrite records
-        // of the same size, so whoever submits them pays no storage deposit.
+        // claimable balance and its reputation (its lane lives in the job). Releases then only rewrite
+        // records of the same size, so whoever submits them pays no storage deposit.
         #[cfg(not(settlement_mutant = "release_creates_records"))]
         {
-            self.store.set_lane(job_id, &caller, &Lane::default());
             self.keep_balance_record(&caller);
             let reputation = self.store.reputation(&caller);
             self.store.set_reputation(&caller, &reputation);
@@ -277,16 +272,16 @@ impl<'s, S: Store> Market<'s, S> {
         if provider.is_some_and(|p| !job.has_provider(p)) {
             return Err(Error::NotAProvider);
         }
-        self.fold_thaws(job_id, &mut job)?;
+        self.fold_thaws(&mut job)?;
         Ok(job)
     }
 
     /// Folds every ended thaw of `job` into its allocations, moving what they free back to the job's
     /// unallocated funds. Changes no provider's limit.
-    fn fold_thaws(&self, job_id: JobId, job: &mut Job<S::Account>) -> Result<()> {
-        for (provider, slot) in job.providers.iter().zip(job.slots.iter_mut()) {
+    fn fold_thaws(&self, job: &mut Job<S::Account>) -> Result<()> {
+        for slot in &mut job.slots {
             if slot.thaw_matured(self.now) {
-                let moved = slot.fold_thaw(self.store.lane(job_id, provider).amount, self.now);
+                let moved = slot.fold_thaw(slot.lane.amount, self.now);
                 job.unallocated = add(job.unallocated, moved)?;
             }
         }
@@ -379,7 +374,7 @@ impl<'s, S: Store> Market<'s, S> {
         if slot.thaw.amount > 0 {
             return Err(Error::ThawPending);
         }
-        let paid = self.store.lane(job_id, &provider).amount;
+        let paid = slot.lane.amount;
         if amount > slot.allocation.saturating_sub(paid) {
             return Err(Error::InsufficientAllocation);
         }
@@ -396,30 +391,30 @@ impl<'s, S: Store> Market<'s, S> {
     }
 
     /// Settles a signed receipt (anyone may submit it): credits the provider the net and the treasury the
-    /// fee of the step from the last settled cumulative amount to the receipt's.
+    /// fee of the step from the last settled cumulative amount to the receipt's. Reads and writes the
+    /// job (with the provider's lane) and the provider's balance only: the treasury's fees accrue in the
+    /// configuration, and the provider's reputation counts the job when it is finalized.
     pub fn release(&mut self, receipt: &Receipt<S::Account>, signature: &SignatureBytes) -> Result<crate::fee::Split> {
-        let config = self.store.config();
+        let mut config = self.store.config();
         checks::check_domain(&config.domain, receipt)?;
         let job_id = receipt.job_id;
         let mut job = self.existing_job(job_id)?;
         let provider = receipt.provider;
-        let mut lane = self.store.lane(job_id, &provider);
+        let lane = job.slot(&provider).map(|s| s.lane).unwrap_or_default();
         let released = checks::check_against_job(&job, &lane, receipt, signature, self.now)?;
+        let i = job.index_of(&provider).ok_or(Error::NotAProvider)?;
+        let mut slot = job.slots.get(i).copied().ok_or(Error::InvalidProviders)?;
         let step = receipt.amount.saturating_sub(lane.amount);
 
         let split = split_step(lane.amount, receipt.amount, job.fee_bps);
-        // Both credits are computed before either is written, so an overflow changes nothing.
+        // Every sum is formed before the first write, so an overflow changes nothing.
         let provider_balance = add(self.store.balance(&provider), split.net)?;
-        let treasury_balance = if config.treasury == provider {
-            add(provider_balance, split.fee)?
-        } else {
-            add(self.store.balance(&config.treasury), split.fee)?
-        };
+        config.fees = add(config.fees, split.fee)?;
         let fee_total = add(lane.fee, split.fee)?;
         self.store.set_balance(&provider, provider_balance);
-        self.store.set_balance(&config.treasury, treasury_balance);
-        lane = Lane { amount: receipt.amount, units: receipt.units, sequence: receipt.sequence, fee: fee_total };
-        self.store.set_lane(job_id, &provider, &lane);
+        self.store.set_config(&config);
+        slot.lane = Lane { amount: receipt.amount, units: receipt.units, sequence: receipt.sequence, fee: fee_total };
+        set_slot(&mut job, i, slot)?;
         job.released = released;
         self.store.set_job(job_id, &job);
         self.store.emit(Event::Released {
@@ -433,7 +428,6 @@ impl<'s, S: Store> Market<'s, S> {
             fee: split.fee,
             net: split.net,
         });
-        self.update_reputation(&provider, Reputation { volume: step, ..Reputation::default() });
         Ok(split)
     }
 
@@ -461,7 +455,7 @@ impl<'s, S: Store> Market<'s, S> {
     }
 
     /// Finalizes an ended job (anyone may call): credits the unreleased remainder to the consumer and
-    /// counts the job as completed for every provider that was paid on it.
+    /// counts the job, and what it paid them, in the reputation of every provider that was paid on it.
     pub fn refund(&mut self, job_id: JobId) -> Result<Balance> {
         let mut job = self.existing_job(job_id)?;
         if job.status == JobStatus::Finalized {
@@ -475,21 +469,29 @@ impl<'s, S: Store> Market<'s, S> {
         job.status = JobStatus::Finalized;
         self.store.set_job(job_id, &job);
         self.store.emit(Event::Refunded { job_id, consumer: job.consumer, amount: remainder });
-        for provider in &job.providers {
-            if self.store.lane(job_id, provider).amount > 0 {
-                self.update_reputation(provider, Reputation { jobs_completed: 1, ..Reputation::default() });
+        for (provider, slot) in job.providers.iter().zip(&job.slots) {
+            if slot.lane.amount > 0 {
+                let done = Reputation { jobs_completed: 1, volume: slot.lane.amount, ..Reputation::default() };
+                self.update_reputation(provider, done);
             }
         }
         Ok(remainder)
     }
 
-    /// Empties `caller`'s claimable balance and returns it; the caller transfers it out.
+    /// Empties `caller`'s claimable balance (for the treasury, with the fees accrued since its last
+    /// claim) and returns it; the caller transfers it out.
     pub fn claim(&mut self, caller: S::Account) -> Result<Balance> {
-        let amount = self.store.balance(&caller);
+        let mut config = self.store.config();
+        let fees = if caller == config.treasury { config.fees } else { 0 };
+        let amount = add(self.store.balance(&caller), fees)?;
         if amount == 0 {
             return Err(Error::NothingToClaim);
         }
         self.store.set_balance(&caller, 0);
+        if fees > 0 {
+            config.fees = 0;
+            self.store.set_config(&config);
+        }
         self.store.emit(Event::Claimed { account: caller, amount });
         Ok(amount)
     }
@@ -700,6 +702,14 @@ impl<'s, S: Store> Market<'s, S> {
             Some(a) if self.now >= a.effective_at => a,
             _ => return Err(Error::SettingsNotDue),
         };
+        // Fees accrued so far are the outgoing treasury's: credited to its balance record (which exists
+        // since it became the treasury) before the new one takes over.
+        if announced.settings.treasury != config.treasury && config.fees > 0 {
+            let old = config.treasury;
+            let balance = add(self.store.balance(&old), config.fees)?;
+            self.store.set_balance(&old, balance);
+            config.fees = 0;
+        }
         config.apply(announced.settings);
         config.announced = None;
         self.store.set_config(&config);

@@ -18,8 +18,6 @@ pub struct MemoryStore {
     pub config: Config<AccountBytes>,
     /// Jobs by id.
     pub jobs: BTreeMap<JobId, Job<AccountBytes>>,
-    /// Lanes by (job, provider).
-    pub lanes: BTreeMap<(JobId, AccountBytes), Lane>,
     /// Stakes by provider.
     pub stakes: BTreeMap<AccountBytes, Stake>,
     /// Reputation by provider.
@@ -41,13 +39,33 @@ impl MemoryStore {
         Self {
             config,
             jobs: BTreeMap::new(),
-            lanes: BTreeMap::new(),
             stakes: BTreeMap::new(),
             reputations: BTreeMap::new(),
             balances,
             disputes: BTreeMap::new(),
             events: Vec::new(),
         }
+    }
+
+    /// The lanes of every provider that accepted its job, by (job, provider) (they live in the jobs).
+    #[must_use]
+    pub fn lanes(&self) -> BTreeMap<(JobId, AccountBytes), Lane> {
+        let mut lanes = BTreeMap::new();
+        for (id, job) in &self.jobs {
+            for (provider, slot) in job.providers.iter().zip(&job.slots) {
+                if slot.is_accepted() {
+                    lanes.insert((*id, *provider), slot.lane);
+                }
+            }
+        }
+        lanes
+    }
+
+    /// What `who` can claim: its balance, and for the treasury the fees accrued since its last claim.
+    #[must_use]
+    pub fn claimable(&self, who: &AccountBytes) -> Balance {
+        let fees = if *who == self.config.treasury { self.config.fees } else { 0 };
+        self.balances.get(who).copied().unwrap_or_default().saturating_add(fees)
     }
 
     /// The storage the escrow occupies, as pallet-contracts charges deposits for it: per map (and the
@@ -64,7 +82,6 @@ impl MemoryStore {
         vec![
             ("config", 1, self.config.encoded_size()),
             map("jobs", &self.jobs),
-            map("lanes", &self.lanes),
             map("stakes", &self.stakes),
             map("reputations", &self.reputations),
             map("balances", &self.balances),
@@ -87,12 +104,6 @@ impl Store for MemoryStore {
     }
     fn set_job(&mut self, id: JobId, job: &Job<AccountBytes>) {
         self.jobs.insert(id, job.clone());
-    }
-    fn lane(&self, id: JobId, provider: &AccountBytes) -> Lane {
-        self.lanes.get(&(id, *provider)).copied().unwrap_or_default()
-    }
-    fn set_lane(&mut self, id: JobId, provider: &AccountBytes, lane: &Lane) {
-        self.lanes.insert((id, *provider), *lane);
     }
     fn stake(&self, who: &AccountBytes) -> Stake {
         self.stakes.get(who).copied().unwrap_or_default()

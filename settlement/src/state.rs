@@ -48,6 +48,9 @@ pub struct Slot {
     pub allocation: Balance,
     /// A pending decrease of the allocation, if any.
     pub thaw: Thaw,
+    /// What was settled for the provider on this job (kept with the job: a release reads and writes one
+    /// record, not two).
+    pub lane: Lane,
 }
 
 impl Slot {
@@ -97,7 +100,7 @@ impl Slot {
     }
 }
 
-/// One escrowed compute job.
+/// One escrowed compute job (with its providers' slots, lanes included).
 #[derive(Debug, Clone, PartialEq, Eq, scale::Encode, scale::Decode, scale_info::TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
 pub struct Job<A> {
@@ -380,6 +383,10 @@ pub struct Config<A> {
     pub domain: Domain<A>,
     /// The id the next job gets.
     pub next_job_id: JobId,
+    /// Fees accrued to the treasury since its last claim (or change): kept in the configuration, which
+    /// every call reads and writes anyway, so a release adds no storage access for them. Paid with the
+    /// treasury's next claim; credited to the old treasury's balance when the treasury changes.
+    pub fees: Balance,
 }
 
 impl<A: Copy> Config<A> {
@@ -425,6 +432,7 @@ impl<A: Copy> Config<A> {
             timing,
             domain,
             next_job_id: 1,
+            fees: 0,
         })
     }
 }

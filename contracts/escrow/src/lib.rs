@@ -165,7 +165,6 @@ pub mod escrow {
     pub struct Escrow {
         config: Config<AccountId>,
         jobs: Mapping<JobId, Job<AccountId>>,
-        lanes: Mapping<(JobId, AccountId), Lane>,
         stakes: Mapping<AccountId, Stake>,
         reputations: Mapping<AccountId, Reputation>,
         balances: Mapping<AccountId, Balance>,
@@ -491,12 +490,6 @@ pub mod escrow {
         fn set_job(&mut self, id: JobId, job: &Job<AccountId>) {
             self.jobs.insert(id, job);
         }
-        fn lane(&self, id: JobId, provider: &AccountId) -> Lane {
-            self.lanes.get((id, *provider)).unwrap_or_default()
-        }
-        fn set_lane(&mut self, id: JobId, provider: &AccountId, lane: &Lane) {
-            self.lanes.insert((id, *provider), lane);
-        }
         fn stake(&self, who: &AccountId) -> Stake {
             self.stakes.get(who).unwrap_or_default()
         }
@@ -630,7 +623,6 @@ pub mod escrow {
             Ok(Self {
                 config,
                 jobs: Mapping::default(),
-                lanes: Mapping::default(),
                 stakes: Mapping::default(),
                 reputations: Mapping::default(),
                 balances,
@@ -842,10 +834,10 @@ pub mod escrow {
             self.jobs.get(job_id)
         }
 
-        /// What has been settled on a job for a provider.
+        /// What has been settled on a job for a provider (kept in the job's slot of the provider).
         #[ink(message)]
         pub fn lane(&self, job_id: JobId, provider: AccountId) -> Lane {
-            Store::lane(self, job_id, &provider)
+            self.jobs.get(job_id).and_then(|j| j.slot(&provider)).map(|s| s.lane).unwrap_or_default()
         }
 
         /// An account's provider stake.
@@ -861,10 +853,11 @@ pub mod escrow {
             (reputation, reputation.score())
         }
 
-        /// An account's claimable balance.
+        /// An account's claimable balance (for the treasury, with the fees accrued since its last claim).
         #[ink(message)]
         pub fn balance_of(&self, account: AccountId) -> Balance {
-            Store::balance(self, &account)
+            let fees = if account == self.config.treasury { self.config.fees } else { 0 };
+            Store::balance(self, &account).saturating_add(fees)
         }
 
         /// The dispute of a job against a provider, if any.

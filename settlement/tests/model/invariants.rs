@@ -17,6 +17,8 @@ impl Harness {
     pub(crate) fn check(&mut self, before: &MemoryStore, op: &Op) {
         let s = &self.store;
         let m = &self.model;
+        // The lanes live in the jobs' slots: those of the providers that accepted, before and after.
+        let (lanes, lanes_before) = (s.lanes(), before.lanes());
 
         // The configuration.
         let c = &s.config;
@@ -48,7 +50,7 @@ impl Harness {
             // (folding changes no limit, and each side folds at its own moments).
             let mut folded = job.clone();
             for (p, slot) in folded.providers.iter().zip(folded.slots.iter_mut()) {
-                let paid = s.lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
+                let paid = lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
                 folded.unallocated += slot.fold_thaw(paid, m.now);
             }
             let mf = m.folded(*id).unwrap();
@@ -59,7 +61,13 @@ impl Harness {
                     let (accepted_at, max_slash) = mf.accepted.get(p).copied().unwrap_or_default();
                     let thaw =
                         mf.thaws.get(p).map_or_else(Thaw::default, |&(amount, ends_at)| Thaw { amount, ends_at });
-                    Slot { accepted_at, max_slash, allocation: mf.alloc[p], thaw }
+                    Slot {
+                        accepted_at,
+                        max_slash,
+                        allocation: mf.alloc[p],
+                        thaw,
+                        lane: mf.lanes.get(p).copied().unwrap_or_default(),
+                    }
                 })
                 .collect();
             assert_eq!(
@@ -72,7 +80,7 @@ impl Harness {
             let allocated: u128 = job.slots.iter().map(|s| s.allocation).sum();
             assert_eq!(job.unallocated + allocated, job.deposit, "after {op:?}: job {id} allocations");
             for (p, slot) in job.providers.iter().zip(&job.slots) {
-                let paid = s.lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
+                let paid = lanes.get(&(*id, *p)).map_or(0, |l| l.amount);
                 assert!(paid <= slot.limit(paid, m.now) && paid <= slot.allocation, "after {op:?}: job {id} {p:?}");
             }
             if let Some(prev) = before.jobs.get(id) {
@@ -91,8 +99,10 @@ impl Harness {
             );
             assert!(job.fee_bps <= fee::MAX_FEE_BPS);
             assert!(job.released <= job.deposit, "after {op:?}: job {id} released {} > {}", job.released, job.deposit);
-            let lanes: u128 = s.lanes.iter().filter(|((lid, _), _)| lid == id).map(|(_, l)| l.amount).sum();
-            assert_eq!(job.released, lanes, "after {op:?}: job {id} released vs its lanes");
+            let paid: u128 = lanes.iter().filter(|((lid, _), _)| lid == id).map(|(_, l)| l.amount).sum();
+            assert_eq!(job.released, paid, "after {op:?}: job {id} released vs its lanes");
+            let unaccepted = job.slots.iter().filter(|s| !s.is_accepted());
+            assert!(unaccepted.clone().all(|s| s.lane == Lane::default()), "after {op:?}: job {id} paid unaccepted");
             if let Some(prev) = before.jobs.get(id) {
                 assert!(job.deposit >= prev.deposit && job.released >= prev.released, "after {op:?}: job {id}");
                 assert!(job.ends_at <= prev.ends_at, "after {op:?}: job {id} end moved later");
@@ -102,15 +112,15 @@ impl Harness {
         // Lanes: as the model has them, fee exact on the cumulative amount, never decreasing.
         let model_lanes: BTreeMap<(u64, Acc), Lane> =
             m.jobs.iter().flat_map(|(id, j)| j.lanes.iter().map(move |(p, l)| ((*id, *p), *l))).collect();
-        assert_eq!(s.lanes, model_lanes, "after {op:?}: lanes differ");
-        for (key, lane) in &s.lanes {
+        assert_eq!(lanes, model_lanes, "after {op:?}: lanes differ");
+        for (key, lane) in &lanes {
             let bps = s.jobs[&key.0].fee_bps;
             assert_eq!(lane.fee, fee::fee_of(lane.amount, bps), "lane {key:?}");
             assert_eq!(lane.fee, naive_fee(lane.amount, bps), "lane {key:?}");
             assert!(s.jobs[&key.0].has_accepted(&key.1), "lane {key:?} of a provider that did not accept");
         }
-        for (key, prev) in &before.lanes {
-            let lane = s.lanes[key];
+        for (key, prev) in &lanes_before {
+            let lane = lanes[key];
             // Only the amount (and its fee) orders a lane; units and sequence are the last receipt's.
             assert!(
                 lane.amount >= prev.amount && lane.fee >= prev.fee,
@@ -127,8 +137,8 @@ impl Harness {
         let mut who: BTreeSet<Acc> = s.balances.keys().copied().collect();
         who.extend(accounts());
         for a in &who {
-            let actual = s.balances.get(a).copied().unwrap_or(0);
-            assert_eq!(actual, m.balance(a), "after {op:?}: balance of {:#04x}", a[0]);
+            // The treasury's claimable includes the fees accrued in the configuration.
+            assert_eq!(s.claimable(a), m.balance(a), "after {op:?}: balance of {:#04x}", a[0]);
         }
         let fees: u128 = m.fees_to.values().sum();
         let lane_fees: u128 =
@@ -138,7 +148,7 @@ impl Harness {
         // Conservation: what came in and did not go out is held, staked or claimable.
         let held: u128 = s.jobs.values().map(settlement::Job::held).sum();
         let staked: u128 = s.stakes.values().map(Stake::total).sum();
-        let claimable: u128 = s.balances.values().sum();
+        let claimable: u128 = s.balances.values().sum::<u128>() + s.config.fees;
         assert_eq!(m.value_in - m.value_out, held + staked + claimable, "after {op:?}: funds not conserved");
 
         // The events of this operation.
@@ -149,8 +159,8 @@ impl Harness {
                 Event::ToppedUp { amount, .. } => f.deposited += amount,
                 Event::Released { job_id, provider, cumulative, sequence, amount, fee, net, units, .. } => {
                     assert_eq!(net + fee, *amount, "{event:?}: net + fee != amount");
-                    let lane = s.lanes[&(*job_id, *provider)];
-                    let prev = before.lanes.get(&(*job_id, *provider)).copied().unwrap_or_default();
+                    let lane = lanes[&(*job_id, *provider)];
+                    let prev = lanes_before.get(&(*job_id, *provider)).copied().unwrap_or_default();
                     let bps = s.jobs[job_id].fee_bps;
                     assert_eq!((lane.amount, lane.units, lane.sequence), (*cumulative, *units, *sequence), "{event:?}");
                     assert_eq!(*amount, cumulative - prev.amount, "{event:?}");

@@ -227,7 +227,6 @@ impl Model {
         );
         job.released += step;
         *self.fees_to.entry(self.treasury).or_default() += fee;
-        self.reputations.entry(receipt.provider).or_default().volume += step;
         self.settled.push((receipt.clone(), *signature));
         Ok(Split { net, fee })
     }
@@ -261,9 +260,12 @@ impl Model {
             return Err(Error::JobNotEnded);
         }
         job.status = JobStatus::Finalized;
+        // Each provider paid on the job counts it, and what it paid, once the job is finalized.
         for (provider, lane) in &job.lanes {
             if lane.amount > 0 {
-                self.reputations.entry(*provider).or_default().jobs_completed += 1;
+                let reputation = self.reputations.entry(*provider).or_default();
+                reputation.jobs_completed += 1;
+                reputation.volume += lane.amount;
             }
         }
         Ok(job.deposit - job.released)

@@ -104,7 +104,7 @@ impl Harness {
     }
 
     fn balance(&self, who: &Acc) -> u128 {
-        self.store.balances.get(who).copied().unwrap_or(0)
+        self.store.claimable(who)
     }
 }
 
@@ -255,7 +255,7 @@ fn superseded_replayed_and_forged_receipts_pay_nothing() {
     // A higher amount settles with a lower sequence, or fewer units: both are informational.
     h.expect(&signed(&h.receipt(1, 0, 320, 40, 2)), Ok(()));
     h.expect(&signed(&h.receipt(1, 0, 350, 29, 0)), Ok(()));
-    assert_eq!((h.store.lanes[&(1, PROVIDERS[0])].units, h.store.lanes[&(1, PROVIDERS[0])].sequence), (29, 0));
+    assert_eq!((h.store.lanes()[&(1, PROVIDERS[0])].units, h.store.lanes()[&(1, PROVIDERS[0])].sequence), (29, 0));
     // A signature moved to another job or provider, or a receipt signed by another key than the job's.
     let moved = |receipt: Receipt<Acc>| Op::Signed {
         receipt: Box::new(receipt),
@@ -297,7 +297,7 @@ fn a_low_receipt_with_the_top_sequence_and_units_cannot_block_a_higher_one() {
     let held = h.receipt(1, 0, 600, 60, 10);
     h.expect(&signed(&h.receipt(1, 0, 1, u128::MAX, u64::MAX)), Ok(()));
     h.expect(&signed(&held), Ok(()));
-    let lane = h.store.lanes[&(1, PROVIDERS[0])];
+    let lane = h.store.lanes()[&(1, PROVIDERS[0])];
     assert_eq!((lane.amount, lane.units, lane.sequence, lane.fee), (600, 60, 10, 30));
     assert_eq!((h.balance(&PROVIDERS[0]), h.balance(&TREASURIES[0])), (570, 30));
     h.expect(&signed(&held), Err(Error::CumulativeNotIncreasing));
@@ -361,7 +361,7 @@ fn settings_and_ownership() {
     // Rounding favours the provider step by step, and the cumulative fee stays exact.
     h.expect(&signed(&h.receipt(2, 0, 1_019, 1, 2)), Ok(()));
     h.expect(&signed(&h.receipt(2, 0, 1_020, 1, 3)), Ok(()));
-    assert_eq!(h.store.lanes[&(2, PROVIDERS[0])].fee, 51);
+    assert_eq!(h.store.lanes()[&(2, PROVIDERS[0])].fee, 51);
     assert_eq!(h.balance(&TREASURIES[1]), 151);
     // A later announcement replaces a pending one and restarts the delay.
     h.expect(&announce(None, SettingsChange { min_stake: Some(1), ..SettingsChange::default() }), Ok(()));

@@ -27,6 +27,7 @@ fn new_stores_the_configuration_for_this_chain_and_contract() {
             timing: TIMING,
             domain: domain(),
             next_job_id: 1,
+            fees: 0,
         }
     );
     // The initial settings are announced, so an indexer knows the treasury from the first block.

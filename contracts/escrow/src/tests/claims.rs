@@ -65,3 +65,21 @@ fn claim_reports_a_failed_transfer() {
     assert_eq!(native(provider()), FUNDS);
     assert!(test::get_account_balance::<Env>(contract()).is_err());
 }
+
+#[ink::test]
+fn the_treasurys_fees_accrue_in_the_configuration_and_go_to_the_treasury_they_accrued_for() {
+    let mut c = setup();
+    assert!(release(&mut c, receipt(1, provider(), 100, 1)).is_ok());
+    // The fee is not in the treasury's balance record but in the configuration; balance_of shows both.
+    assert_eq!((c.config().fees, c.balance_of(treasury())), (5, 5));
+    // The treasury changes: what accrued is the outgoing treasury's, credited to its balance record.
+    change_settings(&mut c, SettingsChange { treasury: Some(stranger()), ..keep() });
+    assert_eq!((c.config().fees, c.balance_of(treasury()), c.balance_of(stranger())), (0, 5, 0));
+    assert!(release(&mut c, receipt(1, provider(), 300, 2)).is_ok());
+    assert_eq!((c.balance_of(treasury()), c.balance_of(stranger())), (5, 10));
+    assert_eq!(claim(&mut c, treasury()), Ok(5));
+    assert_eq!(claim(&mut c, stranger()), Ok(10));
+    assert_eq!((c.config().fees, c.balance_of(stranger())), (0, 0));
+    assert_eq!(claim(&mut c, stranger()), Err(Error::NothingToClaim));
+    assert_solvent(&c);
+}

@@ -26,7 +26,7 @@ fn accept_job_records_the_consent_locks_the_stake_and_fixes_the_slash_bound() {
     assert_eq!(
         c.job(1).unwrap().slots,
         vec![
-            Slot { accepted_at: NOW + 5, max_slash: 300, allocation: P_ALLOCATION, thaw: Thaw::default() },
+            Slot { accepted_at: NOW + 5, max_slash: 300, allocation: P_ALLOCATION, ..Slot::default() },
             Slot { allocation: P2_ALLOCATION, ..Slot::default() },
         ]
     );
