@@ -464,7 +464,10 @@ impl<'s, S: Store> Market<'s, S> {
         if !job.has_ended(self.now) {
             return Err(Error::JobNotEnded);
         }
+        #[cfg(not(settlement_mutant = "refund_whole_deposit"))]
         let remainder = job.held();
+        #[cfg(settlement_mutant = "refund_whole_deposit")]
+        let remainder = job.deposit;
         self.credit(&job.consumer, remainder)?;
         job.status = JobStatus::Finalized;
         self.store.set_job(job_id, &job);

@@ -6,17 +6,22 @@
 //! invariants must hold: funds are conserved, no job releases more than its deposit, settled
 //! cumulative amounts never decrease, no receipt pays twice and every fee split is exact.
 //!
-//! Apart from the reference, `model/promises.rs` states the promises to honest parties in their own
-//! observations only: P-G1, a provider is paid for signed work, against an adversary acting as the
-//! consumer (`promises.rs`); P-G4, bounded admin power, against an adversary holding the owner and
-//! arbiter keys (`admin.rs`); P-G5d, the timing rules (`promises.rs`). `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and
-//! requires each to make it fail.
+//! Apart from the reference, the promises to honest parties are stated in their own observations only:
+//! P-G1 and P-G2, a provider is paid for signed work within its allocation, with a thaw period's notice,
+//! against an adversary acting as the consumer (`promises.rs`, with P-G3d and P-G6); P-G3 and P-G4,
+//! consent and bounded admin power, against an adversary holding the owner and arbiter keys
+//! (`admin.rs`); P-G5, a consumer pays at most what it signed and gets the rest back, against an
+//! adversary holding every provider's key (`consumer.rs`); P-G5d, the timing rules (`promises.rs`).
+//! `scripts/test` builds this test with injected bugs (`--cfg settlement_mutant="..."`) and requires
+//! each to make the property it names fail.
 
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used)]
 
 // The crate root owns `tests/`, so the pieces in `tests/model/` are named by path.
 #[path = "model/admin.rs"]
 mod admin;
+#[path = "model/consumer.rs"]
+mod consumer;
 #[path = "model/harness.rs"]
 mod harness;
 #[path = "model/invariants.rs"]
