@@ -241,7 +241,6 @@ mod tests {
                 ends_at: 10_000,
                 status: JobStatus::Open,
             },
-            settled: vec![(P1, Lane::default()), (P2, Lane::default())],
         }
     }
 
@@ -362,7 +361,7 @@ mod tests {
     fn a_higher_amount_with_a_lower_sequence_is_accepted() {
         // Attack 1: the consumer released a 1-planck receipt with the top sequence and units on chain.
         let mut v = view();
-        v.settled[0].1 = lane(1, u128::MAX, u64::MAX);
+        v.job.slots[0].lane = lane(1, u128::MAX, u64::MAX);
         v.job.released = 1;
         let d = run(&v, &nothing(), &[], &[candidate(P1, 60, 10)]);
         assert_eq!(codes(&d), ["new"]);
@@ -375,7 +374,7 @@ mod tests {
     #[test]
     fn the_chain_counts_where_it_is_ahead_of_the_store() {
         let mut v = view();
-        v.settled[0].1 = lane(30, 3, 3);
+        v.job.slots[0].lane = lane(30, 3, 3);
         v.job.released = 30;
         let cs = [candidate(P1, 20, 2), candidate(P1, 30, 9), candidate(P1, 35, 1)];
         let d = run(&v, &nothing(), &[stored(P1, 10, 1, 1)], &cs);
@@ -404,7 +403,7 @@ mod tests {
     fn the_allocation_bounds_the_cumulative_amount_not_the_step() {
         // On chain 50 released for P1: its allocation of 100 bounds the cumulative amount.
         let mut v = view();
-        v.settled[0].1 = lane(50, 5, 1);
+        v.job.slots[0].lane = lane(50, 5, 1);
         v.job.released = 50;
         let d = run(&v, &nothing(), &[], &[candidate(P1, 101, 2), candidate(P1, 100, 2)]);
         assert_eq!(codes(&d), ["exceeds_allocation", "new"]);
@@ -425,7 +424,7 @@ mod tests {
         assert_eq!(codes(&run(&thawing(NOW), &nothing(), &[], &cs)), ["exceeds_allocation", "new"], "ended");
         // Paid 80 before the thaw ended: the allocation stays at what was paid, and nothing more is taken.
         let mut paid = thawing(NOW);
-        paid.settled[0].1 = lane(80, 8, 1);
+        paid.job.slots[0].lane = lane(80, 8, 1);
         assert_eq!(alone(&paid, &[candidate(P1, 81, 2)]), ["exceeds_allocation"]);
     }
 

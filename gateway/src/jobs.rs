@@ -11,10 +11,8 @@ use crate::error::Result;
 /// A job as the chain has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobView {
-    /// The job record.
+    /// The job record, with what was settled on chain for each provider in its slot.
     pub job: Job<AccountId>,
-    /// What was settled on chain for each of its providers.
-    pub settled: Vec<(AccountId, Lane)>,
 }
 
 /// The later of two lanes: the one with the higher cumulative amount (the chain's, `a`, on a tie), whole.
@@ -37,8 +35,13 @@ impl JobView {
     /// [`JobView::fetch`] as of block `at` (the latest finalized block if `None`).
     pub async fn fetch_at(escrow: &Escrow, job_id: JobId, at: Option<[u8; 32]>) -> Result<Option<Self>> {
         let Some(job) = escrow.job_at(at, job_id).await? else { return Ok(None) };
-        let settled = job.providers.iter().copied().zip(job.slots.iter().map(|s| s.lane)).collect();
-        Ok(Some(Self { job, settled }))
+        Ok(Some(Self { job }))
+    }
+
+    /// What was settled on chain for `provider` (nothing if it is not on the job).
+    #[must_use]
+    pub fn settled(&self, provider: &AccountId) -> Lane {
+        self.job.slot(provider).map(|s| s.lane).unwrap_or_default()
     }
 
     /// The job and `provider`'s lane as a new receipt must see them: each lane the later (by cumulative
@@ -48,7 +51,7 @@ impl JobView {
     #[must_use]
     pub fn with_accepted(&self, accepted: &[AcceptedLane], provider: &AccountId) -> (Job<AccountId>, Lane) {
         let effective = |p: &AccountId| {
-            let chain = self.settled.iter().find(|(q, _)| q == p).map(|(_, l)| *l).unwrap_or_default();
+            let chain = self.settled(p);
             let ours = accepted.iter().find(|a| a.provider == *p).map(|a| a.lane).unwrap_or_default();
             later_lane(&chain, &ours)
         };
@@ -64,7 +67,7 @@ mod tests {
     use settlement::JobStatus;
 
     fn view() -> JobView {
-        JobView {
+        let mut v = JobView {
             job: Job {
                 consumer: [1; 32],
                 providers: vec![[2; 32], [3; 32]],
@@ -82,11 +85,10 @@ mod tests {
                 ends_at: 10,
                 status: JobStatus::Open,
             },
-            settled: vec![
-                ([2; 32], Lane { amount: 100, units: 1, sequence: 2, fee: 5 }),
-                ([3; 32], Lane { amount: 50, units: 1, sequence: 1, fee: 2 }),
-            ],
-        }
+        };
+        v.job.slots[0].lane = Lane { amount: 100, units: 1, sequence: 2, fee: 5 };
+        v.job.slots[1].lane = Lane { amount: 50, units: 1, sequence: 1, fee: 2 };
+        v
     }
 
     #[test]
@@ -120,7 +122,7 @@ mod tests {
         // The consumer released a low receipt with the top sequence and units on chain; the gateway
         // accepted a higher amount with an ordinary sequence: that is the lane a new receipt must pass.
         let mut v = view();
-        v.settled[0].1 = Lane { amount: 1, units: u128::MAX, sequence: u64::MAX, fee: 0 };
+        v.job.slots[0].lane = Lane { amount: 1, units: u128::MAX, sequence: u64::MAX, fee: 0 };
         let accepted = [AcceptedLane {
             provider: [2; 32],
             receipt_id: 3,

@@ -91,8 +91,10 @@ async fn job_settlement(
     let view = state.views.lookup(&[job_id]).await?.remove(&job_id).flatten().ok_or(Error::NotFound)?;
     let accepted = state.db.lanes(job_id).await?;
     let providers = view
-        .settled
+        .job
+        .providers
         .iter()
+        .zip(view.job.slots.iter().map(|s| &s.lane))
         .map(|(provider, released)| {
             let ours = accepted.iter().find(|a| a.provider == *provider);
             let accepted_amount = ours.map_or(0, |a| a.lane.amount);

@@ -183,8 +183,7 @@ impl Settler {
                     self.stall(job_id, &lane.provider, "unknown_job").await?;
                     continue;
                 };
-                let settled =
-                    view.settled.iter().find(|(p, _)| *p == lane.provider).map(|(_, l)| *l).unwrap_or_default();
+                let settled = view.settled(&lane.provider);
                 if settled.amount >= lane.amount {
                     self.store.mark_settled(job_id, &lane.provider, settled.amount, settled.sequence).await?;
                     continue;
@@ -318,7 +317,7 @@ mod tests {
             ends_at: 100_000,
             status: JobStatus::Open,
         };
-        JobView { job, settled: Vec::new() }
+        JobView { job }
     }
 
     #[test]
