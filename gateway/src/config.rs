@@ -37,6 +37,11 @@ pub struct Config {
     /// and Postgres's lock table is shared and bounded: `max_locks_per_transaction`). A batch over more
     /// jobs commits in several transactions, in job order.
     pub max_jobs_per_transaction: usize,
+    /// Workers committing concurrent requests' receipts together (group commit), each in its own
+    /// transaction; see [`crate::commit`].
+    pub commit_workers: usize,
+    /// A commit worker stops taking queued requests once it holds this many receipts.
+    pub commit_max_receipts: usize,
     /// Most job views kept between requests (0 keeps none: every request reads its jobs from the node).
     /// Kept views follow the finalized chain; see [`crate::views`].
     pub job_view_capacity: usize,
@@ -109,6 +114,8 @@ impl Default for Config {
             max_body_bytes: 8 * 1024 * 1024,
             accept_margin_ms: 6_000,
             max_jobs_per_transaction: 128,
+            commit_workers: 2,
+            commit_max_receipts: 4_096,
             job_view_capacity: 100_000,
             relayer_suri: None,
             relayer_key_file: None,
@@ -133,9 +140,13 @@ impl Config {
             || config.max_body_bytes == 0
             || config.settle_max_batch == 0
             || config.max_jobs_per_transaction == 0
+            || config.commit_workers == 0
+            || config.commit_max_receipts == 0
         {
             return Err(Error::Config(
-                "max_batch, max_body_bytes, max_jobs_per_transaction and settle_max_batch must be positive".into(),
+                "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts and \
+                 settle_max_batch must be positive"
+                    .into(),
             ));
         }
         if config.settle_max_batch > escrow_client::MAX_RELEASES_PER_CALL {

@@ -40,6 +40,9 @@ pub enum Error {
     /// A socket failed (binding the listen address, serving).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// A failure shared by several requests (a group commit's), answered to each as itself.
+    #[error("{0}")]
+    Shared(std::sync::Arc<Error>),
 }
 
 /// Result of a gateway operation.
@@ -65,6 +68,7 @@ impl PublicError for Error {
             Self::BadRequest { code, .. } => code,
             Self::Refused(e) => refusal_code(*e),
             Self::NotFound => "not_found",
+            Self::Shared(e) => e.code(),
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => "unavailable",
         }
     }
@@ -76,6 +80,7 @@ impl PublicError for Error {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Shared(e) => e.status(),
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -88,6 +93,7 @@ impl PublicError for Error {
             Self::BadRequest { message, .. } => message.clone(),
             Self::Refused(e) => refusal_message(*e).to_string(),
             Self::NotFound => "not found".into(),
+            Self::Shared(e) => e.public_message(),
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
                 "the gateway cannot serve this right now; retry later".into()
             }

@@ -1,17 +1,17 @@
 //! The intake pipeline: parse each receipt and check its domain; look its job up as of the latest
 //! finalized block ([`crate::views`]); verify the signatures (`verify_strict`, in parallel for
-//! batches); then check the rules and commit in one Postgres transaction (several for a batch over
-//! more than `max_jobs_per_transaction` jobs). Each receipt gets its own verdict; refusals are kept
-//! apart for audit and counted by code.
+//! batches); then check the rules and commit together with the other requests in flight
+//! ([`crate::commit`]: one Postgres transaction, several past `max_jobs_per_transaction` jobs). Each
+//! receipt gets its own verdict; refusals are kept apart for audit and counted by code.
 
 use std::collections::BTreeMap;
 
-use escrow_client::now_ms;
 use escrow_client::AccountId;
 use serde_json::Value;
-use settlement::{JobId, Receipt};
+use settlement::{JobId, PayerKey, Receipt};
 
-use crate::accept::{Accepted, Candidate, When};
+use crate::accept::{Accepted, Candidate};
+use crate::commit::Batch;
 use crate::error::{Error, PublicError, Result};
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
@@ -29,9 +29,9 @@ pub enum Verdict {
 const PARALLEL_FROM: usize = 64;
 
 /// `verify_strict` of every (key, receipt, signature), in order; on all cores for large inputs.
-async fn verify_all(work: Vec<([u8; 32], Receipt<AccountId>, [u8; 64])>) -> Result<Vec<bool>> {
-    let check = |chunk: &[([u8; 32], Receipt<AccountId>, [u8; 64])]| -> Vec<bool> {
-        chunk.iter().map(|(key, receipt, sig)| receipt.verify(key, sig)).collect()
+async fn verify_all(work: Vec<(PayerKey, Receipt<AccountId>, [u8; 64])>) -> Result<Vec<bool>> {
+    let check = |chunk: &[(PayerKey, Receipt<AccountId>, [u8; 64])]| -> Vec<bool> {
+        chunk.iter().map(|(key, receipt, sig)| key.verify(receipt, sig)).collect()
     };
     if work.len() < PARALLEL_FROM {
         return Ok(check(&work));
@@ -68,8 +68,6 @@ fn body_of(json: &Value) -> Option<String> {
 /// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
 /// node) ends the request with an error, after the jobs before it were committed.
 pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
-    // The rules are checked now and as of the latest moment the release may land.
-    let when = When::new(now_ms(), state.config.accept_margin_ms);
     let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     let mut rejected: Vec<(usize, Error, Option<String>)> = Vec::new();
 
@@ -90,7 +88,8 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     let mut job_ids: Vec<JobId> = good.iter().map(|item| item.receipt.job_id).collect();
     job_ids.sort_unstable();
     job_ids.dedup();
-    let views = state.views.lookup(&job_ids).await?;
+    let looked = state.views.lookup_followed(&job_ids).await?;
+    let views = &looked.views;
     let mut known = Vec::with_capacity(good.len());
     for item in good {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {
@@ -100,13 +99,14 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     }
 
     // Signatures, then the rules and the commit per job, in the order received.
-    let work = known.iter().map(|(key, item)| (*key, item.receipt.clone(), item.signature)).collect();
+    let work =
+        known.iter().map(|(key, item)| (state.views.payer_key(key), item.receipt.clone(), item.signature)).collect();
     let signature_ok = verify_all(work).await?;
     let mut by_job: BTreeMap<JobId, Vec<(Item, bool)>> = BTreeMap::new();
     for ((_, item), ok) in known.into_iter().zip(signature_ok) {
         by_job.entry(item.receipt.job_id).or_default().push((item, ok));
     }
-    let mut groups = Vec::with_capacity(by_job.len());
+    let mut batch = Batch { at: looked.at, groups: Vec::with_capacity(by_job.len()) };
     let mut placed = Vec::with_capacity(by_job.len());
     for (job_id, group) in by_job {
         let Some(Some(view)) = views.get(&job_id) else { continue };
@@ -114,13 +114,11 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
             .iter()
             .map(|(item, ok)| Candidate { receipt: item.receipt.clone(), signature: item.signature, signature_ok: *ok })
             .collect();
-        groups.push((view, candidates));
+        batch.groups.push((view.clone(), candidates));
         placed.push(group);
     }
-    let mut outcomes = Vec::with_capacity(groups.len());
-    for chunk in groups.chunks(state.config.max_jobs_per_transaction) {
-        outcomes.extend(state.db.accept(chunk, when).await?);
-    }
+    // The rules are checked at the commit, now and as of the latest moment the release may land.
+    let outcomes = state.committer.commit(batch).await?;
     for ((item, _), outcome) in placed.into_iter().flatten().zip(outcomes.into_iter().flatten()) {
         match outcome {
             Ok(accepted) => {

@@ -7,6 +7,7 @@
 
 pub mod accept;
 pub mod answers;
+pub mod commit;
 pub mod config;
 pub mod error;
 pub mod intake;
@@ -45,20 +46,35 @@ pub struct AppState {
     /// Job views as of the latest finalized block; kept between requests while
     /// [`views::JobViews::follow`] runs.
     pub views: Arc<views::JobViews>,
+    /// The queue to the group-commit workers.
+    pub committer: commit::Committer,
 }
 
 impl AppState {
-    /// State over an open database and a connected escrow.
+    /// State over an open database and a connected escrow; starts the commit workers (so it needs a
+    /// Tokio runtime), which stop when the last clone of the state is dropped.
     #[must_use]
     pub fn new(config: Config, db: store::Store, escrow: Escrow) -> Self {
         let domain = Domain { genesis_hash: escrow.chain().genesis_hash(), contract: escrow.address() };
         let metrics = metrics::Metrics::new();
         let views = Arc::new(views::JobViews::new(escrow.clone(), config.job_view_capacity, metrics.clone()));
-        Self { config: Arc::new(config), db, escrow, domain, metrics, views }
+        let committer = commit::Committer::start(db.clone(), config.commit_settings(), metrics.clone());
+        Self { config: Arc::new(config), db, escrow, domain, metrics, views, committer }
     }
 }
 
 impl Config {
+    /// How the commit workers run.
+    #[must_use]
+    pub fn commit_settings(&self) -> commit::Settings {
+        commit::Settings {
+            workers: self.commit_workers,
+            max_receipts: self.commit_max_receipts,
+            max_jobs_per_transaction: self.max_jobs_per_transaction,
+            accept_margin_ms: self.accept_margin_ms,
+        }
+    }
+
     /// The settlement policy these settings describe.
     #[must_use]
     pub fn settle_policy(&self) -> settle::Policy {

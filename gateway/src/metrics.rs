@@ -22,6 +22,10 @@ pub struct Metrics {
     pub release_seconds: Histogram,
     /// Job views a request used, by where they came from: `kept` (no node call) or `node`.
     pub job_views: IntCounterVec,
+    /// Jobs read from the node (one read serves every request that needs the job at that block at once).
+    pub job_reads: IntCounter,
+    /// Receipts committed together by one group commit.
+    pub commit_receipts: Histogram,
 }
 
 impl Metrics {
@@ -60,7 +64,14 @@ impl Metrics {
             &["source"],
         )
         .expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
+        let job_reads = IntCounter::new("gateway_job_reads_total", "Jobs read from the node (contract dry-runs)")
+            .expect("valid metric");
+        let commit_receipts = Histogram::with_opts(
+            HistogramOpts::new("gateway_commit_receipts", "Receipts of concurrent requests committed together")
+                .buckets(prometheus::exponential_buckets(1.0, 2.0, 14).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(accepted.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejected.clone()),
@@ -69,6 +80,8 @@ impl Metrics {
             Box::new(released.clone()),
             Box::new(release_seconds.clone()),
             Box::new(job_views.clone()),
+            Box::new(job_reads.clone()),
+            Box::new(commit_receipts.clone()),
         ];
         for c in collectors {
             registry.register(c).expect("registered once");
@@ -83,6 +96,8 @@ impl Metrics {
             released,
             release_seconds,
             job_views,
+            job_reads,
+            commit_receipts,
         }
     }
 

@@ -1,19 +1,28 @@
-//! Job views shared between requests. A request sees every job as of the latest finalized block when
-//! it starts, or later. Each job read costs the node two or more contract dry-runs, so views are
+//! Job views shared between requests. A request sees every job as of the latest finalized block it
+//! knows of when it starts, or later. Each job read costs the node a contract dry-run, so views are
 //! kept: while the follower reads every finalized block in order and drops the view of each job that
 //! an escrow event in it names (every change to a job emits one), a kept view is the job as of the
-//! last block the follower read. A request uses kept views only once the follower has read up to the
-//! request's block; otherwise, or while the follower is stopped or retrying, it reads the node at
-//! that block.
+//! last block the follower read.
+//!
+//! On the intake's hot path the finalized head is followed, not asked for
+//! ([`JobViews::lookup_followed`]): the follower hears it from the node's finality notifications (and
+//! a poll every [`POLL`]), so a request whose follower heard from the node within [`FRESH`] takes the
+//! head it heard, waits for the follower to read up to it, and makes no node call when its jobs are
+//! kept. Otherwise (the follower stopped, retrying, silent or behind) the request asks the node for
+//! the head and reads its jobs at that block. Such a request's head is at most [`FRESH`] behind the
+//! node's, and in practice the time the follower takes to read a block: a change finalized a moment
+//! ago may not be seen yet, which the acceptance margin and the thaw period absorb. The settlement loop
+//! and reads ask the node for the head ([`JobViews::lookup`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use escrow_client::blocks::ChainBlock;
 use escrow_client::{Escrow, Finalized, FollowOptions};
-use futures::{StreamExt, TryStreamExt};
-use settlement::JobId;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use settlement::{JobId, PayerKey};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
@@ -32,17 +41,32 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the follower looks for new finalized blocks when the node announces none.
 const POLL: Duration = Duration::from_secs(2);
 
+/// How recently the follower must have heard the finalized head for a request to take it rather
+/// than ask the node: a poll's interval and a margin.
+pub const FRESH: Duration = Duration::from_secs(3);
+
 /// How the follower reads the chain: one block at a time as it goes, each within [`READ_TIMEOUT`] and
 /// in the runtime the client's metadata describes (events are decoded with it: a stale one could miss
 /// the escrow's events after an upgrade).
 const FOLLOW: FollowOptions =
     FollowOptions { poll: POLL, concurrency: 1, read_ahead: 0, read_timeout: Some(READ_TIMEOUT), check_runtime: true };
 
-/// The kept views and the last block the follower has read (`None` while it is not following).
+/// The kept views, the last block the follower has read (number and hash; `None` while it is not
+/// following) and the last finalized head it heard of, with when.
 #[derive(Default)]
 struct Kept {
-    seen: Option<u64>,
+    seen: Option<(u64, [u8; 32])>,
+    heard: Option<(u64, Instant)>,
     views: HashMap<JobId, JobView>,
+}
+
+/// Jobs as of one finalized block.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    /// The block's number: the jobs are as of it or later.
+    pub at: u64,
+    /// Each job asked for (`None`: no such job).
+    pub views: HashMap<JobId, Option<JobView>>,
 }
 
 /// Job views as of the latest finalized block, kept between requests while a follower runs.
@@ -52,6 +76,20 @@ pub struct JobViews {
     metrics: Metrics,
     kept: Mutex<Kept>,
     seen: watch::Sender<Option<u64>>,
+    reading: Arc<Mutex<Reading>>,
+    keys: Mutex<HashMap<[u8; 32], PayerKey>>,
+}
+
+/// A job read from the node, shared by every request that needs it at that block.
+type Read = Shared<BoxFuture<'static, core::result::Result<Option<JobView>, Arc<Error>>>>;
+
+/// The node reads in flight, by (job, block hash): requests that need the same job at the same block
+/// at once share one read (after a job's event drops its view, every request for it would otherwise
+/// read it). An entry lives while its read runs.
+type Reading = HashMap<(JobId, [u8; 32]), Read>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl JobViews {
@@ -59,11 +97,58 @@ impl JobViews {
     /// [`JobViews::follow`] runs.
     #[must_use]
     pub fn new(escrow: Escrow, capacity: usize, metrics: Metrics) -> Self {
-        Self { escrow, capacity, metrics, kept: Mutex::default(), seen: watch::Sender::new(None) }
+        Self {
+            escrow,
+            capacity,
+            metrics,
+            kept: Mutex::default(),
+            seen: watch::Sender::new(None),
+            reading: Arc::default(),
+            keys: Mutex::default(),
+        }
+    }
+
+    /// A job's payer key, decoded once and kept (at most as many as views; a job's key never changes).
+    pub fn payer_key(&self, key: &[u8; 32]) -> PayerKey {
+        let mut keys = lock(&self.keys);
+        if let Some(decoded) = keys.get(key) {
+            return *decoded;
+        }
+        let decoded = PayerKey::new(key);
+        if self.capacity > 0 {
+            if keys.len() >= self.capacity {
+                keys.clear();
+            }
+            keys.insert(*key, decoded);
+        }
+        decoded
     }
 
     fn kept(&self) -> MutexGuard<'_, Kept> {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.kept)
+    }
+
+    /// Job `id` at block `hash`, read from the node once for all who ask at once: the read runs in a
+    /// task of its own (so a request that gives up does not stop it) and leaves [`Reading`] when done.
+    fn read(&self, id: JobId, hash: [u8; 32]) -> Read {
+        let mut reading = lock(&self.reading);
+        if let Some(read) = reading.get(&(id, hash)) {
+            return read.clone();
+        }
+        let (escrow, all, reads) = (self.escrow.clone(), self.reading.clone(), self.metrics.job_reads.clone());
+        // The task's removal waits for this lock, so it comes after the insertion below.
+        let task = tokio::spawn(async move {
+            reads.inc();
+            let view = JobView::fetch_at(&escrow, id, Some(hash)).await.map_err(Arc::new);
+            lock(&all).remove(&(id, hash));
+            view
+        });
+        let read =
+            async move { task.await.unwrap_or_else(|e| Err(Arc::new(Error::Config(format!("job view read: {e}"))))) }
+                .boxed()
+                .shared();
+        reading.insert((id, hash), read.clone());
+        read
     }
 
     /// Waits until the follower has started reading blocks (views are kept from then on).
@@ -71,19 +156,74 @@ impl JobViews {
         let _ = self.seen.subscribe().wait_for(Option::is_some).await;
     }
 
-    /// Each job as of the latest finalized block (`None`: no such job), one snapshot for all.
-    pub async fn lookup(&self, job_ids: &[JobId]) -> Result<HashMap<JobId, Option<JobView>>> {
-        if job_ids.is_empty() {
-            return Ok(HashMap::new());
+    /// Waits (at most [`READ_TIMEOUT`]) until the follower has read the block the node now calls its
+    /// finalized head: from then on requests see everything finalized before this was called.
+    pub async fn caught_up(&self) -> Result<()> {
+        let (head, _) = self.escrow.chain().finalized_head().await?;
+        let mut seen = self.seen.subscribe();
+        let reached = tokio::time::timeout(READ_TIMEOUT, seen.wait_for(|s| s.is_some_and(|s| s >= head))).await;
+        if matches!(reached, Ok(Ok(_))) {
+            return Ok(());
         }
-        let (head, hash) = self.escrow.chain().finalized_head().await?;
-        let following = self.capacity > 0 && self.kept().seen.is_some();
-        let caught_up = following && {
-            let mut seen = self.seen.subscribe();
-            // Done when the follower reaches the block, or stops (then `None`).
-            let reached = tokio::time::timeout(CATCH_UP, seen.wait_for(|s| s.is_none_or(|s| s >= head))).await;
-            matches!(reached, Ok(Ok(s)) if s.is_some())
+        Err(Error::Chain(escrow_client::Error::Call("the job view follower did not catch up".into())))
+    }
+
+    /// Each job as of the node's latest finalized block (`None`: no such job), one snapshot for all: it
+    /// asks the node for the head. For the settlement loop and reads, where a view must not miss what was
+    /// just finalized.
+    pub async fn lookup(&self, job_ids: &[JobId]) -> Result<HashMap<JobId, Option<JobView>>> {
+        Ok(self.lookup_from(job_ids, false).await?.views)
+    }
+
+    /// Each job as of the finalized head the follower heard (at most [`FRESH`] behind the node's), or
+    /// the node's when the follower has not heard it recently: the intake's hot path, which asks the
+    /// node nothing when its jobs are kept.
+    pub async fn lookup_followed(&self, job_ids: &[JobId]) -> Result<Lookup> {
+        self.lookup_from(job_ids, true).await
+    }
+
+    /// Whether the follower (if it runs and views are kept) has read block `head`, waiting at most
+    /// [`CATCH_UP`].
+    async fn caught_up_to(&self, head: u64) -> bool {
+        if self.capacity == 0 || self.kept().seen.is_none() {
+            return false;
+        }
+        let mut seen = self.seen.subscribe();
+        // Done when the follower reaches the block, or stops (then `None`).
+        let reached = tokio::time::timeout(CATCH_UP, seen.wait_for(|s| s.is_none_or(|s| s >= head))).await;
+        matches!(reached, Ok(Ok(s)) if s.is_some())
+    }
+
+    /// The finalized head the follower heard within [`FRESH`], once it has read up to it (waiting at
+    /// most [`CATCH_UP`]): the block's number and hash. `None` if it is not following, heard nothing
+    /// recent, or did not catch up in time.
+    async fn followed_head(&self) -> Option<(u64, [u8; 32])> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let heard = {
+            let kept = self.kept();
+            kept.seen?;
+            let (heard, at) = kept.heard?;
+            (at.elapsed() < FRESH).then_some(heard)?
         };
+        if !self.caught_up_to(heard).await {
+            return None;
+        }
+        self.kept().seen
+    }
+
+    /// The jobs as of the followed head (if `follow` and it is fresh) or the node's.
+    async fn lookup_from(&self, job_ids: &[JobId], follow: bool) -> Result<Lookup> {
+        if job_ids.is_empty() {
+            return Ok(Lookup::default());
+        }
+        let followed = if follow { self.followed_head().await } else { None };
+        let (head, hash) = match followed {
+            Some(head) => head,
+            None => self.escrow.chain().finalized_head().await?,
+        };
+        let caught_up = followed.is_some() || self.caught_up_to(head).await;
         let mut found = HashMap::with_capacity(job_ids.len());
         let mut missing = Vec::new();
         if caught_up {
@@ -103,15 +243,15 @@ impl JobViews {
         self.metrics.job_views.with_label_values(&["node"]).inc_by(u64::try_from(missing.len()).unwrap_or(u64::MAX));
 
         let reads = missing.into_iter().map(|id| {
-            let escrow = self.escrow.clone();
-            async move { JobView::fetch_at(&escrow, id, Some(hash)).await.map(|view| (id, view)) }
+            let read = self.read(id, hash);
+            async move { read.await.map(|view| (id, view)).map_err(Error::Shared) }
         });
         let read: Vec<(JobId, Option<JobView>)> =
             futures::stream::iter(reads).buffered(LOOKUPS_AT_ONCE).try_collect().await?;
         if caught_up {
             let mut kept = self.kept();
             // Kept only if no later block has been read since: such a block may have changed the job.
-            if kept.seen == Some(head) {
+            if kept.seen.map(|(n, _)| n) == Some(head) {
                 for (id, view) in &read {
                     if let Some(view) = view {
                         if kept.views.len() >= self.capacity && !kept.views.contains_key(id) {
@@ -123,7 +263,7 @@ impl JobViews {
             }
         }
         found.extend(read);
-        Ok(found)
+        Ok(Lookup { at: head, views: found })
     }
 
     /// Follows the finalized chain for as long as it runs, starting over with backoff after a failure;
@@ -146,6 +286,7 @@ impl JobViews {
     fn stop_following(&self) {
         let mut kept = self.kept();
         kept.seen = None;
+        kept.heard = None;
         kept.views.clear();
         drop(kept);
         self.seen.send_replace(None);
@@ -154,18 +295,22 @@ impl JobViews {
     /// Reads every finalized block after the head it starts at, until the stream of them fails.
     async fn follow_once(&self, backoff: &mut Duration) -> Result<()> {
         let chain = self.escrow.chain();
-        let (start, _) = chain.finalized_head().await?;
+        let (start, hash) = chain.finalized_head().await?;
         let mut blocks = chain.finalized_blocks(start.saturating_add(1), FOLLOW).await?;
         {
             let mut kept = self.kept();
             kept.views.clear();
-            kept.seen = Some(start);
+            kept.seen = Some((start, hash));
+            kept.heard = Some((start, Instant::now()));
         }
         self.seen.send_replace(Some(start));
         while let Some(item) = blocks.next().await {
-            if let Finalized::Block(block) = item? {
-                self.apply(&block);
-                *backoff = Duration::from_millis(250);
+            match item? {
+                Finalized::Block(block) => {
+                    self.apply(&block);
+                    *backoff = Duration::from_millis(250);
+                }
+                Finalized::Head(head) => self.kept().heard = Some((head, Instant::now())),
             }
         }
         Err(Error::Chain(escrow_client::Error::Call("finalized blocks ended".into())))
@@ -190,7 +335,7 @@ impl JobViews {
         for id in jobs {
             kept.views.remove(&id);
         }
-        kept.seen = Some(block.number);
+        kept.seen = Some((block.number, block.hash));
         drop(kept);
         self.seen.send_replace(Some(block.number));
     }

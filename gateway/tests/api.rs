@@ -355,6 +355,7 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
     let (status, v) = h.post(&over).await;
     assert_eq!((status, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("exceeds_allocation")));
     h.market.escrow.top_up(&h.consumer, h.job, 100 * UNIT, Some(account_of(&h.provider))).await.unwrap();
+    h.state.views.caught_up().await.unwrap();
     assert_eq!(h.post(&over).await.0, StatusCode::CREATED, "the top-up is seen");
     assert_eq!(views("node"), from_node + 1, "read again after the job's event");
 
@@ -363,6 +364,7 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
     // its sequence.
     let (ahead, signature) = h.signed(170 * UNIT, 5);
     h.market.escrow.release(&h.consumer, &ahead, &signature).await.unwrap();
+    h.state.views.caught_up().await.unwrap();
     let (status, v) = h.post(&h.json(165 * UNIT, 6)).await;
     assert_eq!(
         (status, v["code"].as_str()),
@@ -370,6 +372,26 @@ async fn kept_job_views_follow_every_change_on_chain(pool: PgPool) {
         "{v}"
     );
     assert_eq!(h.post(&h.json(180 * UNIT, 4)).await.0, StatusCode::CREATED);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn requests_that_need_the_same_job_at_once_share_one_node_read(pool: PgPool) {
+    let h = harness(pool).await;
+    let reads = || h.state.metrics.job_reads.get();
+    // 20 requests for a job no view is kept of, at once: one contract read serves them all.
+    let (before, views_before) = (reads(), h.state.metrics.job_views.with_label_values(&["node"]).get());
+    let posts: Vec<_> =
+        (1..=20u64).map(|i| tokio::spawn(post_with(h.app.clone(), h.json(u128::from(i) * UNIT, i)))).collect();
+    for p in posts {
+        // Rising amounts in whatever order they commit: accepted, or below one accepted before.
+        let (status, v) = p.await.unwrap();
+        assert!(status == StatusCode::CREATED || v["code"] == "cumulative_not_increasing", "{status} {v}");
+    }
+    assert_eq!(reads(), before + 1, "one read");
+    assert_eq!(h.state.metrics.job_views.with_label_values(&["node"]).get(), views_before + 20, "for 20 views");
+    // Kept from then on.
+    assert_eq!(h.post(&h.json(100 * UNIT, 100)).await.0, StatusCode::CREATED);
+    assert_eq!(reads(), before + 1);
 }
 
 #[sqlx::test(migrations = false)]
@@ -439,4 +461,75 @@ async fn health_metrics_and_openapi(pool: PgPool) {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn concurrent_requests_commit_together_and_each_gets_its_own_answer(pool: PgPool) {
+    // One commit worker, held up by the job's lock: while its first commit waits, every other request
+    // queues, and the next commit takes them all at once.
+    let h = harness_with(pool, |c| Config { commit_workers: 1, ..c }).await;
+    let other = open(&h.market, &h.consumer, &h.provider, 2).await;
+    let mut holder = h.pool.acquire().await.unwrap();
+    let lock = i64::try_from(h.job).unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(lock).execute(&mut *holder).await.unwrap();
+    let first = tokio::spawn(post_with(h.app.clone(), h.json(UNIT, 1)));
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&h.pool).await.unwrap() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // 10 requests carry the same receipt of the other job; 30 carry rising amounts on the held job's
+    // lane, queued in no set order.
+    let (r, s) = signed_receipt(&h.market, &payer(2), other, account_of(&h.provider), 5 * UNIT, 1);
+    let same = serde_json::to_value(SignedReceiptJson::from_signed(&r, &s)).unwrap();
+    let mut bodies = vec![same; 10];
+    bodies.extend((0..30u64).map(|i| h.json(10 * UNIT + u128::from(i), 2 + i)));
+    let rest: Vec<_> = bodies.into_iter().map(|b| tokio::spawn(post_with(h.app.clone(), b))).collect();
+    while h.state.committer.queued() < rest.len() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock).execute(&mut *holder).await.unwrap();
+    let first = first.await.unwrap();
+    assert_eq!(first.0, StatusCode::CREATED, "{first:?}");
+    let mut answers = Vec::new();
+    for r in rest {
+        answers.push(r.await.unwrap());
+    }
+    let commits = &h.state.metrics.commit_receipts;
+    assert_eq!((commits.get_sample_count(), commits.get_sample_sum()), (2, 41.0), "two commits: 1, then 40");
+
+    // The same receipt: stored once, one 201 and nine 200s naming the same id.
+    let same_answers = &answers[..10];
+    let created: Vec<_> = same_answers.iter().filter(|a| a.0 == StatusCode::CREATED).collect();
+    assert_eq!(created.len(), 1, "{same_answers:?}");
+    assert!(same_answers.iter().all(|a| a.0.is_success() && a.1["id"] == created[0].1["id"]), "{same_answers:?}");
+
+    // Rising amounts in whatever order they were queued: each 2xx is committed, each refusal is below an
+    // amount accepted before it, and the lane holds the highest, which always passes.
+    let mut accepted = 0;
+    for a in &answers[10..] {
+        match a.0 {
+            StatusCode::CREATED => accepted += 1,
+            StatusCode::UNPROCESSABLE_ENTITY => assert_eq!(a.1["code"], "cumulative_not_increasing", "{a:?}"),
+            other => panic!("{other}: {:?}", a.1),
+        }
+    }
+    assert_eq!(answers[39].0, StatusCode::CREATED);
+    assert_eq!(h.accepted_set().await.len(), 2 + accepted, "every 2xx stored, nothing else");
+    let lane: String = sqlx::query_scalar("SELECT amount::text FROM lanes WHERE job_id = $1::numeric")
+        .bind(h.job.to_string())
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(lane, (10 * UNIT + 29).to_string());
+}
+
+async fn post_with(app: axum::Router, body: Value) -> (StatusCode, Value) {
+    let req = Request::post("/v1/receipts")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    let status = resp.status();
+    (status, serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap_or(Value::Null))
 }

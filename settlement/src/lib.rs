@@ -29,7 +29,7 @@ pub mod state;
 pub use error::{Error, Result};
 pub use events::Event;
 pub use market::{Market, OpenJob, SettingsChange, Store};
-pub use receipt::{Domain, Receipt};
+pub use receipt::{Domain, PayerKey, Receipt};
 pub use state::{
     Announced, Config, Dispute, DisputeStatus, Job, JobStatus, Lane, Reputation, Settings, Slot, Stake, Thaw, Timing,
     MAX_PROVIDERS,

@@ -33,7 +33,7 @@ impl Store {
     /// the newest. A receipt accepted before is reported as a duplicate and not written again. Returns
     /// one outcome per receipt, group by group. Time is judged at `when` (now, and the deadline a release
     /// must land by).
-    pub async fn accept(&self, groups: &[(&JobView, Vec<Candidate>)], when: When) -> Result<Vec<Vec<Outcome>>> {
+    pub async fn accept(&self, groups: &[(JobView, Vec<Candidate>)], when: When) -> Result<Vec<Vec<Outcome>>> {
         let mut job_ids = Vec::with_capacity(groups.len());
         for (_, items) in groups {
             job_ids.push(view_job_id(items)?);
