@@ -114,6 +114,9 @@ pub struct Readiness {
     pub postgres: bool,
     /// The node answered.
     pub node: bool,
+    /// The relayer can pay for releases (absent without a relayer, or before its first check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relayer: Option<bool>,
 }
 
 #[cfg(test)]

@@ -60,6 +60,12 @@ pub struct Config {
     pub settle_expiry_margin_ms: u64,
     /// Most receipts released by one extrinsic.
     pub settle_max_batch: usize,
+    /// The longest one settlement tick may take, its waits on the chain included, in ms; a tick cut
+    /// short is resolved by the next one's recovery.
+    pub settle_tick_timeout_ms: u64,
+    /// The relayer's balance (smallest units) below which it is taken to be unable to pay for releases:
+    /// `/readyz` fails and the log says so.
+    pub relayer_min_balance: Amount,
 }
 
 /// An amount in the chain's smallest unit: a decimal string (any `u128`) or an integer (TOML and the
@@ -124,6 +130,8 @@ impl Default for Config {
             settle_max_age_ms: 30_000,
             settle_expiry_margin_ms: 60_000,
             settle_max_batch: escrow_client::MAX_RELEASES_PER_CALL,
+            settle_tick_timeout_ms: 120_000,
+            relayer_min_balance: Amount(1_000_000_000_000),
         }
     }
 }

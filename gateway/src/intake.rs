@@ -1,5 +1,6 @@
 //! The intake pipeline: parse each receipt and check its domain; look its job up as of the latest
-//! finalized block ([`crate::views`]); verify the signatures (`verify_strict`, in parallel for
+//! finalized block the follower heard of ([`crate::views`]; refusals judged again as of the node's
+//! if it is newer); verify the signatures (`verify_strict`, in parallel for
 //! batches); then check the rules and commit together with the other requests in flight
 //! ([`crate::commit`]: one Postgres transaction, several past `max_jobs_per_transaction` jobs). Each
 //! receipt gets its own verdict; refusals are kept apart for audit and counted by code.
@@ -13,6 +14,7 @@ use settlement::{JobId, PayerKey, Receipt};
 use crate::accept::{Accepted, Candidate};
 use crate::commit::Batch;
 use crate::error::{Error, PublicError, Result};
+use crate::views::Lookup;
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
 
@@ -67,6 +69,11 @@ fn body_of(json: &Value) -> Option<String> {
 
 /// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
 /// node) ends the request with an error, after the jobs before it were committed.
+///
+/// Jobs are looked up as of the finalized head the follower heard ([`crate::views`]): no node call for
+/// a kept job. A refusal, though, must hold as of the node's latest finalized block when the request
+/// started: if the follower had not read that block yet, the refused receipts are judged again as of it
+/// (a job just opened or accepted, an allocation just raised, is then seen).
 pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
     let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     let mut rejected: Vec<(usize, Error, Option<String>)> = Vec::new();
@@ -84,17 +91,60 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         }
     }
 
-    // Every job as of the latest finalized block.
-    let mut job_ids: Vec<JobId> = good.iter().map(|item| item.receipt.job_id).collect();
-    job_ids.sort_unstable();
-    job_ids.dedup();
-    let looked = state.views.lookup_followed(&job_ids).await?;
+    let looked = state.views.lookup_followed(&job_ids(&good)).await?;
+    let (mut accepted, mut refused) = judge(state, good, &looked).await?;
+    if looked.followed && !refused.is_empty() {
+        let again = state.views.lookup_at_node(&job_ids(refused.iter().map(|(item, _)| item))).await?;
+        if again.at > looked.at {
+            let (more, still) = judge(state, refused.into_iter().map(|(item, _)| item).collect(), &again).await?;
+            accepted.extend(more);
+            refused = still;
+        }
+    }
+    for (index, a) in accepted {
+        if a.duplicate {
+            state.metrics.duplicates.inc();
+        } else {
+            state.metrics.accepted.inc();
+        }
+        verdicts[index] = Some(Verdict::Accepted(a));
+    }
+    rejected.extend(refused.into_iter().map(|(item, e)| (item.index, e, body_of(&item.json))));
+
+    // Refusals: kept for audit, counted, answered.
+    let log: Vec<(&str, String, Option<String>)> =
+        rejected.iter().map(|(_, e, body)| (e.code(), e.public_message(), body.clone())).collect();
+    state.db.log_rejections(&log).await?;
+    for (index, e, _) in rejected {
+        state.metrics.rejected.with_label_values(&[e.code()]).inc();
+        verdicts[index] = Some(Verdict::Rejected(e));
+    }
+    verdicts.into_iter().map(|v| v.ok_or(Error::Config("a receipt got no verdict".into()))).collect()
+}
+
+/// The distinct jobs of `items`, in order.
+fn job_ids<'a>(items: impl IntoIterator<Item = &'a Item>) -> Vec<JobId> {
+    let mut ids: Vec<JobId> = items.into_iter().map(|item| item.receipt.job_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Judges well-formed `items` against the jobs `looked` up: unknown jobs refused, signatures verified,
+/// then the rules checked and the accepted committed with the other requests in flight ([`Batch`]).
+/// Returns the accepted (by index) and the refused.
+async fn judge(
+    state: &AppState,
+    items: Vec<Item>,
+    looked: &Lookup,
+) -> Result<(Vec<(usize, Accepted)>, Vec<(Item, Error)>)> {
     let views = &looked.views;
-    let mut known = Vec::with_capacity(good.len());
-    for item in good {
+    let mut refused = Vec::new();
+    let mut known = Vec::with_capacity(items.len());
+    for item in items {
         match views.get(&item.receipt.job_id).and_then(Option::as_ref) {
             Some(view) => known.push((view.job.payer_key, item)),
-            None => rejected.push((item.index, Error::rule(settlement::Error::JobNotFound), body_of(&item.json))),
+            None => refused.push((item, Error::rule(settlement::Error::JobNotFound))),
         }
     }
 
@@ -119,27 +169,12 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     }
     // The rules are checked at the commit, now and as of the latest moment the release may land.
     let outcomes = state.committer.commit(batch).await?;
+    let mut accepted = Vec::new();
     for ((item, _), outcome) in placed.into_iter().flatten().zip(outcomes.into_iter().flatten()) {
         match outcome {
-            Ok(accepted) => {
-                if accepted.duplicate {
-                    state.metrics.duplicates.inc();
-                } else {
-                    state.metrics.accepted.inc();
-                }
-                verdicts[item.index] = Some(Verdict::Accepted(accepted));
-            }
-            Err(e) => rejected.push((item.index, Error::Refused(e), body_of(&item.json))),
+            Ok(a) => accepted.push((item.index, a)),
+            Err(e) => refused.push((item, Error::Refused(e))),
         }
     }
-
-    // Refusals: kept for audit, counted, answered.
-    let log: Vec<(&str, String, Option<String>)> =
-        rejected.iter().map(|(_, e, body)| (e.code(), e.public_message(), body.clone())).collect();
-    state.db.log_rejections(&log).await?;
-    for (index, e, _) in rejected {
-        state.metrics.rejected.with_label_values(&[e.code()]).inc();
-        verdicts[index] = Some(Verdict::Rejected(e));
-    }
-    verdicts.into_iter().map(|v| v.ok_or(Error::Config("a receipt got no verdict".into()))).collect()
+    Ok((accepted, refused))
 }

@@ -1,6 +1,8 @@
 //! Prometheus metrics of the gateway.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// The gateway's counters, in their own registry.
 #[derive(Clone)]
@@ -26,6 +28,15 @@ pub struct Metrics {
     pub job_reads: IntCounter,
     /// Receipts committed together by one group commit.
     pub commit_receipts: Histogram,
+    /// The relayer's free balance (planck; a float, as Prometheus values are).
+    pub relayer_balance: Gauge,
+    /// What the relayer's balance went down by (its fees), planck.
+    pub relayer_spent: Counter,
+    /// Whether this replica runs the settlement loop (holds the leadership): 1 or 0.
+    pub settle_leader: IntGauge,
+    /// Whether the relayer can pay for releases: 1 yes, 0 no (its balance is below the minimum), -1 no
+    /// relayer (or not checked yet).
+    pub relayer_ready: IntGauge,
 }
 
 impl Metrics {
@@ -71,7 +82,18 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(1.0, 2.0, 14).expect("valid buckets")),
         )
         .expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let relayer_balance =
+            Gauge::new("gateway_relayer_balance", "The relayer's free balance, planck").expect("valid metric");
+        let relayer_spent =
+            Counter::new("gateway_relayer_spent_total", "What the relayer paid (its balance's decreases), planck")
+                .expect("valid metric");
+        let relayer_ready =
+            IntGauge::new("gateway_relayer_ready", "1: the relayer can pay; 0: it cannot; -1: no relayer")
+                .expect("valid metric");
+        relayer_ready.set(-1);
+        let settle_leader = IntGauge::new("gateway_settle_leader", "1 while this replica runs the settlement loop")
+            .expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(accepted.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejected.clone()),
@@ -82,6 +104,10 @@ impl Metrics {
             Box::new(job_views.clone()),
             Box::new(job_reads.clone()),
             Box::new(commit_receipts.clone()),
+            Box::new(relayer_balance.clone()),
+            Box::new(relayer_spent.clone()),
+            Box::new(relayer_ready.clone()),
+            Box::new(settle_leader.clone()),
         ];
         for c in collectors {
             registry.register(c).expect("registered once");
@@ -98,6 +124,10 @@ impl Metrics {
             job_views,
             job_reads,
             commit_receipts,
+            relayer_balance,
+            relayer_spent,
+            relayer_ready,
+            settle_leader,
         }
     }
 

@@ -124,8 +124,12 @@ async fn job_settlement(
 async fn readyz(State(state): State<AppState>) -> Response {
     let db = state.db.ping().await.is_ok();
     let node = state.escrow.chain().now().await.is_ok();
-    let status = if db && node { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(answers::Readiness { postgres: db, node })).into_response()
+    let relayer = match state.metrics.relayer_ready.get() {
+        -1 => None,
+        ready => Some(ready == 1),
+    };
+    let status = if db && node && relayer != Some(false) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(answers::Readiness { postgres: db, node, relayer })).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -46,9 +46,13 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
                 state.config.settle_policy(),
                 state.metrics.clone(),
             );
-            let interval = Duration::from_millis(state.config.settle_interval_ms);
+            let cadence = crate::settle::Cadence {
+                interval: Duration::from_millis(state.config.settle_interval_ms),
+                tick_timeout: Duration::from_millis(state.config.settle_tick_timeout_ms),
+                min_relayer_balance: state.config.relayer_min_balance.0,
+            };
             let mut stop = stop_rx.clone();
-            Some(tokio::spawn(settler.run(interval, async move {
+            Some(tokio::spawn(settler.run(cadence, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })))
         }

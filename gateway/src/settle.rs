@@ -38,6 +38,20 @@ pub struct Policy {
     pub max_batch: usize,
 }
 
+/// Rounds of falling back to older receipts, per tick, when the chain refuses a lane's newest.
+pub const FALLBACK_ROUNDS: usize = 4;
+
+/// How the loop runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    /// Time between ticks.
+    pub interval: Duration,
+    /// The longest one tick may take, chain waits included.
+    pub tick_timeout: Duration,
+    /// The relayer's balance below which it is taken to be unable to pay (not ready).
+    pub min_relayer_balance: u128,
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tick {
@@ -69,6 +83,46 @@ pub fn is_due(
         || receipt_expires_at.saturating_sub(now) <= policy.expiry_margin_ms
 }
 
+/// A lane due for release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Its newest accepted receipt.
+    pub receipt_id: i64,
+    /// The consumer whose job it is.
+    pub consumer: AccountId,
+    /// The latest moment its release can land: the earlier of its job's end and its receipt's expiry.
+    pub deadline: u64,
+}
+
+/// The due lanes one extrinsic releases (at most `max`): deadline first, and fair across consumers.
+/// Consumers take turns, the one whose most urgent lane has the earliest deadline first; on its turn each
+/// gives its most urgent lane left. So a consumer with one due lane gets it into the batch however many
+/// lanes another has due, and however early their deadlines: its lane's deadline is never pushed back by
+/// another consumer's volume. (Within one consumer, and among consumers' first lanes, the earliest
+/// deadline goes first.)
+#[must_use]
+pub fn select(mut due: Vec<Due>, max: usize) -> Vec<Due> {
+    due.sort_by_key(|d| (d.deadline, d.receipt_id));
+    let mut turns: Vec<(AccountId, std::collections::VecDeque<Due>)> = Vec::new();
+    for d in due {
+        match turns.iter_mut().find(|(consumer, _)| *consumer == d.consumer) {
+            Some((_, lanes)) => lanes.push_back(d),
+            None => turns.push((d.consumer, std::collections::VecDeque::from([d]))),
+        }
+    }
+    let mut out = Vec::with_capacity(max);
+    while out.len() < max && !turns.is_empty() {
+        for (_, lanes) in &mut turns {
+            if out.len() == max {
+                break;
+            }
+            out.extend(lanes.pop_front());
+        }
+        turns.retain(|(_, lanes)| !lanes.is_empty());
+    }
+    out
+}
+
 /// The loop's state.
 pub struct Settler {
     store: Store,
@@ -94,20 +148,91 @@ impl Settler {
         Self { store, escrow, signer, policy, metrics, views }
     }
 
-    /// Runs ticks every `interval` until `stop` resolves. Errors are logged and retried next tick.
-    pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+    /// Runs until `stop` resolves: every `cadence.interval`, checks the relayer's balance
+    /// ([`Settler::check_relayer`]) and, while this replica leads ([`Settler::leading`]), ticks, each tick
+    /// bounded by `cadence.tick_timeout` (a tick cut short leaves its submission recorded, for the next
+    /// tick's recovery). Errors are logged and retried next time.
+    pub async fn run(self, cadence: Cadence, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
+        let mut last_balance = None;
+        let mut session = None;
         loop {
-            match self.tick().await {
-                Ok(t) if t.submitted > 0 => tracing::info!(submitted = t.submitted, released = t.released, "settled"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "settlement tick failed"),
+            match self.check_relayer(cadence.min_relayer_balance, last_balance).await {
+                Ok(balance) => last_balance = Some(balance),
+                Err(e) => tracing::warn!(error = %e, "cannot read the relayer's balance"),
+            }
+            if self.leading(&mut session).await {
+                match tokio::time::timeout(cadence.tick_timeout, self.tick()).await {
+                    Ok(Ok(t)) if t.submitted > 0 => {
+                        tracing::info!(submitted = t.submitted, released = t.released, "settled");
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "settlement tick failed"),
+                    Err(_) => tracing::warn!(timeout = ?cadence.tick_timeout, "settlement tick timed out; retrying"),
+                }
             }
             tokio::select! {
                 () = &mut stop => return,
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(cadence.interval) => {}
             }
         }
+    }
+
+    /// Whether this replica leads the settlement loop: one replica per database does, holding a session
+    /// advisory lock ([`crate::store::Leadership`]); the others try again each time, and one takes over
+    /// once the leader's session ends (its process died, or Postgres went away). `session` is this
+    /// replica's session, opened again after it fails.
+    pub async fn leading(&self, session: &mut Option<crate::store::Leadership>) -> bool {
+        let was = self.metrics.settle_leader.get() == 1;
+        if session.is_none() {
+            match self.store.leadership().await {
+                Ok(s) => *session = Some(s),
+                Err(e) => tracing::warn!(error = %e, "cannot open the leadership session"),
+            }
+        }
+        let leads = match session.as_mut() {
+            Some(s) => match s.lead().await {
+                Ok(leads) => leads,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the leadership session failed; opening a new one");
+                    *session = None;
+                    false
+                }
+            },
+            None => false,
+        };
+        if leads != was {
+            tracing::info!(leads, "settlement loop leadership changed");
+        }
+        self.metrics.settle_leader.set(i64::from(leads));
+        leads
+    }
+
+    /// Reads the relayer's free balance into the metrics (`gateway_relayer_balance`, and what it went
+    /// down by since `last`, its fees, into `gateway_relayer_spent_total`) and says whether it can pay:
+    /// `gateway_relayer_ready` is 0 below `minimum` (then `/readyz` fails and the log says why), 1
+    /// otherwise. Returns the balance.
+    pub async fn check_relayer(&self, minimum: u128, last: Option<u128>) -> Result<u128> {
+        let relayer = escrow_client::account_of(&self.signer);
+        let balance = self.escrow.chain().free_balance(relayer).await?;
+        #[allow(clippy::cast_precision_loss)]
+        {
+            self.metrics.relayer_balance.set(balance as f64);
+            if let Some(spent) = last.and_then(|last| last.checked_sub(balance)) {
+                self.metrics.relayer_spent.inc_by(spent as f64);
+            }
+        }
+        let ready = balance >= minimum;
+        if !ready {
+            tracing::warn!(
+                relayer = %escrow_client::accounts::ss58(relayer),
+                balance,
+                minimum,
+                "the relayer cannot pay for releases: its balance is below relayer_min_balance; top it up"
+            );
+        }
+        self.metrics.relayer_ready.set(i64::from(ready));
+        Ok(balance)
     }
 
     /// Resolves submissions a crash left pending or in block: the chain's lanes decide whether each
@@ -159,6 +284,7 @@ impl Settler {
             by_job.entry(p.job_id).or_default().push(p);
         }
         let mut due = Vec::new();
+        let mut settled_of = HashMap::new();
         let mut queue = 0i64;
         let job_ids: Vec<JobId> = by_job.keys().copied().collect();
         let mut views = self.views.lookup(&job_ids).await.unwrap_or_else(|e| {
@@ -194,38 +320,71 @@ impl Settler {
                 }
                 queue = queue.saturating_add(1);
                 let unreleased = lane.amount.saturating_sub(settled.amount);
-                if due.len() < self.policy.max_batch
-                    && is_due(&self.policy, view, &lane.provider, unreleased, lane.age_ms, lane.expires_at, now)
-                {
-                    due.push(lane.receipt_id);
+                settled_of.insert((job_id, lane.provider), settled.amount);
+                if is_due(&self.policy, view, &lane.provider, unreleased, lane.age_ms, lane.expires_at, now) {
+                    let deadline = view.job.ends_at.min(lane.expires_at);
+                    due.push(Due { receipt_id: lane.receipt_id, consumer: view.job.consumer, deadline });
                 }
             }
         }
         self.metrics.settle_queue.set(queue);
+        let due: Vec<i64> = select(due, self.policy.max_batch).into_iter().map(|d| d.receipt_id).collect();
         if due.is_empty() {
             return Ok(Tick::default());
         }
-        // What the chain would refuse is not sent: its lane waits for a newer receipt.
-        let mut batch = self.receipts(&due).await?;
-        let items: Vec<(Receipt<AccountId>, [u8; 64])> = batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
-        let relayer = escrow_client::account_of(&self.signer);
-        let (outcomes, _) = self
-            .escrow
-            .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(relayer, 0, "release_many", &items)
-            .await?;
-        let outcomes = outcomes.map_err(Error::rule)?;
-        let mut keep = Vec::with_capacity(batch.len());
-        for (entry, outcome) in batch.drain(..).zip(outcomes) {
-            match outcome {
-                Ok(_) => keep.push(entry),
-                Err(e) => self.stall(entry.1.job_id, &entry.1.provider, crate::error::rule_code(e)).await?,
-            }
-        }
+        let keep = self.what_the_chain_takes(self.receipts(&due).await?, &settled_of).await?;
         if keep.is_empty() {
             return Ok(Tick::default());
         }
         let items: Vec<(Receipt<AccountId>, [u8; 64])> = keep.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
         self.submit(&keep, &items).await
+    }
+
+    /// Of `batch`, what the chain would take (per a dry-run of `release_many`). A lane whose receipt it
+    /// refuses falls back to the lane's newest older accepted receipt still above what the chain
+    /// settled (`settled`, by job and provider), tried in the next round, for at most
+    /// [`FALLBACK_ROUNDS`] rounds; a lane with nothing left to try is stalled with the refusal's code
+    /// until a newer receipt is accepted for it.
+    async fn what_the_chain_takes(
+        &self,
+        mut batch: Vec<(i64, Receipt<AccountId>, [u8; 64])>,
+        settled: &HashMap<(JobId, AccountId), u128>,
+    ) -> Result<Vec<(i64, Receipt<AccountId>, [u8; 64])>> {
+        let relayer = escrow_client::account_of(&self.signer);
+        let mut keep = Vec::with_capacity(batch.len());
+        for round in 0..=FALLBACK_ROUNDS {
+            if batch.is_empty() {
+                break;
+            }
+            let items: Vec<(Receipt<AccountId>, [u8; 64])> = batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
+            let (outcomes, _) = self
+                .escrow
+                .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(relayer, 0, "release_many", &items)
+                .await?;
+            let mut retry = Vec::new();
+            for (entry, outcome) in batch.drain(..).zip(outcomes.map_err(Error::rule)?) {
+                let Err(refused) = outcome else {
+                    keep.push(entry);
+                    continue;
+                };
+                let (job_id, provider) = (entry.1.job_id, entry.1.provider);
+                let floor = settled.get(&(job_id, provider)).copied().unwrap_or(0);
+                let older = if round < FALLBACK_ROUNDS {
+                    self.store.older_receipt(job_id, &provider, floor, entry.1.amount).await?
+                } else {
+                    None
+                };
+                match older {
+                    Some(older) => {
+                        tracing::info!(job_id, refused = ?refused, "the chain refuses a lane's newest receipt; trying an older one");
+                        retry.push((older.id, older.receipt, older.signature));
+                    }
+                    None => self.stall(job_id, &provider, crate::error::rule_code(refused)).await?,
+                }
+            }
+            batch = retry;
+        }
+        Ok(keep)
     }
 
     async fn submit(
@@ -247,8 +406,9 @@ impl Settler {
             }
         }
         let events = outcome?;
-        self.store.set_submission_status(id, "finalized", None).await?;
         self.metrics.release_seconds.observe(started.elapsed().as_secs_f64());
+        // The outcomes first, the status last: a crash in between leaves the submission open, for the
+        // next recovery to resolve from the chain again.
         let mut released = 0usize;
         for (receipt_id, receipt, _) in batch {
             let paid = events.iter().any(|e| {
@@ -262,6 +422,7 @@ impl Settler {
             }
         }
         self.metrics.released.inc_by(u64::try_from(released).unwrap_or(u64::MAX));
+        self.store.set_submission_status(id, "finalized", None).await?;
         Ok(Tick { submitted: batch.len(), released })
     }
 
@@ -318,6 +479,45 @@ mod tests {
             status: JobStatus::Open,
         };
         JobView { job }
+    }
+
+    fn due(receipt_id: i64, consumer: u8, deadline: u64) -> Due {
+        Due { receipt_id, consumer: [consumer; 32], deadline }
+    }
+
+    #[test]
+    fn a_thousand_due_lanes_of_one_consumer_cannot_push_anothers_lane_past_its_deadline() {
+        // Consumer 1 has 1,000 lanes due, every one with an earlier deadline than consumer 2's one lane,
+        // which must land within the next extrinsic. Ticks of 64 releases each: consumer 2's lane goes in
+        // the first, and consumer 1's go deadline first in the rest.
+        let mut lanes: Vec<Due> = (0..1_000).map(|i| due(i, 1, 1_000 + i as u64)).collect();
+        lanes.push(due(5_000, 2, 3_000));
+        let mut released_at = std::collections::HashMap::new();
+        let mut tick = 0;
+        while !lanes.is_empty() {
+            let batch = select(lanes.clone(), 64);
+            assert_eq!(batch.len(), 64.min(lanes.len()));
+            for d in &batch {
+                released_at.insert(d.receipt_id, tick);
+            }
+            lanes.retain(|d| !batch.contains(d));
+            tick += 1;
+        }
+        assert_eq!(released_at[&5_000], 0, "the other consumer's lane is in the first extrinsic");
+        let order: Vec<i64> = (0..1_000).collect();
+        assert!(order.windows(2).all(|w| released_at[&w[0]] <= released_at[&w[1]]), "deadline first");
+        assert_eq!(tick, 1_001usize.div_ceil(64));
+    }
+
+    #[test]
+    fn consumers_take_turns_the_most_urgent_first_and_each_its_earliest_lane() {
+        let lanes = vec![due(1, 1, 50), due(2, 1, 10), due(3, 2, 30), due(4, 3, 20), due(5, 3, 5), due(6, 2, 40)];
+        let ids = |v: Vec<Due>| v.into_iter().map(|d| d.receipt_id).collect::<Vec<_>>();
+        // Turn order: consumer 3 (deadline 5), 1 (10), 2 (30); each gives its earliest lane left.
+        assert_eq!(ids(select(lanes.clone(), 6)), [5, 2, 3, 4, 1, 6]);
+        assert_eq!(ids(select(lanes.clone(), 2)), [5, 2]);
+        assert!(select(lanes, 0).is_empty());
+        assert!(select(Vec::new(), 64).is_empty());
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Lookup {
     pub at: u64,
     /// Each job asked for (`None`: no such job).
     pub views: HashMap<JobId, Option<JobView>>,
+    /// Whether the block is the followed head (rather than the node's, asked for).
+    pub followed: bool,
 }
 
 /// Job views as of the latest finalized block, kept between requests while a follower runs.
@@ -172,7 +174,12 @@ impl JobViews {
     /// asks the node for the head. For the settlement loop and reads, where a view must not miss what was
     /// just finalized.
     pub async fn lookup(&self, job_ids: &[JobId]) -> Result<HashMap<JobId, Option<JobView>>> {
-        Ok(self.lookup_from(job_ids, false).await?.views)
+        Ok(self.lookup_at_node(job_ids).await?.views)
+    }
+
+    /// [`JobViews::lookup`], with the block the jobs are as of.
+    pub async fn lookup_at_node(&self, job_ids: &[JobId]) -> Result<Lookup> {
+        self.lookup_from(job_ids, false).await
     }
 
     /// Each job as of the finalized head the follower heard (at most [`FRESH`] behind the node's), or
@@ -263,7 +270,7 @@ impl JobViews {
             }
         }
         found.extend(read);
-        Ok(Lookup { at: head, views: found })
+        Ok(Lookup { at: head, views: found, followed: followed.is_some() })
     }
 
     /// Follows the finalized chain for as long as it runs, starting over with backoff after a failure;

@@ -1,5 +1,6 @@
 //! The settlement loop against a real dev node and a real Postgres: due lanes of many jobs released in
-//! one extrinsic, tracked to finality; nothing paid twice; crash recovery decided by the chain.
+//! one extrinsic, tracked to finality; nothing paid twice; crash recovery decided by the chain; the
+//! relayer's balance, spend and readiness.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,7 +8,10 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use escrow_client::account_of;
-use gateway::settle::{Policy, Settler, Tick};
+use std::time::Duration;
+
+use gateway::metrics::Metrics;
+use gateway::settle::{Cadence, Policy, Settler, Tick};
 use sqlx::PgPool;
 use testkit::*;
 
@@ -42,7 +46,20 @@ async fn submissions(h: &Harness) -> Vec<(String, i64)> {
 #[sqlx::test(migrations = "./migrations")]
 async fn due_lanes_of_many_jobs_settle_in_one_extrinsic_exactly_once(pool: PgPool) {
     let h = harness(pool).await;
+    let settler = settler(&h, EAGER);
+    let readiness = || async {
+        let (status, v, _) = h.request("GET", "/readyz", vec![]).await;
+        (status, v["relayer"].as_bool())
+    };
+    assert_eq!(readiness().await, (StatusCode::OK, None), "no relayer checked yet");
+    // Unfunded, the relayer cannot pay: not ready, and the metrics say why.
+    let unfunded = settler.check_relayer(UNIT, None).await.unwrap();
+    assert_eq!(unfunded, 0);
+    assert_eq!(readiness().await, (StatusCode::SERVICE_UNAVAILABLE, Some(false)));
     fund_relayer(&h).await;
+    let funded = settler.check_relayer(UNIT, Some(unfunded)).await.unwrap();
+    assert_eq!(funded, 100 * UNIT);
+    assert_eq!(readiness().await, (StatusCode::OK, Some(true)));
     let second_job = open(&h.market, &h.consumer, &h.provider, 1).await;
     // Several receipts per job; only the newest of each is released.
     for (amount, seq) in [(5 * UNIT, 1), (10 * UNIT, 2)] {
@@ -52,9 +69,13 @@ async fn due_lanes_of_many_jobs_settle_in_one_extrinsic_exactly_once(pool: PgPoo
     let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
     assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
 
-    let settler = settler(&h, EAGER);
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 2, released: 2 });
     assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 2)]);
+    // The release's fee shows as the relayer's spend.
+    let after = settler.check_relayer(UNIT, Some(funded)).await.unwrap();
+    assert!(after < funded);
+    assert_eq!(h.state.metrics.relayer_spent.get(), (funded - after) as f64);
+    assert_eq!(h.state.metrics.relayer_balance.get(), after as f64);
     let p = account_of(&h.provider);
     assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 10 * UNIT);
     assert_eq!(h.market.escrow.lane(second_job, p).await.unwrap().amount, 7 * UNIT);
@@ -198,4 +219,93 @@ async fn attack_2_a_thaw_makes_the_loop_release_the_providers_lane_at_once(pool:
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
     assert_eq!(h.market.escrow.lane(job, p).await.unwrap().amount, DEPOSIT);
     assert_eq!(h.market.escrow.balance_of(q_id).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_newest_receipt_falls_back_to_the_newest_older_one_the_chain_takes(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let p = account_of(&h.provider);
+    // Two receipts accepted against the whole allocation (100); then a thaw of 60 runs its course
+    // unreleased (no tick during it), leaving an allocation of 40.
+    assert_eq!(h.post(&h.json(40 * UNIT, 1)).await.0, StatusCode::CREATED);
+    assert_eq!(h.post(&h.json(90 * UNIT, 2)).await.0, StatusCode::CREATED);
+    let thaw = h.market.escrow.thaw(&h.consumer, h.job, p, 60 * UNIT).await.unwrap();
+    let ends_at = thaw.event(|e| match e {
+        settlement::Event::ThawStarted { ends_at, .. } => Some(*ends_at),
+        _ => None,
+    });
+    let ends_at = ends_at.expect("ThawStarted");
+    wait_until(h.market.escrow.chain(), ends_at + 1).await.unwrap();
+
+    // The chain refuses the newest (90, over the allocation): the lane falls back to 40 and is paid that.
+    let settler = settler(&h, EAGER);
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 40 * UNIT);
+    // Nothing older is left above what was paid: the lane stalls with the refusal's code.
+    assert_eq!(settler.tick().await.unwrap(), Tick::default());
+    let stalled: Option<String> = sqlx::query_scalar("SELECT stalled FROM lanes").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(stalled.as_deref(), Some("exceeds_allocation"));
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1)]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn one_replica_settles_at_a_time_and_another_takes_over_when_it_dies(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let p = account_of(&h.provider);
+    // Two replicas' settlement loops on one database, each with its own metrics.
+    let cadence =
+        Cadence { interval: Duration::from_millis(100), tick_timeout: Duration::from_secs(60), min_relayer_balance: 0 };
+    let replica = |metrics: Metrics| {
+        let s = Settler::new(
+            h.state.db.clone(),
+            h.state.escrow.clone(),
+            h.state.views.clone(),
+            keypair("//Relayer"),
+            EAGER,
+            metrics,
+        );
+        tokio::spawn(s.run(cadence, std::future::pending()))
+    };
+    let (m1, m2) = (Metrics::new(), Metrics::new());
+    let first = replica(m1.clone());
+    until(|| async { m1.settle_leader.get() == 1 }).await;
+    let second = replica(m2.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((m1.settle_leader.get(), m2.settle_leader.get()), (1, 0), "one leader");
+
+    assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
+    until(|| async { h.market.escrow.lane(h.job, p).await.unwrap().amount == 5 * UNIT }).await;
+    // Waited for to the end of its bookkeeping (the status is written last).
+    until(|| async { submissions(&h).await.iter().all(|(status, _)| status == "finalized") }).await;
+    assert_eq!((m1.released.get(), m2.released.get()), (1, 0), "the second replica sent nothing");
+
+    // The leader dies (its task, and with it its session, dropped): the other takes over.
+    first.abort();
+    let died = std::time::Instant::now();
+    until(|| async { m2.settle_leader.get() == 1 }).await;
+    println!("takeover after {:?}", died.elapsed());
+    assert_eq!(h.post(&h.json(9 * UNIT, 2)).await.0, StatusCode::CREATED);
+    until(|| async { h.market.escrow.lane(h.job, p).await.unwrap().amount == 9 * UNIT }).await;
+    until(|| async { submissions(&h).await.iter().all(|(status, _)| status == "finalized") }).await;
+    // Each receipt went out once, in one submission, and was released.
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1), ("finalized".to_string(), 1)]);
+    let outcomes: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT outcome FROM submission_items ORDER BY submission_id")
+            .fetch_all(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes, [Some("released".to_string()), Some("released".to_string())]);
+    assert_eq!((m1.released.get(), m2.released.get()), (1, 1));
+    second.abort();
+}
+
+/// Polls `check` every 50 ms until it holds (at most 60 s).
+async fn until<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(60), "timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -5,8 +5,10 @@
 //!   decision itself left to [`crate::accept::decide`]; refusals kept for audit.
 //! - `receipts`: stored receipts and lanes read back (API, audit, settlement).
 //! - `settle`: the settlement loop's lanes and submissions.
+//! - `leader`: which replica runs the settlement loop (a session advisory lock).
 
 mod intake;
+mod leader;
 mod receipts;
 mod settle;
 
@@ -14,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use crate::error::Result;
 
+pub use leader::Leadership;
 pub use receipts::Stored;
 pub use settle::{PendingLane, SubmissionItem};
 

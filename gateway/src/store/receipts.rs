@@ -35,6 +35,28 @@ impl Store {
         row.as_ref().map(stored_of).transpose()
     }
 
+    /// The highest accepted receipt of `job_id`'s `provider` lane with an amount strictly between `above`
+    /// and `below`: what the settlement loop falls back to when the chain refuses the lane's newest.
+    pub async fn older_receipt(
+        &self,
+        job_id: u64,
+        provider: &AccountId,
+        above: u128,
+        below: u128,
+    ) -> Result<Option<Stored>> {
+        let row = sqlx::query(&format!(
+            "SELECT {STORED_COLUMNS} FROM receipts r WHERE r.job_id = $1::numeric AND r.provider = $2 \
+             AND r.amount > $3::numeric AND r.amount < $4::numeric ORDER BY r.amount DESC LIMIT 1"
+        ))
+        .bind(job_id.to_string())
+        .bind(&provider[..])
+        .bind(above.to_string())
+        .bind(below.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_of).transpose()
+    }
+
     /// The stored receipts with these (job, provider, cumulative amount) keys, in any order (keys
     /// without a stored receipt are skipped): what the audit compares releases with. The amount, not
     /// the sequence, identifies an accepted receipt of a lane (unique since migration 0004): receipts
