@@ -10,7 +10,7 @@
 //! settled lanes from the contract, and the contract refuses a receipt that does not raise a lane's
 //! cumulative amount, so a retry after a crash or a failure can never pay twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,10 @@ pub struct Policy {
     /// Most receipts per extrinsic.
     pub max_batch: usize,
 }
+
+/// Blocks a release extrinsic stays valid for (rounded up to a power of two): after a crash, its lanes
+/// wait at most this long for it before being released again.
+pub const RELEASE_MORTALITY: u64 = 16;
 
 /// Rounds of falling back to older receipts, per tick, when the chain refuses a lane's newest.
 pub const FALLBACK_ROUNDS: usize = 4;
@@ -235,26 +239,55 @@ impl Settler {
         Ok(balance)
     }
 
-    /// Resolves submissions a crash left pending or in block: the chain's lanes decide whether each
-    /// was paid (finalized) or not (failed, and its receipts are released again by the next tick).
-    pub async fn recover(&self) -> Result<usize> {
+    /// Resolves submissions a crash (or a leader's death) left pending or in block: the chain's lanes
+    /// decide whether each was paid (finalized) or not (failed, and its receipts are released again by
+    /// the next tick). One whose extrinsic may still be included is not judged unpaid: it stays open
+    /// and its lanes, returned, wait, so the same receipts are not sent twice. It may be included while
+    /// it was signed, the finalized head is short of the block it dies from, and the node holds it (in its
+    /// pool, or its effect in the best chain); a node that lost it (restarted) lets it go.
+    pub async fn recover(&self) -> Result<HashSet<(JobId, AccountId)>> {
+        let mut waiting = HashSet::new();
         let open = self.store.open_submissions().await?;
-        for id in &open {
-            let items = self.store.submission_items(*id).await?;
-            let mut all_paid = true;
-            for item in &items {
-                let lane = self.escrow.lane(item.job_id, item.provider).await?;
-                let paid = lane.amount >= item.amount;
-                all_paid &= paid;
+        if open.is_empty() {
+            return Ok(waiting);
+        }
+        // The head first: the lanes below are read as of it or later.
+        let chain = self.escrow.chain();
+        let (head, _) = chain.finalized_head().await?;
+        for (id, signed) in open {
+            let items = self.store.submission_items(id).await?;
+            let paid = self.paid(&items, None).await?;
+            let all_paid = paid.iter().all(|p| *p);
+            if !all_paid {
+                if let Some((hash, dead_from)) = signed {
+                    let may_land = head < dead_from
+                        && (chain.in_pool(hash).await?
+                            || self.paid(&items, Some(chain.best_hash().await?)).await?.iter().all(|p| *p));
+                    if may_land {
+                        waiting.extend(items.iter().map(|item| (item.job_id, item.provider)));
+                        continue;
+                    }
+                }
+            }
+            for (item, paid) in items.iter().zip(paid) {
                 self.store
-                    .set_item_outcome(*id, item.receipt_id, if paid { "released" } else { "not_released" })
+                    .set_item_outcome(id, item.receipt_id, if paid { "released" } else { "not_released" })
                     .await?;
             }
             let (status, error) =
                 if all_paid { ("finalized", None) } else { ("failed", Some("interrupted before finality")) };
-            self.store.set_submission_status(*id, status, error).await?;
+            self.store.set_submission_status(id, status, error).await?;
         }
-        Ok(open.len())
+        Ok(waiting)
+    }
+
+    /// Whether the chain, as of block `at` (the latest finalized if `None`), paid each of `items`.
+    async fn paid(&self, items: &[crate::store::SubmissionItem], at: Option<[u8; 32]>) -> Result<Vec<bool>> {
+        let mut paid = Vec::with_capacity(items.len());
+        for item in items {
+            paid.push(self.escrow.lane_at(at, item.job_id, item.provider).await?.amount >= item.amount);
+        }
+        Ok(paid)
     }
 
     /// Leaves a lane alone until a newer receipt is accepted for it.
@@ -276,7 +309,7 @@ impl Settler {
     /// drop the receipts the chain would refuse (stalling their lanes), release the rest in one
     /// extrinsic and follow it to finality.
     pub async fn tick(&self) -> Result<Tick> {
-        self.recover().await?;
+        let in_flight = self.recover().await?;
         let pending = self.store.pending_lanes().await?;
         let now = now_ms();
         let mut by_job: BTreeMap<JobId, Vec<PendingLane>> = BTreeMap::new();
@@ -305,6 +338,10 @@ impl Settler {
                 }
             };
             for lane in lanes {
+                if in_flight.contains(&(job_id, lane.provider)) {
+                    // An interrupted submission of this lane may still land: it waits for it.
+                    continue;
+                }
                 let Some(view) = &view else {
                     self.stall(job_id, &lane.provider, "unknown_job").await?;
                     continue;
@@ -399,8 +436,8 @@ impl Settler {
         let started = Instant::now();
         let outcome = self.follow(id, items).await;
         if let Err(e) = &outcome {
-            // Once sent, the extrinsic may still land: the status stays open and the next tick's
-            // recovery lets the chain decide. Not sent at all: it failed.
+            // Once sent, the extrinsic may still land: the status stays open and the next ticks'
+            // recovery lets the chain decide. Not signed at all: it failed.
             if !self.store.submission_sent(id).await? {
                 self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
             }
@@ -426,13 +463,29 @@ impl Settler {
         Ok(Tick { submitted: batch.len(), released })
     }
 
-    /// Sends the extrinsic and follows it: in block, then finalized; returns the escrow's events.
+    /// Signs the extrinsic (mortal for [`RELEASE_MORTALITY`] blocks), records its hash and the block it
+    /// dies from, sends it and follows it: in block, then finalized; returns the escrow's events.
     async fn follow(&self, id: i64, items: &[(Receipt<AccountId>, [u8; 64])]) -> Result<Vec<Event<AccountId>>> {
-        let (_outcomes, _dry, mut progress) = self
+        let (_outcomes, _dry, signed) = self
             .escrow
-            .start::<Vec<core::result::Result<Split, settlement::Error>>>(&self.signer, 0, "release_many", items)
+            .sign::<Vec<core::result::Result<Split, settlement::Error>>>(
+                &self.signer,
+                0,
+                "release_many",
+                items,
+                RELEASE_MORTALITY,
+            )
             .await?;
-        self.store.set_submission_sent(id, &progress.extrinsic_hash().0[..]).await?;
+        // Recorded before it is sent: a leader taking over knows it may land, and until when.
+        self.store.set_submission_signed(id, &signed.hash, signed.dead_from).await?;
+        let mut progress = match signed.submit().await {
+            Ok(progress) => progress,
+            Err(e) => {
+                // The node did not take it (as far as it answered): failed, its lanes free at once.
+                self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
+                return Err(e.into());
+            }
+        };
         while let Some(status) = progress.next().await {
             match status.map_err(escrow_client::Error::from)? {
                 TxStatus::InBestBlock(block) => {

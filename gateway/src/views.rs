@@ -58,6 +58,26 @@ struct Kept {
     seen: Option<(u64, [u8; 32])>,
     heard: Option<(u64, Instant)>,
     views: HashMap<JobId, JobView>,
+    /// The last [`RECENT`] blocks read, in order, each with the jobs its events named (`None`: it had an
+    /// event that could not be read, so any job may have changed).
+    recent: std::collections::VecDeque<(u64, Option<Vec<JobId>>)>,
+}
+
+/// Blocks whose changed jobs are remembered, so a view read a few blocks back can still be kept.
+const RECENT: usize = 64;
+
+impl Kept {
+    /// Whether job `id`, read as of block `at`, is still as of the last block read: no block read
+    /// since named it (all of them remembered).
+    fn unchanged_since(&self, at: u64, id: JobId) -> bool {
+        let Some((seen, _)) = self.seen else { return false };
+        if seen == at {
+            return true;
+        }
+        let since: Vec<_> = self.recent.iter().filter(|(n, _)| *n > at).collect();
+        let all_remembered = u64::try_from(since.len()).is_ok_and(|n| Some(n) == seen.checked_sub(at));
+        all_remembered && since.iter().all(|(_, jobs)| jobs.as_ref().is_some_and(|jobs| !jobs.contains(&id)))
+    }
 }
 
 /// Jobs as of one finalized block.
@@ -257,15 +277,16 @@ impl JobViews {
             futures::stream::iter(reads).buffered(LOOKUPS_AT_ONCE).try_collect().await?;
         if caught_up {
             let mut kept = self.kept();
-            // Kept only if no later block has been read since: such a block may have changed the job.
-            if kept.seen.map(|(n, _)| n) == Some(head) {
-                for (id, view) in &read {
-                    if let Some(view) = view {
-                        if kept.views.len() >= self.capacity && !kept.views.contains_key(id) {
-                            kept.views.clear();
-                        }
-                        kept.views.insert(*id, view.clone());
+            // Kept only if no block read since may have changed the job.
+            for (id, view) in &read {
+                if let Some(view) = view {
+                    if !kept.unchanged_since(head, *id) {
+                        continue;
                     }
+                    if kept.views.len() >= self.capacity && !kept.views.contains_key(id) {
+                        kept.views.clear();
+                    }
+                    kept.views.insert(*id, view.clone());
                 }
             }
         }
@@ -295,6 +316,7 @@ impl JobViews {
         kept.seen = None;
         kept.heard = None;
         kept.views.clear();
+        kept.recent.clear();
         drop(kept);
         self.seen.send_replace(None);
     }
@@ -307,6 +329,7 @@ impl JobViews {
         {
             let mut kept = self.kept();
             kept.views.clear();
+            kept.recent.clear();
             kept.seen = Some((start, hash));
             kept.heard = Some((start, Instant::now()));
         }
@@ -339,11 +362,37 @@ impl JobViews {
         if unreadable {
             kept.views.clear();
         }
-        for id in jobs {
-            kept.views.remove(&id);
+        for id in &jobs {
+            kept.views.remove(id);
+        }
+        kept.recent.push_back((block.number, (!unreadable).then_some(jobs)));
+        if kept.recent.len() > RECENT {
+            kept.recent.pop_front();
         }
         kept.seen = Some((block.number, block.hash));
         drop(kept);
         self.seen.send_replace(Some(block.number));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(seen: u64, recent: &[(u64, Option<Vec<JobId>>)]) -> Kept {
+        Kept { seen: Some((seen, [0; 32])), recent: recent.iter().cloned().collect(), ..Kept::default() }
+    }
+
+    #[test]
+    fn a_view_read_blocks_back_is_kept_only_if_no_block_since_named_its_job() {
+        let k = kept(12, &[(10, Some(vec![1])), (11, Some(vec![2])), (12, Some(vec![]))]);
+        assert!(k.unchanged_since(12, 1), "read at the last block");
+        assert!(k.unchanged_since(10, 1), "block 10 named it, but the view is as of 10");
+        assert!(!k.unchanged_since(10, 2), "block 11 named it");
+        assert!(!k.unchanged_since(9, 1), "block 10 named it");
+        assert!(!k.unchanged_since(5, 3), "blocks 6 to 9 are not remembered");
+        let unreadable = kept(11, &[(10, Some(vec![])), (11, None)]);
+        assert!(!unreadable.unchanged_since(10, 7), "an unreadable block may have changed any job");
+        assert!(!Kept::default().unchanged_since(10, 1), "not following");
     }
 }

@@ -149,7 +149,8 @@ async fn recovery_lets_the_chain_decide_interrupted_submissions(pool: PgPool) {
             .unwrap();
     }
     let settler = settler(&h, EAGER);
-    assert_eq!(settler.recover().await.unwrap(), 2);
+    // Neither was signed by this code (no block it dies from is recorded): both are judged at once.
+    assert!(settler.recover().await.unwrap().is_empty());
     assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1), ("failed".to_string(), 1)]);
     // The next tick sends only what the chain lacks, and each job ends paid exactly its newest receipt.
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
@@ -308,4 +309,42 @@ async fn until<F: std::future::Future<Output = bool>>(mut check: impl FnMut() ->
         assert!(started.elapsed() < Duration::from_secs(60), "timed out");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_leader_killed_before_finality_is_not_resent_by_the_next(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let p = account_of(&h.provider);
+    let cadence =
+        Cadence { interval: Duration::from_millis(50), tick_timeout: Duration::from_secs(60), min_relayer_balance: 0 };
+    let replica = |metrics: Metrics| {
+        let s = Settler::new(
+            h.state.db.clone(),
+            h.state.escrow.clone(),
+            h.state.views.clone(),
+            keypair("//Relayer"),
+            EAGER,
+            metrics,
+        );
+        tokio::spawn(s.run(cadence, std::future::pending()))
+    };
+    let first = replica(Metrics::new());
+    assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
+    // The leader dies once its release is in a block, before finality (the dev node finalizes 1 s later).
+    until(|| async { submissions(&h).await.iter().any(|(status, _)| status == "in_block") }).await;
+    first.abort();
+    let second = Metrics::new();
+    let next = replica(second.clone());
+    // The next leader waits for that extrinsic (it may still land, and does) instead of sending its
+    // receipt again.
+    until(|| async { submissions(&h).await.iter().all(|(status, _)| status == "finalized") }).await;
+    assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 5 * UNIT);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1)], "sent once");
+    assert_eq!(second.settle_leader.get(), 1);
+    let outcome: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM submission_items").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(outcome.as_deref(), Some("released"));
+    next.abort();
 }

@@ -19,6 +19,23 @@ pub type TxProgress = subxt::tx::TxProgress<PolkadotConfig, OnlineClient<Polkado
 /// One step of that progress.
 pub type TxStatus = subxt::tx::TxStatus<PolkadotConfig, OnlineClient<PolkadotConfig>>;
 
+/// A signed contract call, not sent yet.
+pub struct SignedCall {
+    /// The extrinsic's hash.
+    pub hash: [u8; 32],
+    /// The first block number in which it can no longer be included: once the finalized head reaches it
+    /// and the call's effect is not in the finalized state, it never will be.
+    pub dead_from: u64,
+    tx: subxt::tx::SubmittableTransaction<PolkadotConfig, OnlineClient<PolkadotConfig>>,
+}
+
+impl SignedCall {
+    /// Sends it; hands back its progress to follow.
+    pub async fn submit(&self) -> Result<TxProgress> {
+        Ok(self.tx.submit_and_watch().await?)
+    }
+}
+
 /// Execution weight: computation time (picoseconds of reference hardware) and proof size (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Weight {
@@ -92,6 +109,7 @@ impl DryRun {
 pub struct Chain {
     api: OnlineClient<PolkadotConfig>,
     rpc: LegacyRpcMethods<PolkadotConfig>,
+    raw: RpcClient,
 }
 
 fn deposit(d: StorageDeposit<u128>) -> i128 {
@@ -108,7 +126,7 @@ impl Chain {
     pub async fn connect(url: &str) -> Result<Self> {
         let client = RpcClient::from_insecure_url(url).await.map_err(subxt::Error::from)?;
         let api = OnlineClient::<PolkadotConfig>::from_rpc_client(client.clone()).await?;
-        Ok(Self { api, rpc: LegacyRpcMethods::new(client) })
+        Ok(Self { api, rpc: LegacyRpcMethods::new(client.clone()), raw: client })
     }
 
     /// The node's JSON-RPC methods (block hashes by number, headers, finality).
@@ -267,6 +285,54 @@ impl Chain {
         let call =
             node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data);
         Ok(self.api.tx().sign_and_submit_then_watch_default(&call, signer).await?)
+    }
+
+    /// The hash of the node's best block.
+    pub async fn best_hash(&self) -> Result<[u8; 32]> {
+        let hash = self.rpc.chain_get_block_hash(None).await.map_err(subxt::Error::from)?;
+        Ok(hash.ok_or_else(|| Error::Call("the node has no best block".into()))?.0)
+    }
+
+    /// Whether the node's transaction pool holds the extrinsic with hash `hash` (`author_pendingExtrinsics`).
+    pub async fn in_pool(&self, hash: [u8; 32]) -> Result<bool> {
+        use subxt::config::Hasher as _;
+        let pending: Vec<String> = self
+            .raw
+            .request("author_pendingExtrinsics", subxt::ext::subxt_rpcs::client::RpcParams::new())
+            .await
+            .map_err(subxt::Error::from)?;
+        let hasher = self.api.hasher();
+        Ok(pending.iter().any(|hex_bytes| {
+            hex::decode(hex_bytes.trim_start_matches("0x")).is_ok_and(|bytes| hasher.hash(&bytes).0 == hash)
+        }))
+    }
+
+    /// Signs a contract call without sending it, mortal for `mortal_for` blocks from the latest finalized
+    /// block: its hash and the block number from which it can no longer be included are known before it
+    /// is sent, so a caller can record them first (see [`SignedCall`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_call(
+        &self,
+        signer: &Keypair,
+        contract: AccountId,
+        value: u128,
+        gas_limit: Weight,
+        data: Vec<u8>,
+        deposit_limit: Option<u128>,
+        mortal_for: u64,
+    ) -> Result<SignedCall> {
+        let limit = deposit_limit.map(scale::Compact);
+        let call =
+            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data);
+        let (number, hash) = self.finalized_head().await?;
+        let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
+            .mortal_from_unchecked(mortal_for, number, H256(hash))
+            .build();
+        let tx = self.api.tx().create_signed(&call, signer, params).await?;
+        // The era's period, as subxt rounds it; the era starts at `number` (periods under 4,096 blocks
+        // are not quantized), so the call is valid in blocks `number .. number + period`.
+        let period = mortal_for.checked_next_power_of_two().unwrap_or(1 << 16).clamp(4, 1 << 16);
+        Ok(SignedCall { hash: tx.hash().0, dead_from: number.saturating_add(period), tx })
     }
 
     /// Submits a contract call and waits until it is finalized and succeeded.

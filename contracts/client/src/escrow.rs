@@ -229,6 +229,24 @@ impl Escrow {
         Ok((value_out, dry_run, progress))
     }
 
+    /// Dry-runs a message (its refusal is an error, as with [`Escrow::start`]) and signs it without sending
+    /// it, mortal for `mortal_for` blocks ([`crate::chain::SignedCall`]).
+    pub async fn sign<T: Decode>(
+        &self,
+        signer: &Keypair,
+        value: u128,
+        label: &str,
+        args: impl Encode,
+        mortal_for: u64,
+    ) -> Result<(T, DryRun, crate::chain::SignedCall)> {
+        let data = self.bundle.call_data(label, args)?;
+        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
+        let value_out = outcome.map_err(Error::Escrow)?;
+        let gas = dry_run.gas_required.with_margin();
+        let signed = self.chain.sign_call(signer, self.address, value, gas, data, Some(0), mortal_for).await?;
+        Ok((value_out, dry_run, signed))
+    }
+
     /// Submits a message without dry-running it first, with a fixed weight limit: for proving that
     /// the chain itself refuses what a dry-run would.
     pub async fn exec_unchecked(

@@ -19,7 +19,7 @@ pub mod finalized;
 pub mod token;
 
 pub use bundle::Bundle;
-pub use chain::{Chain, DryRun, TxEvents, TxProgress, TxStatus, Weight};
+pub use chain::{Chain, DryRun, SignedCall, TxEvents, TxProgress, TxStatus, Weight};
 pub use error::{Error, Result};
 pub use escrow::{Deploy, Escrow, Submitted, MAX_RELEASES_PER_CALL};
 pub use finalized::{Finalized, FinalizedBlocks, FollowOptions};

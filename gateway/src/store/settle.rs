@@ -39,11 +39,47 @@ pub struct SubmissionItem {
 }
 
 impl Store {
-    /// The submissions still open (pending or in block).
-    pub async fn open_submissions(&self) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM submissions WHERE status IN ('pending', 'in_block')")
-            .fetch_all(&self.pool)
-            .await?)
+    /// The submissions still open (pending or in block), each with its extrinsic's hash and the block
+    /// number it can no longer be included from (`None`: not signed yet, so never sent).
+    pub async fn open_submissions(&self) -> Result<Vec<(i64, Option<([u8; 32], u64)>)>> {
+        let rows = sqlx::query(
+            "SELECT id, tx_hash, dead_from::text AS dead_from FROM submissions \
+             WHERE status IN ('pending', 'in_block')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let dead_from: Option<String> = row.try_get("dead_from")?;
+                let dead_from = dead_from.map(|d| d.parse::<u64>()).transpose().map_err(|_| {
+                    crate::error::Error::Database(sqlx::Error::Decode("submissions.dead_from is not a u64".into()))
+                })?;
+                let signed = match (row.try_get::<Option<Vec<u8>>, _>("tx_hash")?, dead_from) {
+                    (Some(hash), Some(dead_from)) => {
+                        let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                            crate::error::Error::Database(sqlx::Error::Decode(
+                                "submissions.tx_hash is not 32 bytes".into(),
+                            ))
+                        })?;
+                        Some((hash, dead_from))
+                    }
+                    _ => None,
+                };
+                Ok((row.try_get("id")?, signed))
+            })
+            .collect()
+    }
+
+    /// Records submission `id`'s signed extrinsic before it is sent: its hash and the block number it can
+    /// no longer be included from.
+    pub async fn set_submission_signed(&self, id: i64, tx_hash: &[u8], dead_from: u64) -> Result<()> {
+        sqlx::query("UPDATE submissions SET tx_hash = $2, dead_from = $3::numeric, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(tx_hash)
+            .bind(dead_from.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The receipts of submission `id`.
@@ -142,17 +178,7 @@ impl Store {
         Ok(id)
     }
 
-    /// Records the hash of submission `id`'s extrinsic: it is sent.
-    pub async fn set_submission_sent(&self, id: i64, tx_hash: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE submissions SET tx_hash = $2, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(tx_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Whether submission `id`'s extrinsic was sent (its hash recorded).
+    /// Whether submission `id`'s extrinsic was signed (its hash recorded), and so may have been sent.
     pub async fn submission_sent(&self, id: i64) -> Result<bool> {
         Ok(sqlx::query_scalar("SELECT tx_hash IS NOT NULL FROM submissions WHERE id = $1")
             .bind(id)
