@@ -256,19 +256,7 @@ async fn one_replica_settles_at_a_time_and_another_takes_over_when_it_dies(pool:
     fund_relayer(&h).await;
     let p = account_of(&h.provider);
     // Two replicas' settlement loops on one database, each with its own metrics.
-    let cadence =
-        Cadence { interval: Duration::from_millis(100), tick_timeout: Duration::from_secs(60), min_relayer_balance: 0 };
-    let replica = |metrics: Metrics| {
-        let s = Settler::new(
-            h.state.db.clone(),
-            h.state.escrow.clone(),
-            h.state.views.clone(),
-            keypair("//Relayer"),
-            EAGER,
-            metrics,
-        );
-        tokio::spawn(s.run(cadence, std::future::pending()))
-    };
+    let replica = |metrics: Metrics| replica(&h, metrics, 100);
     let (m1, m2) = (Metrics::new(), Metrics::new());
     let first = replica(m1.clone());
     until(|| async { m1.settle_leader.get() == 1 }).await;
@@ -302,6 +290,24 @@ async fn one_replica_settles_at_a_time_and_another_takes_over_when_it_dies(pool:
     second.abort();
 }
 
+/// A replica's settlement loop on `h`'s database, ticking every `interval_ms`, with `metrics` of its own.
+fn replica(h: &Harness, metrics: Metrics, interval_ms: u64) -> tokio::task::JoinHandle<()> {
+    let cadence = Cadence {
+        interval: Duration::from_millis(interval_ms),
+        tick_timeout: Duration::from_secs(60),
+        min_relayer_balance: 0,
+    };
+    let settler = Settler::new(
+        h.state.db.clone(),
+        h.state.escrow.clone(),
+        h.state.views.clone(),
+        keypair("//Relayer"),
+        EAGER,
+        metrics,
+    );
+    tokio::spawn(settler.run(cadence, std::future::pending()))
+}
+
 /// Polls `check` every 50 ms until it holds (at most 60 s).
 async fn until<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
     let started = std::time::Instant::now();
@@ -316,19 +322,7 @@ async fn a_leader_killed_before_finality_is_not_resent_by_the_next(pool: PgPool)
     let h = harness(pool).await;
     fund_relayer(&h).await;
     let p = account_of(&h.provider);
-    let cadence =
-        Cadence { interval: Duration::from_millis(50), tick_timeout: Duration::from_secs(60), min_relayer_balance: 0 };
-    let replica = |metrics: Metrics| {
-        let s = Settler::new(
-            h.state.db.clone(),
-            h.state.escrow.clone(),
-            h.state.views.clone(),
-            keypair("//Relayer"),
-            EAGER,
-            metrics,
-        );
-        tokio::spawn(s.run(cadence, std::future::pending()))
-    };
+    let replica = |metrics: Metrics| replica(&h, metrics, 50);
     let first = replica(Metrics::new());
     assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
     // The leader dies once its release is in a block, before finality (the dev node finalizes 1 s later).

@@ -19,6 +19,18 @@ pub type TxProgress = subxt::tx::TxProgress<PolkadotConfig, OnlineClient<Polkado
 /// One step of that progress.
 pub type TxStatus = subxt::tx::TxStatus<PolkadotConfig, OnlineClient<PolkadotConfig>>;
 
+/// A `Contracts::call` of `contract` (see [`Chain::start_call`] for `deposit_limit`).
+fn contract_call(
+    contract: AccountId,
+    value: u128,
+    gas_limit: Weight,
+    data: Vec<u8>,
+    deposit_limit: Option<u128>,
+) -> impl subxt::tx::Payload {
+    let limit = deposit_limit.map(scale::Compact);
+    node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data)
+}
+
 /// A signed contract call, not sent yet.
 pub struct SignedCall {
     /// The extrinsic's hash.
@@ -281,9 +293,7 @@ impl Chain {
         data: Vec<u8>,
         deposit_limit: Option<u128>,
     ) -> Result<TxProgress> {
-        let limit = deposit_limit.map(scale::Compact);
-        let call =
-            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data);
+        let call = contract_call(contract, value, gas_limit, data, deposit_limit);
         Ok(self.api.tx().sign_and_submit_then_watch_default(&call, signer).await?)
     }
 
@@ -321,9 +331,7 @@ impl Chain {
         deposit_limit: Option<u128>,
         mortal_for: u64,
     ) -> Result<SignedCall> {
-        let limit = deposit_limit.map(scale::Compact);
-        let call =
-            node::tx().contracts().call(MultiAddress::Id(AccountId32(contract)), value, gas_limit.into(), limit, data);
+        let call = contract_call(contract, value, gas_limit, data, deposit_limit);
         let (number, hash) = self.finalized_head().await?;
         let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
             .mortal_from_unchecked(mortal_for, number, H256(hash))
