@@ -127,6 +127,11 @@ pub fn select(mut due: Vec<Due>, max: usize) -> Vec<Due> {
     out
 }
 
+/// The (receipt, signature) pairs `release_many` takes, of stored receipts (id, receipt, signature).
+fn items_of(batch: &[(i64, Receipt<AccountId>, [u8; 64])]) -> Vec<(Receipt<AccountId>, [u8; 64])> {
+    batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect()
+}
+
 /// The loop's state.
 pub struct Settler {
     store: Store,
@@ -373,8 +378,7 @@ impl Settler {
         if keep.is_empty() {
             return Ok(Tick::default());
         }
-        let items: Vec<(Receipt<AccountId>, [u8; 64])> = keep.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
-        self.submit(&keep, &items).await
+        self.submit(&keep).await
     }
 
     /// Of `batch`, what the chain would take (per a dry-run of `release_many`). A lane whose receipt it
@@ -393,10 +397,14 @@ impl Settler {
             if batch.is_empty() {
                 break;
             }
-            let items: Vec<(Receipt<AccountId>, [u8; 64])> = batch.iter().map(|(_, r, s)| (r.clone(), *s)).collect();
             let (outcomes, _) = self
                 .escrow
-                .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(relayer, 0, "release_many", &items)
+                .dry_run::<Vec<core::result::Result<Split, settlement::Error>>>(
+                    relayer,
+                    0,
+                    "release_many",
+                    &items_of(&batch),
+                )
                 .await?;
             let mut retry = Vec::new();
             for (entry, outcome) in batch.drain(..).zip(outcomes.map_err(Error::rule)?) {
@@ -424,17 +432,13 @@ impl Settler {
         Ok(keep)
     }
 
-    async fn submit(
-        &self,
-        batch: &[(i64, Receipt<AccountId>, [u8; 64])],
-        items: &[(Receipt<AccountId>, [u8; 64])],
-    ) -> Result<Tick> {
+    async fn submit(&self, batch: &[(i64, Receipt<AccountId>, [u8; 64])]) -> Result<Tick> {
         // Recorded before it is sent, so a crash from here on is resolved by `recover`.
         let receipt_ids: Vec<i64> = batch.iter().map(|(receipt_id, _, _)| *receipt_id).collect();
         let id = self.store.record_submission(&receipt_ids).await?;
 
         let started = Instant::now();
-        let outcome = self.follow(id, items).await;
+        let outcome = self.follow(id, &items_of(batch)).await;
         if let Err(e) = &outcome {
             // Once sent, the extrinsic may still land: the status stays open and the next ticks'
             // recovery lets the chain decide. Not signed at all: it failed.

@@ -10,7 +10,7 @@ use settlement::{
 use subxt_signer::sr25519::Keypair;
 
 use crate::bundle::Bundle;
-use crate::chain::{Chain, DryRun, TxEvents, TxProgress, Weight};
+use crate::chain::{Chain, DryRun, TxEvents, Weight};
 use crate::error::{Error, Result};
 use crate::events::{decode_event, RawEvent};
 use crate::{account_of, node, AccountId};
@@ -189,6 +189,22 @@ impl Escrow {
         self.exec_limited(signer, value, label, args, None).await
     }
 
+    /// What sending `label(args)` takes: the dry-run's outcome (a refusal is an error), the dry-run, the
+    /// call data and the weight limit (the dry-run's with a margin).
+    async fn prepare<T: Decode>(
+        &self,
+        signer: &Keypair,
+        value: u128,
+        label: &str,
+        args: impl Encode,
+    ) -> Result<(T, DryRun, Vec<u8>, Weight)> {
+        let data = self.bundle.call_data(label, args)?;
+        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
+        let value_out = outcome.map_err(Error::Escrow)?;
+        let gas = dry_run.gas_required.with_margin();
+        Ok((value_out, dry_run, data, gas))
+    }
+
     /// [`Escrow::exec`] with a cap on the storage deposit the signer pays (`Some(0)`: none, the call
     /// fails instead).
     pub async fn exec_limited<T: Decode>(
@@ -199,10 +215,7 @@ impl Escrow {
         args: impl Encode,
         deposit_limit: Option<u128>,
     ) -> Result<Submitted<T>> {
-        let data = self.bundle.call_data(label, args)?;
-        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
-        let value_out = outcome.map_err(Error::Escrow)?;
-        let gas = dry_run.gas_required.with_margin();
+        let (value_out, dry_run, data, gas) = self.prepare::<T>(signer, value, label, args).await?;
         let events = self.chain.call(signer, self.address, value, gas, data, deposit_limit).await?;
         let fee_paid = events
             .find_first::<node::transaction_payment::events::TransactionFeePaid>()?
@@ -211,26 +224,9 @@ impl Escrow {
         Ok(Submitted { value: value_out, dry_run, events: self.events_of(&events)?, fee_paid, storage_deposit })
     }
 
-    /// Dry-runs a message and, if the contract accepts it, submits it and hands back the transaction's
-    /// progress (in block, finalized) for the caller to follow, with the dry-run's outcome. Pays no
-    /// storage deposit (the relayer's releases create no storage; a call that would is refused).
-    pub async fn start<T: Decode>(
-        &self,
-        signer: &Keypair,
-        value: u128,
-        label: &str,
-        args: impl Encode,
-    ) -> Result<(T, DryRun, TxProgress)> {
-        let data = self.bundle.call_data(label, args)?;
-        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
-        let value_out = outcome.map_err(Error::Escrow)?;
-        let gas = dry_run.gas_required.with_margin();
-        let progress = self.chain.start_call(signer, self.address, value, gas, data, Some(0)).await?;
-        Ok((value_out, dry_run, progress))
-    }
-
-    /// Dry-runs a message (its refusal is an error, as with [`Escrow::start`]) and signs it without sending
-    /// it, mortal for `mortal_for` blocks ([`crate::chain::SignedCall`]).
+    /// Dry-runs a message (its refusal is an error, as with [`Escrow::exec`]) and signs it without sending
+    /// it, mortal for `mortal_for` blocks ([`crate::chain::SignedCall`]). Pays no storage deposit (the
+    /// relayer's releases create no storage; a call that would is refused).
     pub async fn sign<T: Decode>(
         &self,
         signer: &Keypair,
@@ -239,10 +235,7 @@ impl Escrow {
         args: impl Encode,
         mortal_for: u64,
     ) -> Result<(T, DryRun, crate::chain::SignedCall)> {
-        let data = self.bundle.call_data(label, args)?;
-        let (outcome, dry_run) = self.dry_run_data::<T>(account_of(signer), value, label, data.clone()).await?;
-        let value_out = outcome.map_err(Error::Escrow)?;
-        let gas = dry_run.gas_required.with_margin();
+        let (value_out, dry_run, data, gas) = self.prepare::<T>(signer, value, label, args).await?;
         let signed = self.chain.sign_call(signer, self.address, value, gas, data, Some(0), mortal_for).await?;
         Ok((value_out, dry_run, signed))
     }

@@ -43,27 +43,18 @@ impl Store {
     /// number it can no longer be included from (`None`: not signed yet, so never sent).
     pub async fn open_submissions(&self) -> Result<Vec<(i64, Option<([u8; 32], u64)>)>> {
         let rows = sqlx::query(
-            "SELECT id, tx_hash, dead_from::text AS dead_from FROM submissions \
-             WHERE status IN ('pending', 'in_block')",
+            "SELECT id, tx_hash, dead_from::text AS dead_from, \
+             (tx_hash IS NOT NULL AND dead_from IS NOT NULL) AS signed \
+             FROM submissions WHERE status IN ('pending', 'in_block')",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let dead_from: Option<String> = row.try_get("dead_from")?;
-                let dead_from = dead_from.map(|d| d.parse::<u64>()).transpose().map_err(|_| {
-                    crate::error::Error::Database(sqlx::Error::Decode("submissions.dead_from is not a u64".into()))
-                })?;
-                let signed = match (row.try_get::<Option<Vec<u8>>, _>("tx_hash")?, dead_from) {
-                    (Some(hash), Some(dead_from)) => {
-                        let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                            crate::error::Error::Database(sqlx::Error::Decode(
-                                "submissions.tx_hash is not 32 bytes".into(),
-                            ))
-                        })?;
-                        Some((hash, dead_from))
-                    }
-                    _ => None,
+                let signed = if row.try_get("signed")? {
+                    Some((fixed(row, "tx_hash")?, numeric(row, "dead_from")?))
+                } else {
+                    None
                 };
                 Ok((row.try_get("id")?, signed))
             })
