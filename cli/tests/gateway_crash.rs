@@ -3,79 +3,17 @@
 //! and the chain paid each job exactly its highest accepted cumulative amount, once.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use escrow_client::{account_of, Keypair};
+use common::{no_open_submissions, open_jobs, url_of, wait_ready, Gateway};
+use escrow_client::account_of;
 use gateway::wire::{to_hex, SignedReceiptJson};
-use settlement::{JobId, OpenJob};
+use settlement::JobId;
 use sqlx::PgPool;
 use testkit::*;
-
-struct Gateway {
-    child: Child,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(listen: &str, database_url: &str, node_url: &str, contract: &str) -> Gateway {
-    let child = Command::new(env!("CARGO_BIN_EXE_escrow"))
-        .arg("serve")
-        .env("GATEWAY__LISTEN", listen)
-        .env("GATEWAY__DATABASE_URL", database_url)
-        .env("GATEWAY__NODE_URL", node_url)
-        .env("GATEWAY__CONTRACT", contract)
-        .env("GATEWAY__BUNDLE", std::env::var("ESCROW_BUNDLE").unwrap_or_default())
-        .env("GATEWAY__RELAYER_SURI", "//Relayer")
-        .env("GATEWAY__SETTLE_INTERVAL_MS", "100")
-        .env("GATEWAY__SETTLE_THRESHOLD", "0")
-        .env("GATEWAY__SETTLE_MAX_AGE_MS", "0")
-        // Below the test escrow's 2 s settle grace and thaw period, or the gateway refuses to start.
-        .env("GATEWAY__ACCEPT_MARGIN_MS", "1500")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Gateway { child }
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gateway not ready");
-}
-
-/// This test's own database (the one `sqlx::test` made) as a URL for the gateway process.
-fn url_of(pool: &PgPool) -> String {
-    database_url(pool.connect_options().get_database().unwrap())
-}
-
-async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: usize) -> Vec<JobId> {
-    let mut jobs = Vec::new();
-    for _ in 0..n {
-        let req = OpenJob {
-            providers: vec![(account_of(provider), 100 * UNIT)],
-            payer_key: payer(9).verifying_key().to_bytes(),
-            terms_hash: [0; 32],
-            expires_at: now_ms() + 600_000,
-        };
-        let job = m.escrow.open_job(consumer, 100 * UNIT, &req).await.unwrap().value;
-        accept_all(m, job, &[provider]).await.unwrap();
-        jobs.push(job);
-    }
-    jobs
-}
 
 #[sqlx::test(migrations = false)]
 async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: PgPool) {
@@ -91,7 +29,7 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
     let base = format!("http://{listen}");
     let (db_url, contract) = (url_of(&pool), to_hex(&m.escrow.address()));
     let http = reqwest::Client::new();
-    let mut gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+    let mut gateway = Gateway::start(&listen, &db_url, &node.url, &contract, &[]);
     wait_ready(&http, &base).await;
 
     let mut acknowledged: Vec<(i64, JobId, u128, u64)> = Vec::new();
@@ -101,7 +39,7 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
             // Mid-stream.
             kills.push("mid-stream");
             drop(gateway);
-            gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+            gateway = Gateway::start(&listen, &db_url, &node.url, &contract, &[]);
         }
         if seq == 30 {
             // Mid-settlement: wait until a release is on its way, then kill at once.
@@ -119,7 +57,7 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             drop(gateway);
-            gateway = start_gateway(&listen, &db_url, &node.url, &contract);
+            gateway = Gateway::start(&listen, &db_url, &node.url, &contract, &[]);
         }
         for job in &jobs {
             let amount = u128::from(seq) * UNIT;
@@ -176,17 +114,6 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
     }
     assert_eq!(m.escrow.balance_of(p).await.unwrap(), expected_net);
     // Every submission was resolved: none is left pending or in block.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions WHERE status IN ('pending', 'in_block')")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if open == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{open} submissions left open");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    no_open_submissions(&pool, Duration::from_secs(10)).await;
     drop(gateway);
 }

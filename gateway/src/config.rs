@@ -54,12 +54,16 @@ pub struct Config {
     pub settle_interval_ms: u64,
     /// Release a lane once its unreleased amount reaches this (smallest units).
     pub settle_threshold: Amount,
-    /// ... or once its oldest unreleased receipt is this old, in ms.
+    /// ... or once its oldest unreleased receipt is this old, in ms: not a safety rule (the threshold,
+    /// a pending thaw, the job's completion and the deadlines are), a cap on how long a provider waits
+    /// for an amount below the threshold.
     pub settle_max_age_ms: u64,
     /// ... or at once when its job is completed or ends within this many ms.
     pub settle_expiry_margin_ms: u64,
     /// Most receipts released by one extrinsic.
     pub settle_max_batch: usize,
+    /// Most release extrinsics one settlement tick sends before following them to finality together.
+    pub settle_max_extrinsics: usize,
     /// The longest one settlement tick may take, its waits on the chain included, in ms; a tick cut
     /// short is resolved by the next one's recovery.
     pub settle_tick_timeout_ms: u64,
@@ -127,9 +131,10 @@ impl Default for Config {
             relayer_key_file: None,
             settle_interval_ms: 1_000,
             settle_threshold: Amount(1_000_000_000_000),
-            settle_max_age_ms: 30_000,
+            settle_max_age_ms: 3_600_000,
             settle_expiry_margin_ms: 60_000,
             settle_max_batch: escrow_client::MAX_RELEASES_PER_CALL,
+            settle_max_extrinsics: 4,
             settle_tick_timeout_ms: 120_000,
             relayer_min_balance: Amount(1_000_000_000_000),
         }
@@ -150,10 +155,11 @@ impl Config {
             || config.max_jobs_per_transaction == 0
             || config.commit_workers == 0
             || config.commit_max_receipts == 0
+            || config.settle_max_extrinsics == 0
         {
             return Err(Error::Config(
-                "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts and \
-                 settle_max_batch must be positive"
+                "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts, \
+                 settle_max_batch and settle_max_extrinsics must be positive"
                     .into(),
             ));
         }

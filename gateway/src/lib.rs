@@ -83,6 +83,7 @@ impl Config {
             max_age_ms: self.settle_max_age_ms,
             expiry_margin_ms: self.settle_expiry_margin_ms,
             max_batch: self.settle_max_batch,
+            max_extrinsics: self.settle_max_extrinsics,
         }
     }
 }

@@ -1,9 +1,14 @@
 //! The settlement loop: releases, per (job, provider), the newest accepted receipt (the highest
 //! cumulative amount: the gateway accepts only rising amounts) the chain has not settled yet, many jobs
-//! per extrinsic (`release_many`). A lane is released once its unreleased amount reaches the threshold,
-//! once its oldest unreleased receipt passes the maximum age, and at once when its job is completed or
-//! close to its end, or a thaw of its provider's allocation is pending (what was accepted against the
-//! allocation must land before the thaw ends).
+//! per extrinsic (`release_many`). A lane is released as rarely as safety allows: once its unreleased
+//! amount reaches the threshold, and at once when its job is completed or close to its end, its receipt
+//! close to expiry, or a thaw of its provider's allocation is pending (what was accepted against the
+//! allocation must land before the thaw ends); besides, once its oldest unreleased receipt passes the
+//! maximum age (a cap on a provider's wait, not a safety rule).
+//!
+//! A tick sends up to `max_extrinsics` extrinsics, one after another (each signed with the next nonce
+//! once the node holds the previous one), then follows them to finality together, so a tick's
+//! throughput is not one extrinsic per finality delay.
 //!
 //! Every submission is written to Postgres before it is sent (pending), then followed to in block and
 //! finalized, or failed. The chain is the judge of what was paid: each tick first reads the providers'
@@ -36,6 +41,8 @@ pub struct Policy {
     pub expiry_margin_ms: u64,
     /// Most receipts per extrinsic.
     pub max_batch: usize,
+    /// Most extrinsics one tick sends (each of at most `max_batch` receipts), followed together.
+    pub max_extrinsics: usize,
 }
 
 /// Blocks a release extrinsic stays valid for (rounded up to a power of two): after a crash, its lanes
@@ -310,9 +317,11 @@ impl Settler {
         Ok(out)
     }
 
-    /// One pass: resolve interrupted submissions, refresh what the chain settled, pick the due lanes,
-    /// drop the receipts the chain would refuse (stalling their lanes), release the rest in one
-    /// extrinsic and follow it to finality.
+    /// One pass: resolve interrupted submissions, refresh what the chain settled, pick the due lanes
+    /// (at most `max_batch` × `max_extrinsics`), drop the receipts the chain would refuse (stalling their
+    /// lanes), release the rest in extrinsics of at most `max_batch`, sent one after another, and follow
+    /// them to finality together. A failed extrinsic does not hold up the others: the tick fails only
+    /// when none got through.
     pub async fn tick(&self) -> Result<Tick> {
         let in_flight = self.recover().await?;
         let pending = self.store.pending_lanes().await?;
@@ -370,15 +379,46 @@ impl Settler {
             }
         }
         self.metrics.settle_queue.set(queue);
-        let due: Vec<i64> = select(due, self.policy.max_batch).into_iter().map(|d| d.receipt_id).collect();
-        if due.is_empty() {
-            return Ok(Tick::default());
+        let room = self.policy.max_batch.saturating_mul(self.policy.max_extrinsics.max(1));
+        let chosen: Vec<i64> = select(due, room).into_iter().map(|d| d.receipt_id).collect();
+        let mut sent = Vec::new();
+        let mut failed = None;
+        for chunk in chosen.chunks(self.policy.max_batch.max(1)) {
+            let keep = self.what_the_chain_takes(self.receipts(chunk).await?, &settled_of).await?;
+            if keep.is_empty() {
+                continue;
+            }
+            match self.send(&keep).await {
+                Ok((id, progress)) => sent.push((id, keep, progress)),
+                Err(e) => {
+                    // The next nonce would wait behind a gap: the rest waits for the next tick.
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        let keep = self.what_the_chain_takes(self.receipts(&due).await?, &settled_of).await?;
-        if keep.is_empty() {
-            return Ok(Tick::default());
+        let followed = futures::future::join_all(
+            sent.into_iter()
+                .map(|(id, batch, progress)| async move { (batch.len(), self.finish(id, &batch, progress).await) }),
+        )
+        .await;
+        let mut tick = Tick::default();
+        for (submitted, outcome) in followed {
+            match outcome {
+                Ok(released) => {
+                    tick.submitted = tick.submitted.saturating_add(submitted);
+                    tick.released = tick.released.saturating_add(released);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a release extrinsic failed; its lanes are released again");
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        self.submit(&keep).await
+        match failed {
+            Some(e) if tick.submitted == 0 => Err(e),
+            _ => Ok(tick),
+        }
     }
 
     /// Of `batch`, what the chain would take (per a dry-run of `release_many`). A lane whose receipt it
@@ -432,21 +472,53 @@ impl Settler {
         Ok(keep)
     }
 
-    async fn submit(&self, batch: &[(i64, Receipt<AccountId>, [u8; 64])]) -> Result<Tick> {
-        // Recorded before it is sent, so a crash from here on is resolved by `recover`.
+    /// Records a submission of `batch` (pending), signs it (mortal for [`RELEASE_MORTALITY`] blocks, with
+    /// the signer's next nonce), records its hash and the block it dies from, and sends it. Recorded before
+    /// anything is sent, so a crash from here on is resolved by [`Settler::recover`]; one the node did not
+    /// take is failed at once, its lanes free.
+    async fn send(&self, batch: &[(i64, Receipt<AccountId>, [u8; 64])]) -> Result<(i64, escrow_client::TxProgress)> {
         let receipt_ids: Vec<i64> = batch.iter().map(|(receipt_id, _, _)| *receipt_id).collect();
         let id = self.store.record_submission(&receipt_ids).await?;
-
-        let started = Instant::now();
-        let outcome = self.follow(id, &items_of(batch)).await;
-        if let Err(e) = &outcome {
-            // Once sent, the extrinsic may still land: the status stays open and the next ticks'
-            // recovery lets the chain decide. Not signed at all: it failed.
-            if !self.store.submission_sent(id).await? {
+        let signed = self
+            .escrow
+            .sign::<Vec<core::result::Result<Split, settlement::Error>>>(
+                &self.signer,
+                0,
+                "release_many",
+                &items_of(batch),
+                RELEASE_MORTALITY,
+            )
+            .await;
+        let signed = match signed {
+            Ok((_outcomes, _dry, signed)) => signed,
+            Err(e) => {
                 self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
+                return Err(e.into());
+            }
+        };
+        // Recorded before it is sent: a leader taking over knows it may land, and until when.
+        self.store.set_submission_signed(id, &signed.hash, signed.dead_from).await?;
+        match signed.submit().await {
+            Ok(progress) => Ok((id, progress)),
+            Err(e) => {
+                // The node did not take it (as far as it answered): failed, its lanes free at once.
+                self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
+                Err(e.into())
             }
         }
-        let events = outcome?;
+    }
+
+    /// Follows submission `id` of `batch` to finality and records what the chain released of it; returns
+    /// how many receipts it released. Once sent, an extrinsic that is not followed to its end may still
+    /// land: its status stays open and the next ticks' recovery lets the chain decide.
+    async fn finish(
+        &self,
+        id: i64,
+        batch: &[(i64, Receipt<AccountId>, [u8; 64])],
+        progress: escrow_client::TxProgress,
+    ) -> Result<usize> {
+        let started = Instant::now();
+        let events = self.follow(id, progress).await?;
         self.metrics.release_seconds.observe(started.elapsed().as_secs_f64());
         // The outcomes first, the status last: a crash in between leaves the submission open, for the
         // next recovery to resolve from the chain again.
@@ -464,32 +536,11 @@ impl Settler {
         }
         self.metrics.released.inc_by(u64::try_from(released).unwrap_or(u64::MAX));
         self.store.set_submission_status(id, "finalized", None).await?;
-        Ok(Tick { submitted: batch.len(), released })
+        Ok(released)
     }
 
-    /// Signs the extrinsic (mortal for [`RELEASE_MORTALITY`] blocks), records its hash and the block it
-    /// dies from, sends it and follows it: in block, then finalized; returns the escrow's events.
-    async fn follow(&self, id: i64, items: &[(Receipt<AccountId>, [u8; 64])]) -> Result<Vec<Event<AccountId>>> {
-        let (_outcomes, _dry, signed) = self
-            .escrow
-            .sign::<Vec<core::result::Result<Split, settlement::Error>>>(
-                &self.signer,
-                0,
-                "release_many",
-                items,
-                RELEASE_MORTALITY,
-            )
-            .await?;
-        // Recorded before it is sent: a leader taking over knows it may land, and until when.
-        self.store.set_submission_signed(id, &signed.hash, signed.dead_from).await?;
-        let mut progress = match signed.submit().await {
-            Ok(progress) => progress,
-            Err(e) => {
-                // The node did not take it (as far as it answered): failed, its lanes free at once.
-                self.store.set_submission_status(id, "failed", Some(&e.to_string())).await?;
-                return Err(e.into());
-            }
-        };
+    /// Follows submission `id`'s extrinsic: in block, then finalized; returns the escrow's events.
+    async fn follow(&self, id: i64, mut progress: escrow_client::TxProgress) -> Result<Vec<Event<AccountId>>> {
         while let Some(status) = progress.next().await {
             match status.map_err(escrow_client::Error::from)? {
                 TxStatus::InBestBlock(block) => {
@@ -579,7 +630,8 @@ mod tests {
 
     #[test]
     fn a_pending_thaw_makes_the_providers_lane_due_at_once() {
-        let policy = Policy { threshold: 1_000, max_age_ms: 60_000, expiry_margin_ms: 100, max_batch: 10 };
+        let policy =
+            Policy { threshold: 1_000, max_age_ms: 60_000, expiry_margin_ms: 100, max_batch: 10, max_extrinsics: 1 };
         let due = |v: &JobView, who: &AccountId| is_due(&policy, v, who, 1, 0, 100_000, NOW);
         assert!(!due(&view(Thaw::default()), &P), "nothing makes it due");
         let pending = view(Thaw { amount: 10, ends_at: NOW + 50_000 });

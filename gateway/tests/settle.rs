@@ -15,8 +15,9 @@ use gateway::settle::{Cadence, Policy, Settler, Tick};
 use sqlx::PgPool;
 use testkit::*;
 
-const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0, max_batch: 100 };
-const PATIENT: Policy = Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100 };
+const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0, max_batch: 100, max_extrinsics: 1 };
+const PATIENT: Policy =
+    Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100, max_extrinsics: 1 };
 
 fn settler(h: &Harness, policy: Policy) -> Settler {
     Settler::new(
@@ -86,6 +87,50 @@ async fn due_lanes_of_many_jobs_settle_in_one_extrinsic_exactly_once(pool: PgPoo
     assert_eq!(submissions(&h).await.len(), 1);
     let (_, view, _) = h.request("GET", &format!("/v1/jobs/{}/settlement", h.job), vec![]).await;
     assert_eq!(view["providers"][0]["pending"], "0");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn one_tick_sends_several_extrinsics_one_after_another_and_follows_them_together(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    // Five lanes (five jobs), batches of two, at most three extrinsics a tick: 2 + 2 + 1 in one tick.
+    let mut jobs = vec![h.job];
+    for _ in 0..4 {
+        jobs.push(open(&h.market, &h.consumer, &h.provider, 1).await);
+    }
+    let p = account_of(&h.provider);
+    for (i, job) in jobs.iter().enumerate() {
+        let (r, s) = signed_receipt(&h.market, &payer(1), *job, p, (i as u128 + 1) * UNIT, 1);
+        let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
+        assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
+    }
+    let before = h
+        .market
+        .escrow
+        .chain()
+        .rpc()
+        .system_account_next_index(&account_of(&keypair("//Relayer")).into())
+        .await
+        .unwrap();
+    let settler = settler(&h, Policy { max_batch: 2, max_extrinsics: 3, ..EAGER });
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 5, released: 5 });
+    assert_eq!(
+        submissions(&h).await,
+        vec![("finalized".to_string(), 2), ("finalized".to_string(), 2), ("finalized".to_string(), 1)]
+    );
+    let after = h
+        .market
+        .escrow
+        .chain()
+        .rpc()
+        .system_account_next_index(&account_of(&keypair("//Relayer")).into())
+        .await
+        .unwrap();
+    assert_eq!(after, before + 3, "three extrinsics, consecutive nonces, none replaced another");
+    for (i, job) in jobs.iter().enumerate() {
+        assert_eq!(h.market.escrow.lane(*job, p).await.unwrap().amount, (i as u128 + 1) * UNIT);
+    }
+    assert_eq!(settler.tick().await.unwrap(), Tick::default());
 }
 
 #[sqlx::test(migrations = "./migrations")]

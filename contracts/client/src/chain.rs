@@ -333,8 +333,13 @@ impl Chain {
     ) -> Result<SignedCall> {
         let call = contract_call(contract, value, gas_limit, data, deposit_limit);
         let (number, hash) = self.finalized_head().await?;
+        // The node's next index for the signer counts what its pool holds, so calls signed one after
+        // another, each sent before the next is signed, line up instead of replacing one another.
+        let who = subxt::utils::AccountId32(crate::account_of(signer));
+        let nonce = self.rpc.system_account_next_index(&who).await.map_err(subxt::Error::from)?;
         let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
             .mortal_from_unchecked(mortal_for, number, H256(hash))
+            .nonce(nonce)
             .build();
         let tx = self.api.tx().create_signed(&call, signer, params).await?;
         // The era's period, as subxt rounds it; the era starts at `number` (periods under 4,096 blocks
