@@ -34,21 +34,27 @@ impl Gateway {
             .env("GATEWAY__SETTLE_THRESHOLD", "0")
             .env("GATEWAY__SETTLE_MAX_AGE_MS", "0")
             // Below the test escrow's 2 s settle grace and thaw period, or the gateway refuses to start.
-            .env("GATEWAY__ACCEPT_MARGIN_MS", "1500")
-            .stdout(Stdio::null());
+            .env("GATEWAY__ACCEPT_MARGIN_MS", "1500");
         for (key, value) in extra {
             cmd.env(format!("GATEWAY__{key}"), value);
         }
         match std::env::var_os("ESCROW_TEST_LOG_DIR") {
             Some(dir) => {
-                let file = std::fs::File::create(std::path::Path::new(&dir).join(format!("{listen}.log"))).unwrap();
-                cmd.env("RUST_LOG", "info").stderr(file);
+                let path = std::path::Path::new(&dir).join(format!("{listen}.log"));
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+                cmd.stdout(file.try_clone().unwrap()).stderr(file);
             }
             None => {
-                cmd.stderr(Stdio::null());
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
         Self { child: cmd.spawn().unwrap(), base: format!("http://{listen}") }
+    }
+
+    /// Kills it (SIGKILL) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Its process id.
@@ -60,8 +66,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
