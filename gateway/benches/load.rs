@@ -9,17 +9,16 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Bench, PROVIDERS};
 use ed25519_dalek::{Signer, SigningKey};
-use escrow_client::account_of;
 use gateway::wire::SignedReceiptJson;
-use gateway::{app, AppState, Config};
-use settlement::OpenJob;
+use gateway::Config;
 use testkit::*;
 
 /// Jobs opened for the run; each names [`PROVIDERS`] providers, so there are `JOBS * PROVIDERS` lanes.
 const JOBS: usize = 64;
-/// Providers per job (the most a job may name).
-const PROVIDERS: usize = settlement::MAX_PROVIDERS;
 /// Lanes each client of the batch rows streams to (one receipt each per turn).
 const LANES_PER_BATCH_CLIENT: usize = 5;
 
@@ -91,67 +90,24 @@ fn raw_rates() -> (f64, f64) {
 
 #[tokio::main]
 async fn main() -> TestResult {
-    let admin_url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL unset: run scripts/bench-gateway")?;
     let bench_started = Instant::now();
     // The best of five runs of each: what the cores can do when nothing else disturbs them.
     let (raw_strict, raw_batch) =
         (0..5).map(|_| raw_rates()).fold((0.0, 0.0), |(s, b): (f64, f64), (s2, b2)| (s.max(s2), b.max(b2)));
 
-    let (node, chain) = DevNode::start().await?;
-    let m = deploy(&chain).await?;
-    // Four providers on every job; each accepts its jobs in turn, the four side by side.
-    let mut providers = Vec::new();
-    for p in 0..PROVIDERS {
-        let provider = funded(&chain, &format!("//BenchProvider{p}"), 1_000 * UNIT).await?;
-        m.escrow.stake(&provider, m.min_stake).await?;
-        providers.push(provider);
-    }
-    let consumer = funded(&chain, "//BenchConsumer", 1_000_000 * UNIT).await?;
-    let key = payer(11);
-    let mut jobs = Vec::new();
-    for _ in 0..JOBS {
-        let req = OpenJob {
-            providers: providers.iter().map(|p| (account_of(p), 2_000 * UNIT)).collect(),
-            payer_key: key.verifying_key().to_bytes(),
-            terms_hash: [0; 32],
-            expires_at: now_ms() + 1_800_000,
-        };
-        jobs.push(m.escrow.open_job(&consumer, 8_000 * UNIT, &req).await?.value);
-    }
-    let accepting = providers.iter().map(|p| {
-        let (m, jobs) = (&m, &jobs);
-        async move {
-            for job in jobs {
-                m.escrow.accept_job(p, *job, 0, u128::MAX).await?;
-            }
-            TestResult::Ok(())
-        }
-    });
-    futures::future::try_join_all(accepting).await?;
-    let lanes: Vec<(u64, escrow_client::AccountId)> =
-        jobs.iter().flat_map(|job| providers.iter().map(move |p| (*job, account_of(p)))).collect();
-
-    let admin = sqlx::PgPool::connect(&admin_url).await?;
-    let db_name = format!("gateway_bench_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&admin).await?;
-    let (server, _) = admin_url.rsplit_once('/').unwrap();
-    let db = gateway::store::Store::connect(&format!("{server}/{db_name}"), 16).await?;
+    let bench = Bench::setup(JOBS).await?;
+    let (m, key, lanes, node) = (&bench.market, &bench.key, &bench.lanes, &bench.node);
     let config = Config { max_batch: 10_000, max_body_bytes: 64 * 1024 * 1024, ..Config::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(config, db, m.escrow.clone());
-    tokio::spawn(state.views.clone().follow());
-    state.views.following().await;
+    let (base, state, server) = bench.serve(config).await?;
     let commits = state.metrics.commit_receipts.clone();
-    let router = app(state);
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    drop(state);
 
     let http = reqwest::Client::new();
     let mut rows = Vec::new();
     // Warm-up, before any clock: one receipt per lane, so the gateway runs as it has been running (its
     // job views kept, its connections open).
     for (l, (job, provider)) in lanes.iter().enumerate() {
-        let (r, s) = signed_receipt(&m, &key, *job, *provider, 1, 1);
+        let (r, s) = signed_receipt(m, key, *job, *provider, 1, 1);
         let resp =
             http.post(format!("{base}/v1/receipts")).json(&SignedReceiptJson::from_signed(&r, &s)).send().await?;
         assert_eq!(resp.status(), reqwest::StatusCode::CREATED, "warm-up receipt {l}");
@@ -171,7 +127,7 @@ async fn main() -> TestResult {
                     let seq = next_seq[l];
                     next_seq[l] += 1;
                     let (job, provider) = lanes[l];
-                    let (r, s) = signed_receipt(&m, &key, job, provider, u128::from(seq), seq);
+                    let (r, s) = signed_receipt(m, key, job, provider, u128::from(seq), seq);
                     items.push(serde_json::to_value(SignedReceiptJson::from_signed(&r, &s))?);
                 }
                 let body = if batch == 1 { items.pop().unwrap() } else { serde_json::Value::Array(items) };
@@ -349,6 +305,6 @@ async fn main() -> TestResult {
     print!("{md}");
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../benchmarks/gateway.md");
     std::fs::write(out, md)?;
-    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&admin).await?;
+    bench.finish().await?;
     Ok(())
 }
