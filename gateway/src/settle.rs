@@ -410,7 +410,7 @@ impl Settler {
                     tick.released = tick.released.saturating_add(released);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "a release extrinsic failed; its lanes are released again");
+                    tracing::warn!(error = %e, "a release extrinsic was not followed to finality; recovery lets the chain decide");
                     failed.get_or_insert(e);
                 }
             }

@@ -13,6 +13,12 @@
 //! node's, and in practice the time the follower takes to read a block: a change finalized a moment
 //! ago may not be seen yet, which the acceptance margin and the thaw period absorb. The settlement loop
 //! and reads ask the node for the head ([`JobViews::lookup`]).
+//!
+//! While the node cannot be reached, nothing is judged from kept views: the follower's finality
+//! notifications end with the connection, so it stops and drops every view, and a request then asks
+//! the node and fails (503). A live chain goes on finalizing without our node, so a view cannot be
+//! vouched for past [`FRESH`]. Once the node is back the client connects again, requests read their
+//! jobs from it at once, and the follower starts over after its backoff (at most 10 s).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -294,11 +300,11 @@ impl JobViews {
         Ok(Lookup { at: head, views: found, followed: followed.is_some() })
     }
 
-    /// Follows the finalized chain for as long as it runs, starting over with backoff after a failure;
-    /// kept views are dropped whenever it stops following. Also keeps the client's metadata in step
-    /// with runtime upgrades, which event decoding depends on.
+    /// Follows the finalized chain for as long as it runs, starting over with backoff after a failure
+    /// (the node went away: the client connects again when it is back); kept views are dropped whenever
+    /// it stops following. Also keeps the client's metadata in step with runtime upgrades, which event
+    /// decoding depends on.
     pub async fn follow(self: Arc<Self>) {
-        let _upgrades = self.escrow.chain().spawn_runtime_upgrades();
         let mut backoff = Duration::from_millis(250);
         loop {
             let outcome = self.follow_once(&mut backoff).await;
@@ -324,6 +330,8 @@ impl JobViews {
     /// Reads every finalized block after the head it starts at, until the stream of them fails.
     async fn follow_once(&self, backoff: &mut Duration) -> Result<()> {
         let chain = self.escrow.chain();
+        // Its subscription ends with the connection, so it starts again with each attempt.
+        let _upgrades = chain.spawn_runtime_upgrades();
         let (start, hash) = chain.finalized_head().await?;
         let mut blocks = chain.finalized_blocks(start.saturating_add(1), FOLLOW).await?;
         {

@@ -387,3 +387,44 @@ async fn a_leader_killed_before_finality_is_not_resent_by_the_next(pool: PgPool)
     assert_eq!(outcome.as_deref(), Some("released"));
     next.abort();
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_tick_cut_short_by_its_timeout_leaves_its_release_to_the_next_ticks_recovery(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    let metrics = Metrics::new();
+    // Ticks of at most 600 ms: long enough to send a release, shorter than the dev node's finality
+    // (1 s after the block), so the tick that sends it is cut short before it sees it finalized.
+    let cadence = Cadence {
+        interval: Duration::from_millis(50),
+        tick_timeout: Duration::from_millis(600),
+        min_relayer_balance: 0,
+    };
+    let settler = Settler::new(
+        h.state.db.clone(),
+        h.state.escrow.clone(),
+        h.state.views.clone(),
+        keypair("//Relayer"),
+        EAGER,
+        metrics.clone(),
+    );
+    let looping = tokio::spawn(settler.run(cadence, std::future::pending()));
+    assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
+    until(|| async {
+        let all = submissions(&h).await;
+        !all.is_empty() && all.iter().all(|(status, _)| status == "finalized")
+    })
+    .await;
+    assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 5 * UNIT);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1)], "sent once, never again");
+    assert_eq!(
+        metrics.release_seconds.get_sample_count(),
+        0,
+        "no tick followed the release to its finality: the timeout cut it short and a later tick's recovery resolved it"
+    );
+    let outcome: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM submission_items").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(outcome.as_deref(), Some("released"));
+    looping.abort();
+}

@@ -2,9 +2,9 @@
 //!
 //! What the tests of every crate share: a private `substrate-contracts-node --dev` per test (on free
 //! loopback ports, stopped on drop), dev and fresh funded accounts, the escrow deployed from its
-//! release bundle, signed receipts, a test database's URL, generated activity with every kind of event
-//! ([`activity`]), and, with the `indexer` feature, an in-process indexer and table dumps
-//! ([`indexing`]).
+//! release bundle, signed receipts, a test database's URL, a private Postgres cluster to stop and start
+//! ([`pg`]), generated activity with every kind of event ([`activity`]), and, with the `indexer`
+//! feature, an in-process indexer and table dumps ([`indexing`]).
 
 // Test-only code: plain arithmetic on small, known values is clearer than checked forms here.
 #![allow(clippy::arithmetic_side_effects)]
@@ -24,6 +24,7 @@ use subxt_signer::SecretUri;
 pub mod activity;
 #[cfg(feature = "indexer")]
 pub mod indexing;
+pub mod pg;
 
 pub use escrow_client::now_ms;
 pub use escrow_client::token::DEV_UNIT as UNIT;
@@ -44,18 +45,26 @@ pub struct DevNode {
     pub url: String,
     rpc: u16,
     base: Option<PathBuf>,
+    finalize_delay_sec: Option<u32>,
 }
 
 impl DevNode {
     /// Starts the node named by `$CONTRACTS_NODE` (set by `scripts/env.sh`) on a temporary chain and
     /// waits for its RPC.
     pub async fn start() -> TestResult<(Self, Chain)> {
-        Self::launch(None, free_port()).await
+        Self::launch(None, free_port(), None).await
     }
 
     /// Like [`DevNode::start`], but the chain lives in `base`, so [`DevNode::restart`] keeps it.
     pub async fn start_in(base: &std::path::Path) -> TestResult<(Self, Chain)> {
-        Self::launch(Some(base.to_path_buf()), free_port()).await
+        Self::launch(Some(base.to_path_buf()), free_port(), None).await
+    }
+
+    /// Sets how many seconds after sealing a block the node finalizes it (`--finalize-delay-sec`;
+    /// `None`: the node's default, 1 s), from the next time it starts ([`DevNode::start_again`],
+    /// [`DevNode::restart`]) on.
+    pub fn set_finalize_delay(&mut self, seconds: Option<u32>) {
+        self.finalize_delay_sec = seconds;
     }
 
     /// The node's process id.
@@ -75,12 +84,20 @@ impl DevNode {
     /// Stops the node and starts it again on the same port and chain (needs [`DevNode::start_in`]).
     pub async fn restart(&mut self) -> TestResult<Chain> {
         self.stop();
-        let (node, chain) = Self::launch(self.base.clone(), self.rpc).await?;
+        self.start_again().await
+    }
+
+    /// Starts the node again after [`DevNode::stop`] (stopping it first if it still runs), on the same
+    /// port and chain (needs [`DevNode::start_in`]), and waits for its RPC. Clients connected before
+    /// connect again by themselves ([`Chain::connect`]).
+    pub async fn start_again(&mut self) -> TestResult<Chain> {
+        self.stop();
+        let (node, chain) = Self::launch(self.base.clone(), self.rpc, self.finalize_delay_sec).await?;
         *self = node;
         Ok(chain)
     }
 
-    async fn launch(base: Option<PathBuf>, rpc: u16) -> TestResult<(Self, Chain)> {
+    async fn launch(base: Option<PathBuf>, rpc: u16, finalize_delay_sec: Option<u32>) -> TestResult<(Self, Chain)> {
         let binary = std::env::var("CONTRACTS_NODE").unwrap_or_else(|_| "substrate-contracts-node".into());
         let mut cmd = Command::new(&binary);
         cmd.args(["--dev", "--state-pruning", "archive", "--no-telemetry", "--no-prometheus", "--no-mdns"]);
@@ -88,13 +105,16 @@ impl DevNode {
             Some(dir) => cmd.arg("--base-path").arg(dir),
             None => cmd.arg("--tmp"),
         };
+        if let Some(seconds) = finalize_delay_sec {
+            cmd.arg("--finalize-delay-sec").arg(seconds.to_string());
+        }
         let child = cmd
             .args(["--rpc-port", &rpc.to_string(), "--port", &free_port().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {binary} (run scripts/setup, source scripts/env.sh): {e}"))?;
-        let node = Self { child, url: format!("ws://127.0.0.1:{rpc}"), rpc, base };
+        let node = Self { child, url: format!("ws://127.0.0.1:{rpc}"), rpc, base, finalize_delay_sec };
         let started = Instant::now();
         loop {
             match Chain::connect(&node.url).await {
@@ -159,6 +179,21 @@ pub async fn wait_until(chain: &Chain, at_ms: u64) -> TestResult {
 /// Seals a new block with a remark, moving the chain's timestamp to now.
 pub async fn tick(chain: &Chain) -> TestResult {
     Ok(chain.tick(&escrow_client::dev::ferdie()).await?)
+}
+
+/// Has the node seal a new block, as a live chain makes one whether or not there are transactions: a
+/// remark signed by Ferdie with his next index as the node counts it (its pool and best chain
+/// included), sent without waiting for it to be included or finalized. Unlike [`tick`], whose nonce is
+/// read from the finalized state, this works while blocks are sealed but not finalized (a node
+/// restarted before finalizing what it had sealed finalizes nothing until it seals a new block).
+pub async fn seal(chain: &Chain) -> TestResult {
+    let signer = escrow_client::dev::ferdie();
+    let who = subxt::utils::AccountId32(account_of(&signer));
+    let nonce = chain.rpc().system_account_next_index(&who).await?;
+    let params = subxt::config::DefaultExtrinsicParamsBuilder::<subxt::PolkadotConfig>::new().nonce(nonce).build();
+    let call = escrow_client::node::tx().system().remark(b"seal".to_vec());
+    chain.api().tx().create_signed(&call, &signer, params).await?.submit().await?;
+    Ok(())
 }
 
 /// Short time parameters for tests: a 4 s dispute window, 6 s unbonding, 2 s settle grace and thaw,

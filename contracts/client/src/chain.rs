@@ -134,9 +134,11 @@ fn deposit(d: StorageDeposit<u128>) -> i128 {
 const REVERT_FLAG: u32 = 1;
 
 impl Chain {
-    /// Connects to a node's WebSocket RPC (e.g. `ws://127.0.0.1:9944`).
+    /// Connects to a node's WebSocket RPC (e.g. `ws://127.0.0.1:9944`). Should the connection close
+    /// (the node restarted), the next call connects again, to the same chain only; while the node
+    /// cannot be reached, calls fail at once (module `rpc`).
     pub async fn connect(url: &str) -> Result<Self> {
-        let client = RpcClient::from_insecure_url(url).await.map_err(subxt::Error::from)?;
+        let client = RpcClient::new(crate::rpc::Reconnecting::connect(url).await.map_err(subxt::Error::from)?);
         let api = OnlineClient::<PolkadotConfig>::from_rpc_client(client.clone()).await?;
         Ok(Self { api, rpc: LegacyRpcMethods::new(client.clone()), raw: client })
     }

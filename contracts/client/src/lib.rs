@@ -16,6 +16,7 @@ pub mod error;
 pub mod escrow;
 pub mod events;
 pub mod finalized;
+mod rpc;
 pub mod token;
 
 pub use bundle::Bundle;

@@ -12,9 +12,19 @@ mod leader;
 mod receipts;
 mod settle;
 
+use std::time::{Duration, Instant};
+
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The longest a request waits for a connection from the pool. While Postgres is down, opening one is
+/// refused and tried again until then; then the request fails (503) instead of waiting for Postgres
+/// to come back, and the next one tries again.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long [`Store::connect`] waits for a Postgres that refuses connections (still starting).
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use leader::Leadership;
 pub use receipts::Stored;
@@ -27,9 +37,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects and applies the migrations. Every statement is planned for its own parameters
+    /// Connects (waiting up to [`START_TIMEOUT`] for a Postgres still starting) and applies the
+    /// migrations. Every statement is planned for its own parameters
     /// (`plan_cache_mode = force_custom_plan`): a generic plan cached while the tables were small would
-    /// go on scanning them whole as they grow.
+    /// go on scanning them whole as they grow. Once connected, a request waits at most
+    /// [`ACQUIRE_TIMEOUT`] for a connection; connections Postgres closed (it restarted) are replaced.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         Self::connect_with(url.parse()?, max_connections).await
     }
@@ -37,8 +49,19 @@ impl Store {
     /// [`Store::connect`] with the connection options already parsed.
     pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
         let options = options.options([("plan_cache_mode", "force_custom_plan")]);
-        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
         let store = Self { pool };
+        let deadline = Instant::now().checked_add(START_TIMEOUT);
+        loop {
+            match store.ping().await {
+                Ok(()) => break,
+                Err(Error::Database(sqlx::Error::PoolTimedOut)) if deadline.is_some_and(|d| Instant::now() < d) => {}
+                Err(e) => return Err(e),
+            }
+        }
         store.migrate().await?;
         Ok(store)
     }
