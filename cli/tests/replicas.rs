@@ -42,16 +42,16 @@ async fn leaders(http: &reqwest::Client, bases: &[String]) -> Vec<usize> {
     out
 }
 
-/// Waits until a submission is open (recorded, not yet resolved), so a kill lands mid-settlement.
+/// Waits until a release is in a block but not finalized, so a kill lands mid-settlement, once the
+/// extrinsic is surely sent (killed between signing and sending, the next leader rightly sends its
+/// receipts again: that extrinsic never reached the node).
 async fn a_submission_in_flight(pool: &PgPool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM submissions WHERE status IN ('pending', 'in_block') AND tx_hash IS NOT NULL",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions WHERE status = 'in_block'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         if open > 0 {
             return true;
         }

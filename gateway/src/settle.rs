@@ -384,14 +384,20 @@ impl Settler {
         let mut sent = Vec::new();
         let mut failed = None;
         for chunk in chosen.chunks(self.policy.max_batch.max(1)) {
-            let keep = self.what_the_chain_takes(self.receipts(chunk).await?, &settled_of).await?;
-            if keep.is_empty() {
-                continue;
-            }
-            match self.send(&keep).await {
-                Ok((id, progress)) => sent.push((id, keep, progress)),
+            // Whatever fails here, the extrinsics already sent are still followed; the rest of the due
+            // lanes wait for the next tick.
+            let keep = match self.receipts(chunk).await {
+                Ok(batch) => self.what_the_chain_takes(batch, &settled_of).await,
+                Err(e) => Err(e),
+            };
+            let sending = match keep {
+                Ok(keep) if keep.is_empty() => continue,
+                Ok(keep) => self.send(&keep).await.map(|(id, progress)| (id, keep, progress)),
+                Err(e) => Err(e),
+            };
+            match sending {
+                Ok(one) => sent.push(one),
                 Err(e) => {
-                    // The next nonce would wait behind a gap: the rest waits for the next tick.
                     failed = Some(e);
                     break;
                 }
