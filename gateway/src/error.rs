@@ -40,6 +40,10 @@ pub enum Error {
     /// A socket failed (binding the listen address, serving).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// This replica no longer leads the settlement loop: its session lost the lock (Postgres restarted,
+    /// or the session was ended), so what it was about to send is left to the new leader.
+    #[error("no longer the settlement leader")]
+    NotLeader,
     /// A failure shared by several requests (a group commit's), answered to each as itself.
     #[error("{0}")]
     Shared(std::sync::Arc<Error>),
@@ -69,7 +73,9 @@ impl PublicError for Error {
             Self::Refused(e) => refusal_code(*e),
             Self::NotFound => "not_found",
             Self::Shared(e) => e.code(),
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => "unavailable",
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
+                "unavailable"
+            }
         }
     }
 
@@ -81,7 +87,7 @@ impl PublicError for Error {
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Shared(e) => e.status(),
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -94,7 +100,7 @@ impl PublicError for Error {
             Self::Refused(e) => refusal_message(*e).to_string(),
             Self::NotFound => "not found".into(),
             Self::Shared(e) => e.public_message(),
-            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) => {
+            Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
                 "the gateway cannot serve this right now; retry later".into()
             }
         }

@@ -147,6 +147,9 @@ pub struct Settler {
     policy: Policy,
     metrics: Metrics,
     views: Arc<JobViews>,
+    /// While this replica leads through [`Settler::run`], its session's fence
+    /// ([`crate::store::Leadership::fence`]): a release is sent only while that session holds the lock.
+    fence: std::sync::Mutex<Option<i32>>,
 }
 
 impl Settler {
@@ -161,7 +164,7 @@ impl Settler {
         policy: Policy,
         metrics: Metrics,
     ) -> Self {
-        Self { store, escrow, signer, policy, metrics, views }
+        Self { store, escrow, signer, policy, metrics, views, fence: std::sync::Mutex::new(None) }
     }
 
     /// Runs until `stop` resolves: every `cadence.interval`, checks the relayer's balance
@@ -220,6 +223,8 @@ impl Settler {
         if leads != was {
             tracing::info!(leads, "settlement loop leadership changed");
         }
+        *self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            session.as_ref().and_then(crate::store::Leadership::fence);
         self.metrics.settle_leader.set(i64::from(leads));
         leads
     }
@@ -357,7 +362,10 @@ impl Settler {
                     continue;
                 }
                 let Some(view) = &view else {
-                    self.stall(job_id, &lane.provider, "unknown_job").await?;
+                    // The escrow never removes a job, and this one was on chain when its receipt was
+                    // accepted: a node that does not know it is behind (resyncing, or another node behind
+                    // a balancer). Not a reason to give the lane up: tried again next tick.
+                    tracing::warn!(job_id, "the node does not know this job; is it behind? retrying next tick");
                     continue;
                 };
                 let settled = view.settled(&lane.provider);
@@ -502,8 +510,13 @@ impl Settler {
                 return Err(e.into());
             }
         };
-        // Recorded before it is sent: a leader taking over knows it may land, and until when.
-        self.store.set_submission_signed(id, &signed.hash, signed.dead_from).await?;
+        // Recorded before it is sent: a leader taking over knows it may land, and until when. Not
+        // recorded (this replica lost the leadership meanwhile): not sent.
+        let fence = *self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // It stays pending, unsigned: the new leader's recovery resolves it from the chain.
+        if !self.store.set_submission_signed(id, &signed.hash, signed.dead_from, fence).await? {
+            return Err(Error::NotLeader);
+        }
         match signed.submit().await {
             Ok(progress) => Ok((id, progress)),
             Err(e) => {

@@ -440,3 +440,33 @@ async fn a_tick_cut_short_by_its_timeout_leaves_its_release_to_the_next_ticks_re
     assert_eq!(outcome.as_deref(), Some("released"));
     looping.abort();
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_replica_whose_session_lost_the_lock_sends_nothing(pool: PgPool) {
+    let h = harness(pool).await;
+    fund_relayer(&h).await;
+    assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
+    let settler = settler(&h, EAGER);
+    let mut session = None;
+    assert!(settler.leading(&mut session).await);
+    // Its session ends under it, as when Postgres restarts mid-tick: the lock goes with it, and another
+    // replica may lead and recover by now. What this one was about to send is not sent.
+    let pid = session.as_ref().and_then(gateway::store::Leadership::fence).unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&h.pool).await.unwrap();
+    assert!(matches!(settler.tick().await, Err(gateway::error::Error::NotLeader)));
+    let signed: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions WHERE tx_hash IS NOT NULL")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(signed, 0, "nothing signed, so nothing sent");
+    assert_eq!(h.market.escrow.lane(h.job, account_of(&h.provider)).await.unwrap().amount, 0);
+    // Leading again through a new session, it recovers the unsent submission and releases once.
+    assert!(!settler.leading(&mut session).await, "the dead session is noticed");
+    assert!(settler.leading(&mut session).await);
+    assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
+    assert_eq!(
+        submissions(&h).await,
+        vec![("failed".to_string(), 1), ("finalized".to_string(), 1)],
+        "the unsent one failed by recovery, the next released"
+    );
+}

@@ -62,15 +62,32 @@ impl Store {
     }
 
     /// Records submission `id`'s signed extrinsic before it is sent: its hash and the block number it can
-    /// no longer be included from.
-    pub async fn set_submission_signed(&self, id: i64, tx_hash: &[u8], dead_from: u64) -> Result<()> {
-        sqlx::query("UPDATE submissions SET tx_hash = $2, dead_from = $3::numeric, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(tx_hash)
-            .bind(dead_from.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// no longer be included from. Only while it is still pending and, with a `fence` (the leader's
+    /// session's backend process id, [`super::Leadership::fence`]), while that session holds the leader
+    /// lock: a replica that lost the leadership must not send what the new leader's recovery may already
+    /// have given up. Returns whether it was recorded; if not, it must not be sent.
+    pub async fn set_submission_signed(
+        &self,
+        id: i64,
+        tx_hash: &[u8],
+        dead_from: u64,
+        fence: Option<i32>,
+    ) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE submissions SET tx_hash = $2, dead_from = $3::numeric, updated_at = now() \
+             WHERE id = $1 AND status = 'pending' AND ($4::int4 IS NULL OR EXISTS (SELECT 1 FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted AND pid = $4 AND classid::int8 = $5 AND objid::int8 = $6 \
+             AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())))",
+        )
+        .bind(id)
+        .bind(tx_hash)
+        .bind(dead_from.to_string())
+        .bind(fence)
+        .bind(i64::from(super::leader::LEADER_KEY.0))
+        .bind(i64::from(super::leader::LEADER_KEY.1))
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
     }
 
     /// The receipts of submission `id`.
