@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{no_open_submissions, open_jobs, url_of, wait_ready, Gateway};
+use common::{no_open_submissions, open_jobs, paid_exactly, url_of, wait_ready, Gateway};
 use escrow_client::account_of;
 use gateway::wire::{to_hex, SignedReceiptJson};
 use settlement::JobId;
@@ -94,25 +94,7 @@ async fn kill_9_mid_stream_and_mid_settlement_loses_nothing_and_pays_once(pool: 
         let h = highest.entry(*job).or_default();
         *h = (*h).max(*amount);
     }
-    let p = account_of(&provider);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let mut settled = true;
-        for (job, amount) in &highest {
-            settled &= m.escrow.lane(*job, p).await.unwrap().amount == *amount;
-        }
-        if settled {
-            break;
-        }
-        assert!(Instant::now() < deadline, "settlement did not converge");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let mut expected_net = 0;
-    for (job, amount) in &highest {
-        assert_eq!(m.escrow.job(*job).await.unwrap().unwrap().released, *amount, "job {job} paid exactly once");
-        expected_net += settlement::fee::split(*amount, 500).net;
-    }
-    assert_eq!(m.escrow.balance_of(p).await.unwrap(), expected_net);
+    paid_exactly(&m, account_of(&provider), &highest, Duration::from_secs(90)).await;
     // Every submission was resolved: none is left pending or in block.
     no_open_submissions(&pool, Duration::from_secs(10)).await;
     drop(gateway);

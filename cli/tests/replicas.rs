@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{no_open_submissions, open_jobs, url_of, wait_ready, Gateway};
+use common::{no_open_submissions, open_jobs, paid_exactly, url_of, wait_ready, Gateway};
 use escrow_client::account_of;
 use gateway::wire::{to_hex, SignedReceiptJson};
 use settlement::JobId;
@@ -219,25 +219,7 @@ async fn replicas_under_load(pool: PgPool, finality: Option<u32>) {
     }
 
     // Every job is paid exactly its highest accepted cumulative amount, once.
-    let p = account_of(&provider);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mut settled = true;
-        for (job, amount) in &highest {
-            settled &= m.escrow.lane(*job, p).await.unwrap().amount == *amount;
-        }
-        if settled {
-            break;
-        }
-        assert!(Instant::now() < deadline, "settlement did not converge");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let mut expected_net = 0;
-    for (job, amount) in &highest {
-        assert_eq!(m.escrow.job(*job).await.unwrap().unwrap().released, *amount, "job {job} paid exactly once");
-        expected_net += settlement::fee::split(*amount, 500).net;
-    }
-    assert_eq!(m.escrow.balance_of(p).await.unwrap(), expected_net);
+    paid_exactly(&m, account_of(&provider), &highest, Duration::from_secs(120)).await;
     no_open_submissions(&pool, Duration::from_secs(30)).await;
 
     // No double submission: no receipt went out in two signed extrinsics, and one leader at the end.

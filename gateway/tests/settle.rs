@@ -342,6 +342,11 @@ fn replica(h: &Harness, metrics: Metrics, interval_ms: u64) -> tokio::task::Join
         tick_timeout: Duration::from_secs(60),
         min_relayer_balance: 0,
     };
+    running(h, metrics, cadence)
+}
+
+/// A settlement loop on `h`'s database at `cadence`, eager, with `metrics` of its own.
+fn running(h: &Harness, metrics: Metrics, cadence: Cadence) -> tokio::task::JoinHandle<()> {
     let settler = Settler::new(
         h.state.db.clone(),
         h.state.escrow.clone(),
@@ -400,15 +405,7 @@ async fn a_tick_cut_short_by_its_timeout_leaves_its_release_to_the_next_ticks_re
         tick_timeout: Duration::from_millis(600),
         min_relayer_balance: 0,
     };
-    let settler = Settler::new(
-        h.state.db.clone(),
-        h.state.escrow.clone(),
-        h.state.views.clone(),
-        keypair("//Relayer"),
-        EAGER,
-        metrics.clone(),
-    );
-    let looping = tokio::spawn(settler.run(cadence, std::future::pending()));
+    let looping = running(&h, metrics.clone(), cadence);
     assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
     // On a slow machine a tick may be cut before it sends: that submission, never signed, is failed by
     // the next tick's recovery and its receipt sent again. What was sent is sent once.

@@ -2,10 +2,11 @@
 //! database, node and escrow, waiting for it to be ready, and opening jobs to stream receipts into.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects)]
 
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use escrow_client::{account_of, Keypair};
+use escrow_client::{account_of, AccountId, Keypair};
 use settlement::{JobId, OpenJob};
 use sqlx::PgPool;
 use testkit::*;
@@ -103,6 +104,30 @@ pub async fn open_jobs(m: &Market, consumer: &Keypair, provider: &Keypair, n: us
         jobs.push(job);
     }
     jobs
+}
+
+/// Waits (up to `within`) until each job's lane of `provider` is settled to exactly its `highest`
+/// amount, then checks it was paid once: each job's `released` is that amount, and the provider's
+/// balance the sum of their net splits (5 % fee).
+pub async fn paid_exactly(m: &Market, provider: AccountId, highest: &HashMap<JobId, u128>, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut settled = true;
+        for (job, amount) in highest {
+            settled &= m.escrow.lane(*job, provider).await.unwrap().amount == *amount;
+        }
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "settlement did not converge");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut expected_net = 0;
+    for (job, amount) in highest {
+        assert_eq!(m.escrow.job(*job).await.unwrap().unwrap().released, *amount, "job {job} paid exactly once");
+        expected_net += settlement::fee::split(*amount, 500).net;
+    }
+    assert_eq!(m.escrow.balance_of(provider).await.unwrap(), expected_net);
 }
 
 /// Waits (up to `within`) until no submission is left pending or in block.
