@@ -104,28 +104,15 @@ async fn one_tick_sends_several_extrinsics_one_after_another_and_follows_them_to
         let body = serde_json::to_value(gateway::wire::SignedReceiptJson::from_signed(&r, &s)).unwrap();
         assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
     }
-    let before = h
-        .market
-        .escrow
-        .chain()
-        .rpc()
-        .system_account_next_index(&account_of(&keypair("//Relayer")).into())
-        .await
-        .unwrap();
+    let nonce = || async { h.market.escrow.chain().next_index(account_of(&keypair("//Relayer"))).await.unwrap() };
+    let before = nonce().await;
     let settler = settler(&h, Policy { max_batch: 2, max_extrinsics: 3, ..EAGER });
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 5, released: 5 });
     assert_eq!(
         submissions(&h).await,
         vec![("finalized".to_string(), 2), ("finalized".to_string(), 2), ("finalized".to_string(), 1)]
     );
-    let after = h
-        .market
-        .escrow
-        .chain()
-        .rpc()
-        .system_account_next_index(&account_of(&keypair("//Relayer")).into())
-        .await
-        .unwrap();
+    let after = nonce().await;
     assert_eq!(after, before + 3, "three extrinsics, consecutive nonces, none replaced another");
     for (i, job) in jobs.iter().enumerate() {
         assert_eq!(h.market.escrow.lane(*job, p).await.unwrap().amount, (i as u128 + 1) * UNIT);

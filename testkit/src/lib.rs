@@ -188,8 +188,7 @@ pub async fn tick(chain: &Chain) -> TestResult {
 /// restarted before finalizing what it had sealed finalizes nothing until it seals a new block).
 pub async fn seal(chain: &Chain) -> TestResult {
     let signer = escrow_client::dev::ferdie();
-    let who = subxt::utils::AccountId32(account_of(&signer));
-    let nonce = chain.rpc().system_account_next_index(&who).await?;
+    let nonce = chain.next_index(account_of(&signer)).await?;
     let params = subxt::config::DefaultExtrinsicParamsBuilder::<subxt::PolkadotConfig>::new().nonce(nonce).build();
     let call = escrow_client::node::tx().system().remark(b"seal".to_vec());
     chain.api().tx().create_signed(&call, &signer, params).await?.submit().await?;

@@ -319,6 +319,14 @@ impl Chain {
         }))
     }
 
+    /// `who`'s next transaction index as the node counts it (`system_accountNextIndex`): past what its
+    /// pool holds for `who`, so calls signed one after another, each sent before the next is signed, line
+    /// up instead of replacing one another (the finalized state's nonce would repeat).
+    pub async fn next_index(&self, who: AccountId) -> Result<u64> {
+        let who = subxt::utils::AccountId32(who);
+        Ok(self.rpc.system_account_next_index(&who).await.map_err(subxt::Error::from)?)
+    }
+
     /// Signs a contract call without sending it, mortal for `mortal_for` blocks from the latest finalized
     /// block: its hash and the block number from which it can no longer be included are known before it
     /// is sent, so a caller can record them first (see [`SignedCall`]).
@@ -335,10 +343,7 @@ impl Chain {
     ) -> Result<SignedCall> {
         let call = contract_call(contract, value, gas_limit, data, deposit_limit);
         let (number, hash) = self.finalized_head().await?;
-        // The node's next index for the signer counts what its pool holds, so calls signed one after
-        // another, each sent before the next is signed, line up instead of replacing one another.
-        let who = subxt::utils::AccountId32(crate::account_of(signer));
-        let nonce = self.rpc.system_account_next_index(&who).await.map_err(subxt::Error::from)?;
+        let nonce = self.next_index(crate::account_of(signer)).await?;
         let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
             .mortal_from_unchecked(mortal_for, number, H256(hash))
             .nonce(nonce)
