@@ -97,7 +97,16 @@ async fn main() -> TestResult {
 
     let bench = Bench::setup(JOBS).await?;
     let (m, key, lanes, node) = (&bench.market, &bench.key, &bench.lanes, &bench.node);
-    let config = Config { max_batch: 10_000, max_body_bytes: 64 * 1024 * 1024, ..Config::default() };
+    // The bench measures the gateway's capacity, all its clients on one address: the per-client limits
+    // are lifted.
+    let config = Config {
+        max_batch: 10_000,
+        max_body_bytes: 64 * 1024 * 1024,
+        client_requests_per_second: 0,
+        client_receipts_per_second: 0,
+        client_max_in_flight: u32::MAX,
+        ..Config::default()
+    };
     let (base, state, server) = bench.serve(config).await?;
     let commits = state.metrics.commit_receipts.clone();
     drop(state);

@@ -29,6 +29,37 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Most distinct jobs the receipts of one request may name (each unkept one costs a node read); a
+    /// request naming more is refused whole (`too_many_jobs`).
+    pub max_jobs_per_request: usize,
+    /// Requests served at once, all clients together; more are shed (503 `overloaded`). See
+    /// [`crate::limits`].
+    pub max_in_flight: usize,
+    /// Requests served at once for one client (an IPv4 address or an IPv6 /64).
+    pub client_max_in_flight: u32,
+    /// Requests per second one client may send (0: no limit) ...
+    pub client_requests_per_second: u32,
+    /// ... with bursts of this many.
+    pub client_request_burst: u32,
+    /// Receipts per second one client may send (0: no limit) ...
+    pub client_receipts_per_second: u32,
+    /// ... with bursts of this many (at least `max_batch`).
+    pub client_receipt_burst: u32,
+    /// Client slots kept by the limits (their memory bound; clients sharing a slot share its budget).
+    pub client_slots: u64,
+    /// Behind a reverse proxy: the header it appends the client's address to (e.g. `x-forwarded-for`);
+    /// its last entry is taken. Unset: the connection's address.
+    pub client_ip_header: Option<String>,
+    /// The longest a request may take, in ms (then 503 `timeout`).
+    pub request_timeout_ms: u64,
+    /// Refused receipts kept whole per code per minute (all are counted); see [`crate::refusals`].
+    pub refusal_samples_per_minute: u32,
+    /// Most refused receipts kept whole in all.
+    pub refusal_sample_cap: u64,
+    /// Refused receipts kept whole are deleted after this many seconds.
+    pub refusal_sample_max_age_s: u64,
+    /// Refusal counts (per code and hour) are deleted after this many seconds.
+    pub refusal_count_max_age_s: u64,
     /// A receipt is accepted only if it (and its job) stays valid at least this long, in ms, so that
     /// the release can still land before the chain would refuse it; one valid now that expires (or
     /// whose job ends) within it is refused as `expires_too_soon` (`job_ends_too_soon`).
@@ -122,6 +153,20 @@ impl Default for Config {
             bundle: String::new(),
             max_batch: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
+            max_jobs_per_request: 1_000,
+            max_in_flight: 1_024,
+            client_max_in_flight: 64,
+            client_requests_per_second: 500,
+            client_request_burst: 1_000,
+            client_receipts_per_second: 20_000,
+            client_receipt_burst: 20_000,
+            client_slots: 65_536,
+            client_ip_header: None,
+            request_timeout_ms: 30_000,
+            refusal_samples_per_minute: 10,
+            refusal_sample_cap: 10_000,
+            refusal_sample_max_age_s: 7 * 86_400,
+            refusal_count_max_age_s: 90 * 86_400,
             accept_margin_ms: 6_000,
             max_jobs_per_transaction: 128,
             commit_workers: 2,
@@ -156,12 +201,30 @@ impl Config {
             || config.commit_workers == 0
             || config.commit_max_receipts == 0
             || config.settle_max_extrinsics == 0
+            || config.max_jobs_per_request == 0
+            || config.max_in_flight == 0
+            || config.client_max_in_flight == 0
+            || config.client_slots == 0
+            || config.request_timeout_ms == 0
         {
             return Err(Error::Config(
                 "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts, \
-                 settle_max_batch and settle_max_extrinsics must be positive"
+                 settle_max_batch, settle_max_extrinsics, max_jobs_per_request, max_in_flight, \
+                 client_max_in_flight, client_slots and request_timeout_ms must be positive"
                     .into(),
             ));
+        }
+        if config.client_receipts_per_second > 0
+            && usize::try_from(config.client_receipt_burst).is_ok_and(|burst| burst < config.max_batch)
+        {
+            return Err(Error::Config(format!(
+                "client_receipt_burst ({}) must be at least max_batch ({}): a full batch could never pass",
+                config.client_receipt_burst, config.max_batch
+            )));
+        }
+        if let Some(name) = &config.client_ip_header {
+            axum::http::HeaderName::try_from(name.as_str())
+                .map_err(|_| Error::Config(format!("client_ip_header `{name}` is not a header name")))?;
         }
         if config.settle_max_batch > escrow_client::MAX_RELEASES_PER_CALL {
             return Err(Error::Config(format!(

@@ -47,6 +47,20 @@ pub enum Error {
     /// A failure shared by several requests (a group commit's), answered to each as itself.
     #[error("{0}")]
     Shared(std::sync::Arc<Error>),
+    /// The gateway serves as many requests as it allows at once ([`crate::limits`]); this one was shed.
+    #[error("overloaded")]
+    Overloaded,
+    /// The client is over one of its limits ([`crate::limits`]): `too_many_in_flight` or `rate_limited`.
+    #[error("{code}")]
+    Limited {
+        /// Which limit.
+        code: &'static str,
+        /// When the client may try again.
+        retry_after: std::time::Duration,
+    },
+    /// The request took longer than `request_timeout_ms`.
+    #[error("request timed out")]
+    TimedOut,
 }
 
 /// Result of a gateway operation.
@@ -73,6 +87,9 @@ impl PublicError for Error {
             Self::Refused(e) => refusal_code(*e),
             Self::NotFound => "not_found",
             Self::Shared(e) => e.code(),
+            Self::Overloaded => "overloaded",
+            Self::Limited { code, .. } => code,
+            Self::TimedOut => "timeout",
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
                 "unavailable"
             }
@@ -87,6 +104,8 @@ impl PublicError for Error {
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Shared(e) => e.status(),
+            Self::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -100,6 +119,16 @@ impl PublicError for Error {
             Self::Refused(e) => refusal_message(*e).to_string(),
             Self::NotFound => "not found".into(),
             Self::Shared(e) => e.public_message(),
+            Self::Overloaded => "the gateway is serving as many requests as it can; retry shortly".into(),
+            Self::Limited { code: "too_many_in_flight", .. } => {
+                "this client has as many requests in flight as it may; wait for one to finish".into()
+            }
+            Self::Limited { .. } => {
+                "this client is over its request or receipt rate; retry after the delay given".into()
+            }
+            Self::TimedOut => "the request took too long and was abandoned; retry (a receipt committed meanwhile \
+                               is answered as a duplicate)"
+                .into(),
             Self::Config(_) | Self::Database(_) | Self::Migrate(_) | Self::Chain(_) | Self::Io(_) | Self::NotLeader => {
                 "the gateway cannot serve this right now; retry later".into()
             }
@@ -107,9 +136,32 @@ impl PublicError for Error {
     }
 }
 
+impl Error {
+    /// When the client may try again, for the `Retry-After` header (whole seconds, at least 1).
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Limited { retry_after, .. } => Some(retry_after.as_secs().saturating_add(1)),
+            Self::Overloaded | Self::TimedOut => Some(1),
+            Self::Shared(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        respond(&self)
+        // Shedding load is not a fault to log once per request (a flood would fill the log): counted in
+        // `gateway_requests_limited_total` instead.
+        let mut response = if matches!(self, Self::Overloaded | Self::TimedOut) {
+            let body = ErrorBody { code: self.code().into(), message: self.public_message() };
+            (self.status(), axum::Json(body)).into_response()
+        } else {
+            respond(&self)
+        };
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

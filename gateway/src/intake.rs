@@ -1,9 +1,10 @@
 //! The intake pipeline: parse each receipt and check its domain; look its job up as of the latest
 //! finalized block the follower heard of ([`crate::views`]; refusals judged again as of the node's
 //! if it is newer); verify the signatures (`verify_strict`, in parallel for
-//! batches); then check the rules and commit together with the other requests in flight
-//! ([`crate::commit`]: one Postgres transaction, several past `max_jobs_per_transaction` jobs). Each
-//! receipt gets its own verdict; refusals are kept apart for audit and counted by code.
+//! batches; a bad one is refused there, without taking its job's lock); then check the rules and commit
+//! together with the other requests in flight ([`crate::commit`]: one Postgres transaction, several
+//! past `max_jobs_per_transaction` jobs). Each receipt gets its own verdict; refusals are counted by
+//! code, and a few kept whole, in the bounded refusal log ([`crate::refusals`]).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use escrow_client::AccountId;
 use serde_json::Value;
 use settlement::{JobId, PayerKey, Receipt};
 
-use crate::accept::{Accepted, Candidate};
+use crate::accept::{Accepted, Candidate, Refusal};
 use crate::commit::Batch;
 use crate::error::{Error, PublicError, Result};
 use crate::views::Lookup;
@@ -62,21 +63,39 @@ struct Item {
     json: Value,
 }
 
-/// What the audit log keeps of a refused item: its JSON if it was an object.
+/// What the refusal log may sample of a refused item: its JSON if it was an object.
 fn body_of(json: &Value) -> Option<String> {
     json.is_object().then(|| json.to_string())
 }
 
+/// Whether a newer finalized block could turn refusal `e` into acceptance: a job just opened or
+/// accepted, an allocation or deposit just raised. Others (a malformed item, another domain, a bad
+/// signature, an amount not above the lane's, time) only hold more as the chain moves on, and are not
+/// judged again (which would cost a node call).
+fn newer_block_may_accept(e: &Error) -> bool {
+    use settlement::Error as E;
+    matches!(
+        e,
+        Error::Refused(
+            Refusal::Rule(E::JobNotFound | E::NotAccepted | E::NotAProvider | E::ExceedsAllocation | E::ExceedsEscrow)
+                | Refusal::AllocationThawing
+        )
+    )
+}
+
 /// Processes receipts. Client faults become per-receipt rejections; a failure of ours (database,
-/// node) ends the request with an error, after the jobs before it were committed.
+/// node) ends the request with an error, after the jobs before it were committed. A request naming more
+/// than `max_jobs_per_request` jobs is refused whole before anything is looked up.
 ///
 /// Jobs are looked up as of the finalized head the follower heard ([`crate::views`]): no node call for
-/// a kept job. A refusal, though, must hold as of the node's latest finalized block when the request
-/// started: if the follower had not read that block yet, the refused receipts are judged again as of it
-/// (a job just opened or accepted, an allocation just raised, is then seen).
+/// a kept job, nor for an id beyond the escrow's next job id. A refusal a newer block could undo
+/// ([`newer_block_may_accept`]), though, must hold as of the node's latest finalized block when the
+/// request started: if the follower had not read that block yet, those receipts are judged again as of
+/// it (a job just opened or accepted, an allocation just raised, is then seen). The node is asked for
+/// its head once for all the requests asking at once.
 pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
     let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    let mut rejected: Vec<(usize, Error, Option<String>)> = Vec::new();
+    let mut rejected: Vec<(usize, Error, Value)> = Vec::new();
 
     // Parse and check the domain.
     let mut good = Vec::with_capacity(items.len());
@@ -87,19 +106,32 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         });
         match parsed {
             Ok((receipt, signature)) => good.push(Item { index, receipt, signature, json: item }),
-            Err(e) => rejected.push((index, e, body_of(&item))),
+            Err(e) => rejected.push((index, e, item)),
         }
     }
+    let jobs = job_ids(&good);
+    if jobs.len() > state.config.max_jobs_per_request {
+        return Err(Error::bad_request(
+            "too_many_jobs",
+            format!("the receipts name {} jobs; at most {} per request", jobs.len(), state.config.max_jobs_per_request),
+        ));
+    }
 
-    let looked = state.views.lookup_followed(&job_ids(&good)).await?;
+    let looked = state.views.lookup_followed(&jobs).await?;
     let (mut accepted, mut refused) = judge(state, good, &looked).await?;
-    if looked.followed && !refused.is_empty() {
-        let again = state.views.lookup_at_node(&job_ids(refused.iter().map(|(item, _)| item))).await?;
-        if again.at > looked.at {
-            let (more, still) = judge(state, refused.into_iter().map(|(item, _)| item).collect(), &again).await?;
+    let (again, kept): (Vec<_>, Vec<_>) = refused.into_iter().partition(|(_, e)| newer_block_may_accept(e));
+    refused = kept;
+    if looked.followed && !again.is_empty() {
+        let newer = state.views.lookup_at_node(&job_ids(again.iter().map(|(item, _)| item))).await?;
+        if newer.at > looked.at {
+            let (more, still) = judge(state, again.into_iter().map(|(item, _)| item).collect(), &newer).await?;
             accepted.extend(more);
-            refused = still;
+            refused.extend(still);
+        } else {
+            refused.extend(again);
         }
+    } else {
+        refused.extend(again);
     }
     for (index, a) in accepted {
         if a.duplicate {
@@ -109,14 +141,12 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         }
         verdicts[index] = Some(Verdict::Accepted(a));
     }
-    rejected.extend(refused.into_iter().map(|(item, e)| (item.index, e, body_of(&item.json))));
+    rejected.extend(refused.into_iter().map(|(item, e)| (item.index, e, item.json)));
 
-    // Refusals: kept for audit, counted, answered.
-    let log: Vec<(&str, String, Option<String>)> =
-        rejected.iter().map(|(_, e, body)| (e.code(), e.public_message(), body.clone())).collect();
-    state.db.log_rejections(&log).await?;
-    for (index, e, _) in rejected {
+    // Refusals: counted (a few sampled) in the bounded refusal log, answered.
+    for (index, e, json) in rejected {
         state.metrics.rejected.with_label_values(&[e.code()]).inc();
+        state.refusals.record(e.code(), || (e.public_message(), body_of(&json)));
         verdicts[index] = Some(Verdict::Rejected(e));
     }
     verdicts.into_iter().map(|v| v.ok_or(Error::Config("a receipt got no verdict".into()))).collect()
@@ -152,9 +182,15 @@ async fn judge(
     let work =
         known.iter().map(|(key, item)| (state.views.payer_key(key), item.receipt.clone(), item.signature)).collect();
     let signature_ok = verify_all(work).await?;
+    // A bad signature is refused here, without the job's lock: such a receipt was never accepted (so
+    // it is no duplicate), and nothing the store holds could make it acceptable.
     let mut by_job: BTreeMap<JobId, Vec<(Item, bool)>> = BTreeMap::new();
     for ((_, item), ok) in known.into_iter().zip(signature_ok) {
-        by_job.entry(item.receipt.job_id).or_default().push((item, ok));
+        if ok {
+            by_job.entry(item.receipt.job_id).or_default().push((item, ok));
+        } else {
+            refused.push((item, Error::rule(settlement::Error::BadSignature)));
+        }
     }
     let mut batch = Batch { at: looked.at, groups: Vec::with_capacity(by_job.len()) };
     let mut placed = Vec::with_capacity(by_job.len());

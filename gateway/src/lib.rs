@@ -12,7 +12,9 @@ pub mod config;
 pub mod error;
 pub mod intake;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
+pub mod refusals;
 pub mod routes;
 pub mod service;
 pub mod settle;
@@ -48,6 +50,10 @@ pub struct AppState {
     pub views: Arc<views::JobViews>,
     /// The queue to the group-commit workers.
     pub committer: commit::Committer,
+    /// Admission: what each client may take ([`limits`]).
+    pub limits: Arc<limits::Limits>,
+    /// The bounded refusal log ([`refusals`]), written once a second.
+    pub refusals: Arc<refusals::RefusalLog>,
 }
 
 impl AppState {
@@ -59,7 +65,9 @@ impl AppState {
         let metrics = metrics::Metrics::new();
         let views = Arc::new(views::JobViews::new(escrow.clone(), config.job_view_capacity, metrics.clone()));
         let committer = commit::Committer::start(db.clone(), config.commit_settings(), metrics.clone());
-        Self { config: Arc::new(config), db, escrow, domain, metrics, views, committer }
+        let limits = Arc::new(limits::Limits::new(config.limit_settings()));
+        let refusals = refusals::RefusalLog::start(config.refusal_limits(), db.clone());
+        Self { config: Arc::new(config), db, escrow, domain, metrics, views, committer, limits, refusals }
     }
 }
 
@@ -72,6 +80,34 @@ impl Config {
             max_receipts: self.commit_max_receipts,
             max_jobs_per_transaction: self.max_jobs_per_transaction,
             accept_margin_ms: self.accept_margin_ms,
+        }
+    }
+
+    /// What admission allows ([`limits`]).
+    #[must_use]
+    pub fn limit_settings(&self) -> limits::Settings {
+        limits::Settings {
+            max_in_flight: self.max_in_flight,
+            client_max_in_flight: self.client_max_in_flight,
+            client_requests_per_second: self.client_requests_per_second,
+            client_request_burst: self.client_request_burst,
+            client_receipts_per_second: self.client_receipts_per_second,
+            client_receipt_burst: self.client_receipt_burst,
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            client_slots: self.client_slots,
+            // Checked by `Config::load`; a name that is not a header's is ignored here.
+            client_ip_header: self.client_ip_header.as_deref().and_then(|h| h.parse().ok()),
+        }
+    }
+
+    /// How the refusal log is bounded ([`refusals`]).
+    #[must_use]
+    pub const fn refusal_limits(&self) -> refusals::Limits {
+        refusals::Limits {
+            samples_per_minute: self.refusal_samples_per_minute,
+            sample_cap: self.refusal_sample_cap,
+            sample_max_age: std::time::Duration::from_secs(self.refusal_sample_max_age_s),
+            count_max_age: std::time::Duration::from_secs(self.refusal_count_max_age_s),
         }
     }
 

@@ -14,6 +14,9 @@ pub struct Metrics {
     pub duplicates: IntCounter,
     /// Receipts refused, by code.
     pub rejected: IntCounterVec,
+    /// Requests turned away by admission ([`crate::limits`]), by code: `overloaded`,
+    /// `too_many_in_flight`, `rate_limited`, `timeout`.
+    pub limited: IntCounterVec,
     /// Time to answer a receipt request.
     pub request_seconds: Histogram,
     /// Lanes whose newest accepted receipt the chain has not settled yet.
@@ -55,6 +58,11 @@ impl Metrics {
         let rejected =
             IntCounterVec::new(Opts::new("gateway_receipts_rejected_total", "Receipts refused, by code"), &["code"])
                 .expect("valid metric");
+        let limited = IntCounterVec::new(
+            Opts::new("gateway_requests_limited_total", "Requests turned away by admission limits, by code"),
+            &["code"],
+        )
+        .expect("valid metric");
         let request_seconds = Histogram::with_opts(
             HistogramOpts::new("gateway_receipt_request_seconds", "Time to answer POST /v1/receipts")
                 .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
@@ -93,10 +101,11 @@ impl Metrics {
         relayer_ready.set(-1);
         let settle_leader = IntGauge::new("gateway_settle_leader", "1 while this replica runs the settlement loop")
             .expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(accepted.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejected.clone()),
+            Box::new(limited.clone()),
             Box::new(request_seconds.clone()),
             Box::new(settle_queue.clone()),
             Box::new(released.clone()),
@@ -117,6 +126,7 @@ impl Metrics {
             accepted,
             duplicates,
             rejected,
+            limited,
             request_seconds,
             settle_queue,
             released,

@@ -6,11 +6,13 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 
 use crate::answers;
 use crate::error::{Error, PublicError, Result};
 use crate::intake::{process, Verdict};
+use crate::limits::Client;
 use crate::wire::{to_hex, Body, SignedReceiptJson};
 use crate::AppState;
 
@@ -26,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::admit))
         .with_state(state)
 }
 
@@ -40,6 +43,7 @@ impl From<Verdict> for answers::Verdict {
 
 async fn post_receipts(
     State(state): State<AppState>,
+    client: Option<Extension<Client>>,
     body: core::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let _timer = state.metrics.request_seconds.start_timer();
@@ -49,7 +53,17 @@ async fn post_receipts(
         }
         other => Error::bad_request("malformed_body", other.body_text()),
     })?;
-    match Body::parse(&body, state.config.max_batch)? {
+    let parsed = Body::parse(&body, state.config.max_batch)?;
+    if let Some(Extension(client)) = client {
+        let count = match &parsed {
+            Body::One(_) => 1,
+            Body::Many(items) => items.len(),
+        };
+        state.limits.charge_receipts(client, count).inspect_err(|e| {
+            state.metrics.limited.with_label_values(&[e.code()]).inc();
+        })?;
+    }
+    match parsed {
         Body::One(item) => match process(&state, vec![item]).await?.pop() {
             Some(Verdict::Accepted(a)) => {
                 let status = if a.duplicate { StatusCode::OK } else { StatusCode::CREATED };

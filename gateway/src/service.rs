@@ -61,7 +61,16 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
             None
         }
     };
-    let served = axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown).await;
+    let limits = state.limits.clone();
+    let _forget = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            limits.forget_idle();
+        }
+    }));
+    // Clients are told apart by their address ([`crate::limits`]).
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     if let Some(settler) = settler {
         let _ = settler.await;

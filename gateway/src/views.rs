@@ -67,6 +67,16 @@ struct Kept {
     /// The last [`RECENT`] blocks read, in order, each with the jobs its events named (`None`: it had an
     /// event that could not be read, so any job may have changed).
     recent: std::collections::VecDeque<(u64, Option<Vec<JobId>>)>,
+    /// The escrow's next job id as of the last block read (`None`: not known). The escrow numbers jobs
+    /// from 1 in order and never removes one, so every id from it on, and 0, is unknown: a negative
+    /// cache of every unknown job at once.
+    next_job: Option<JobId>,
+}
+
+/// Whether job `id` cannot exist while the escrow's next job id is `next_job`.
+#[must_use]
+pub const fn beyond(id: JobId, next_job: JobId) -> bool {
+    id == 0 || id >= next_job
 }
 
 /// Blocks whose changed jobs are remembered, so a view read a few blocks back can still be kept.
@@ -106,6 +116,27 @@ pub struct JobViews {
     seen: watch::Sender<Option<u64>>,
     reading: Arc<Mutex<Reading>>,
     keys: Mutex<HashMap<[u8; 32], PayerKey>>,
+    head: Mutex<Option<HeadCall>>,
+    next_jobs: Arc<Mutex<NextJobs>>,
+}
+
+/// The node's finalized head, asked once for every request that asks at once.
+type HeadRead = Shared<BoxFuture<'static, core::result::Result<(u64, [u8; 32]), Arc<Error>>>>;
+
+/// A call for the node's finalized head and when it was made.
+struct HeadCall {
+    started: Instant,
+    read: HeadRead,
+}
+
+/// The escrow's next job id at a block, read once for all who ask at once.
+type NextJobRead = Shared<BoxFuture<'static, core::result::Result<JobId, Arc<Error>>>>;
+
+/// The next-job-id reads in flight by block hash, and the last one read.
+#[derive(Default)]
+struct NextJobs {
+    reading: HashMap<[u8; 32], NextJobRead>,
+    last: Option<([u8; 32], JobId)>,
 }
 
 /// A job read from the node, shared by every request that needs it at that block.
@@ -133,7 +164,71 @@ impl JobViews {
             seen: watch::Sender::new(None),
             reading: Arc::default(),
             keys: Mutex::default(),
+            head: Mutex::default(),
+            next_jobs: Arc::default(),
         }
+    }
+
+    /// The node's finalized head, as of a call made at `since` or later: requests asking at once share
+    /// one call, so however many ask, at most one call is in flight (and one waiting behind it).
+    pub async fn node_head(&self, since: Instant) -> Result<(u64, [u8; 32])> {
+        loop {
+            let (read, fresh) = {
+                let mut head = lock(&self.head);
+                match head.as_ref() {
+                    Some(call) if call.started >= since => (call.read.clone(), true),
+                    Some(call) if call.read.peek().is_none() => (call.read.clone(), false),
+                    _ => {
+                        let chain = self.escrow.chain().clone();
+                        let read = async move { chain.finalized_head().await.map_err(|e| Arc::new(Error::Chain(e))) }
+                            .boxed()
+                            .shared();
+                        *head = Some(HeadCall { started: Instant::now(), read: read.clone() });
+                        (read, true)
+                    }
+                }
+            };
+            let answer = read.await;
+            if fresh {
+                return answer.map_err(Error::Shared);
+            }
+        }
+    }
+
+    /// The escrow's next job id as of block `hash`: one read for all who ask at once, the last kept.
+    async fn next_job_at(&self, hash: [u8; 32]) -> Result<JobId> {
+        let read = {
+            let mut next_jobs = lock(&self.next_jobs);
+            if let Some((at, next)) = next_jobs.last {
+                if at == hash {
+                    return Ok(next);
+                }
+            }
+            if let Some(read) = next_jobs.reading.get(&hash) {
+                read.clone()
+            } else {
+                let (escrow, all) = (self.escrow.clone(), self.next_jobs.clone());
+                let task = tokio::spawn(async move {
+                    let config =
+                        escrow.query_at::<settlement::Config<escrow_client::AccountId>>(Some(hash), "config", ()).await;
+                    let next = config.map(|c| c.next_job_id).map_err(|e| Arc::new(Error::Chain(e)));
+                    let mut next_jobs = lock(&all);
+                    next_jobs.reading.remove(&hash);
+                    if let Ok(next) = next {
+                        next_jobs.last = Some((hash, next));
+                    }
+                    next
+                });
+                let read = async move {
+                    task.await.unwrap_or_else(|e| Err(Arc::new(Error::Config(format!("next job id read: {e}")))))
+                }
+                .boxed()
+                .shared();
+                next_jobs.reading.insert(hash, read.clone());
+                read
+            }
+        };
+        read.await.map_err(Error::Shared)
     }
 
     /// A job's payer key, decoded once and kept (at most as many as views; a job's key never changes).
@@ -251,16 +346,22 @@ impl JobViews {
         if job_ids.is_empty() {
             return Ok(Lookup::default());
         }
+        let asked = Instant::now();
         let followed = if follow { self.followed_head().await } else { None };
         let (head, hash) = match followed {
             Some(head) => head,
-            None => self.escrow.chain().finalized_head().await?,
+            None => self.node_head(asked).await?,
         };
         let caught_up = followed.is_some() || self.caught_up_to(head).await;
         let mut found = HashMap::with_capacity(job_ids.len());
         let mut missing = Vec::new();
+        // Jobs beyond the next job id are unknown without a read: as of the last block the follower read
+        // if it has read this one (ids only grow), else as of this block, read once for all (when more
+        // than one job would otherwise be read).
+        let mut next_job = None;
         if caught_up {
             let kept = self.kept();
+            next_job = kept.next_job;
             for id in job_ids {
                 match kept.views.get(id) {
                     Some(view) => {
@@ -272,6 +373,19 @@ impl JobViews {
         } else {
             missing.extend_from_slice(job_ids);
         }
+        if next_job.is_none() && missing.len() > 1 {
+            next_job = Some(self.next_job_at(hash).await?);
+        }
+        if let Some(next_job) = next_job {
+            missing.retain(|id| {
+                let unknown = beyond(*id, next_job);
+                if unknown {
+                    found.insert(*id, None);
+                }
+                !unknown
+            });
+        }
+        // Views kept, unknown jobs among them.
         self.metrics.job_views.with_label_values(&["kept"]).inc_by(u64::try_from(found.len()).unwrap_or(u64::MAX));
         self.metrics.job_views.with_label_values(&["node"]).inc_by(u64::try_from(missing.len()).unwrap_or(u64::MAX));
 
@@ -323,6 +437,7 @@ impl JobViews {
         kept.heard = None;
         kept.views.clear();
         kept.recent.clear();
+        kept.next_job = None;
         drop(kept);
         self.seen.send_replace(None);
     }
@@ -333,11 +448,13 @@ impl JobViews {
         // Its subscription ends with the connection, so it starts again with each attempt.
         let _upgrades = chain.spawn_runtime_upgrades();
         let (start, hash) = chain.finalized_head().await?;
+        let next_job = self.next_job_at(hash).await?;
         let mut blocks = chain.finalized_blocks(start.saturating_add(1), FOLLOW).await?;
         {
             let mut kept = self.kept();
             kept.views.clear();
             kept.recent.clear();
+            kept.next_job = Some(next_job);
             kept.seen = Some((start, hash));
             kept.heard = Some((start, Instant::now()));
         }
@@ -368,10 +485,16 @@ impl JobViews {
         }
         let mut kept = self.kept();
         if unreadable {
+            // An unreadable event may have opened a job: the next job id is no longer known.
             kept.views.clear();
+            kept.next_job = None;
         }
         for id in &jobs {
             kept.views.remove(id);
+        }
+        // Every job an event names exists.
+        if let (Some(next), Some(highest)) = (kept.next_job, jobs.iter().max()) {
+            kept.next_job = Some(next.max(highest.saturating_add(1)));
         }
         kept.recent.push_back((block.number, (!unreadable).then_some(jobs)));
         if kept.recent.len() > RECENT {
@@ -389,6 +512,14 @@ mod tests {
 
     fn kept(seen: u64, recent: &[(u64, Option<Vec<JobId>>)]) -> Kept {
         Kept { seen: Some((seen, [0; 32])), recent: recent.iter().cloned().collect(), ..Kept::default() }
+    }
+
+    #[test]
+    fn only_job_zero_and_ids_from_the_next_one_on_are_unknown_without_a_read() {
+        assert!(beyond(0, 5));
+        assert!(!beyond(1, 5) && !beyond(4, 5));
+        assert!(beyond(5, 5) && beyond(u64::MAX, 5));
+        assert!(beyond(1, 1), "no job opened yet");
     }
 
     #[test]

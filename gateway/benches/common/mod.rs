@@ -82,7 +82,8 @@ impl Bench {
         let state = AppState::new(config, db, self.market.escrow.clone());
         tokio::spawn(state.views.clone().follow());
         state.views.following().await;
-        let router = app(state.clone());
+        // Clients are told apart by their address, as in `escrow serve`.
+        let router = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

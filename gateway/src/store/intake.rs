@@ -1,8 +1,7 @@
 //! The intake's writes. A request's receipts are accepted in one transaction under the advisory locks
 //! of their jobs: the store reads what the decision needs (the receipts accepted before, the lanes),
 //! [`crate::accept::decide`] judges against that committed state, and the store writes the accepted
-//! receipts and moves the lanes, so concurrent requests cannot both pass a bound. Refused receipts are
-//! kept apart for audit.
+//! receipts and moves the lanes, so concurrent requests cannot both pass a bound.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -112,26 +111,6 @@ impl Store {
                     .collect()
             })
             .collect())
-    }
-
-    /// Keeps refused receipts for audit: (code, message, the receipt's JSON if it was an object).
-    pub async fn log_rejections(&self, rejected: &[(&str, String, Option<String>)]) -> Result<()> {
-        if rejected.is_empty() {
-            return Ok(());
-        }
-        let codes: Vec<&str> = rejected.iter().map(|r| r.0).collect();
-        let messages: Vec<&str> = rejected.iter().map(|r| r.1.as_str()).collect();
-        let bodies: Vec<Option<&str>> = rejected.iter().map(|r| r.2.as_deref()).collect();
-        sqlx::query(
-            "INSERT INTO rejected_receipts (code, message, body) \
-             SELECT c, m, b::jsonb FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(c, m, b)",
-        )
-        .bind(codes)
-        .bind(messages)
-        .bind(bodies)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 

@@ -6,10 +6,12 @@
 //! - `receipts`: stored receipts and lanes read back (API, audit, settlement).
 //! - `settle`: the settlement loop's lanes and submissions.
 //! - `leader`: which replica runs the settlement loop (a session advisory lock).
+//! - `refusals`: the bounded refusal log's counts and samples ([`crate::refusals`]).
 
 mod intake;
 mod leader;
 mod receipts;
+mod refusals;
 mod settle;
 
 use std::time::{Duration, Instant};

@@ -100,7 +100,12 @@ impl Harness {
         .unwrap()
     }
 
+    /// Refusals counted in the refusal log (written now).
     pub async fn rejected_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM rejected_receipts").fetch_one(&self.pool).await.unwrap()
+        self.state.refusals.flush(&self.state.db).await.unwrap();
+        sqlx::query_scalar("SELECT coalesce(sum(refused), 0)::int8 FROM refusal_counts")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 }
