@@ -1,9 +1,18 @@
-//! The JSON wire format of receipts: fixed-size byte strings as hex (`0x` optional), `u128` amounts as
-//! decimal strings (JSON numbers lose precision past 2^53), everything else as JSON numbers. Unknown
-//! fields are refused.
+//! The JSON wire format of receipts: fixed-size byte strings as hex (`0x` optional, digits of either
+//! case; written as `0x` and lower case), `u128` amounts as decimal strings of ASCII digits only (JSON
+//! numbers lose precision past 2^53; leading zeros are read, never written), everything else as JSON
+//! numbers. Unknown fields are refused.
+//!
+//! A request body is read strictly ([`Body::parse`]): an object naming a key twice is refused
+//! (`duplicate_key`: which of two `amount`s a receipt meant is not ours to pick), and so is U+0000 in
+//! any string or key (`nul_character`: nothing on the wire may hold it, and Postgres can store it in
+//! neither text nor `jsonb`). Nesting is bounded by `serde_json`'s recursion limit (128).
+
+mod strict;
 
 use escrow_client::AccountId;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use settlement::{Domain, Receipt};
 
 use crate::error::{Error, Result};
@@ -130,18 +139,16 @@ pub enum Body {
 impl Body {
     /// Splits a body into its receipts without parsing them yet; `max_batch` caps a batch.
     pub fn parse(raw: &[u8], max_batch: usize) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_slice(raw).map_err(|e| Error::bad_request("malformed_json", e.to_string()))?;
-        match value {
-            serde_json::Value::Array(items) if items.is_empty() => {
+        match strict::read(raw)? {
+            Value::Array(items) if items.is_empty() => {
                 Err(Error::bad_request("empty_batch", "the batch holds no receipts"))
             }
-            serde_json::Value::Array(items) if items.len() > max_batch => Err(Error::bad_request(
+            Value::Array(items) if items.len() > max_batch => Err(Error::bad_request(
                 "batch_too_large",
                 format!("{} receipts; at most {max_batch} per request", items.len()),
             )),
-            serde_json::Value::Array(items) => Ok(Self::Many(items)),
-            obj @ serde_json::Value::Object(_) => Ok(Self::One(obj)),
+            Value::Array(items) => Ok(Self::Many(items)),
+            obj @ Value::Object(_) => Ok(Self::One(obj)),
             _ => Err(Error::bad_request("malformed_json", "expected an object or an array of objects")),
         }
     }
@@ -207,5 +214,18 @@ mod tests {
         assert_eq!(Body::parse(b"[{},{},{}]", 2).unwrap_err().code(), "batch_too_large");
         assert_eq!(Body::parse(b"{\"a\":", 10).unwrap_err().code(), "malformed_json");
         assert_eq!(Body::parse(b"42", 10).unwrap_err().code(), "malformed_json");
+    }
+
+    #[test]
+    fn bodies_are_read_strictly() {
+        let code = |raw: &[u8]| Body::parse(raw, 10).unwrap_err().code();
+        assert_eq!(code(br#"{"receipt": {"amount": "1", "amount": "2"}}"#), "duplicate_key");
+        assert_eq!(code(br#"[{}, {"a": 1, "b": 2, "a": 1}]"#), "duplicate_key", "even the same value twice");
+        assert_eq!(code(br#"{"signature": "0x\u0000"}"#), "nul_character");
+        assert_eq!(code(br#"{"a\u0000": 1}"#), "nul_character");
+        assert_eq!(code(b"{\"a\": \"\0\"}"), "malformed_json", "a raw control character");
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(code(deep.as_bytes()), "malformed_json");
+        assert!(Body::parse(format!("{}{}", "[".repeat(127), "]".repeat(127)).as_bytes(), 10).is_ok());
     }
 }

@@ -106,11 +106,43 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
         *slot = value;
         v
     };
+    const BAD: StatusCode = StatusCode::BAD_REQUEST;
+    let valid = serde_json::to_string(&h.json(20 * UNIT, 6)).unwrap();
+    let raw_edit = |text: &str, from: &str, to: &str| {
+        assert!(text.contains(from), "{from} in {text}");
+        text.replacen(from, to, 1).into_bytes()
+    };
+    let nested =
+        |open: &str, close: &str, depth: usize| format!("{}{}", open.repeat(depth), close.repeat(depth)).into_bytes();
     let raw_cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("malformed JSON", b"{\"receipt\": ".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
         ("not an object", b"\"hello\"".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
         ("empty batch", b"[]".to_vec(), StatusCode::BAD_REQUEST, "empty_batch"),
         ("oversize body", vec![b' '; 65 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        // Read strictly (`wire::Body::parse`): a receipt naming `amount` twice is neither of them.
+        ("amount twice", raw_edit(&valid, "\"amount\":", "\"amount\":\"1\",\"amount\":"), BAD, "duplicate_key"),
+        (
+            "amount twice, alike",
+            raw_edit(&valid, "\"amount\":\"", "\"amount\":\"20\",\"amount\":\""),
+            BAD,
+            "duplicate_key",
+        ),
+        (
+            "NUL in a hex field",
+            raw_edit(&valid, "\"signature\":\"0x", "\"signature\":\"0x\\u0000"),
+            BAD,
+            "nul_character",
+        ),
+        ("NUL in a key", raw_edit(&valid, "\"receipt\":", "\"rece\\u0000ipt\":"), BAD, "nul_character"),
+        ("NUL in an amount", raw_edit(&valid, "\"amount\":\"", "\"amount\":\"1\\u0000"), BAD, "nul_character"),
+        ("NUL in a batch's item", format!("[{valid},{{\"a\\u0000\":1}}]").into_bytes(), BAD, "nul_character"),
+        ("raw NUL", raw_edit(&valid, "\"amount\":\"", "\"amount\":\"\0"), BAD, "malformed_json"),
+        ("a number past f64", raw_edit(&valid, "\"job_id\":", "\"job_id\":1e400"), BAD, "malformed_json"),
+        ("a leading zero", raw_edit(&valid, "\"job_id\":", "\"job_id\":0"), BAD, "malformed_json"),
+        ("a plus sign", raw_edit(&valid, "\"job_id\":", "\"job_id\":+"), BAD, "malformed_json"),
+        ("30,000 nested arrays", nested("[", "]", 30_000), BAD, "malformed_json"),
+        ("10,000 nested objects", nested("{\"a\":", "}", 10_000), BAD, "malformed_json"),
+        ("100,000 nested arrays", nested("[", "]", 100_000), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
     ];
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
         ("signature too short", with(&["signature"], json!("0x1234")), StatusCode::BAD_REQUEST, "invalid_field"),
@@ -122,6 +154,31 @@ async fn every_bad_input_gets_its_code_and_changes_nothing(pool: PgPool) {
             "invalid_field",
         ),
         ("amount as a number", with(&["receipt", "amount"], json!(5)), StatusCode::BAD_REQUEST, "invalid_field"),
+        (
+            "amount past u128",
+            with(&["receipt", "amount"], json!("340282366920938463463374607431768211456")),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        ("negative amount", with(&["receipt", "amount"], json!("-1")), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("amount with a sign", with(&["receipt", "amount"], json!("+1")), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("amount as a float", with(&["receipt", "amount"], json!("1.0")), StatusCode::BAD_REQUEST, "invalid_field"),
+        (
+            "amount with an exponent",
+            with(&["receipt", "amount"], json!("1e40")),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        ("amount with a space", with(&["receipt", "amount"], json!(" 1")), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("negative job id", with(&["receipt", "job_id"], json!(-1)), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("float job id", with(&["receipt", "job_id"], json!(1.0)), StatusCode::BAD_REQUEST, "invalid_field"),
+        ("job id past u64", with(&["receipt", "job_id"], json!(1e40)), StatusCode::BAD_REQUEST, "invalid_field"),
+        (
+            "upper-case 0X",
+            with(&["receipt", "provider"], json!(format!("0X{}", "00".repeat(32)))),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
         ("unknown field", with(&["receipt", "tip"], json!("1")), StatusCode::BAD_REQUEST, "unknown_field"),
         ("unknown top-level field", with(&["extra"], json!(true)), StatusCode::BAD_REQUEST, "unknown_field"),
         (

@@ -6,11 +6,14 @@
 //!    `ESCROW_CONTRACT` (`contract`) and `ESCROW_BUNDLE` (`bundle`), the same the CLI reads;
 //! 4. the service's own variables, `PREFIX__KEY` (`GATEWAY__NODE_URL`, `INDEXER__BATCH_BLOCKS`, ...).
 //!
-//! Unknown keys are refused at every layer (the service's config denies unknown fields).
+//! Unknown keys are refused at every layer (the service's config denies unknown fields), and so is U+0000
+//! in any key or string (TOML can spell it, `\u0000`): no setting means it, and what reads the settings
+//! underneath (file paths, the Postgres startup message) would cut the value short at it.
 
 use std::path::Path;
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::Value;
 use figment::Figment;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,7 +40,32 @@ pub fn load<T: Serialize + Default + DeserializeOwned>(
     prefix: &str,
     file: Option<&Path>,
 ) -> Result<T, Box<figment::Error>> {
-    figment::<T>(prefix, file).extract().map_err(Box::new)
+    let figment = figment::<T>(prefix, file);
+    let merged = figment.find_value("").map_err(Box::new)?;
+    refuse_nul(&figment, &merged, "")?;
+    figment.extract().map_err(Box::new)
+}
+
+/// The first key or string under `value` (at `path`) holding U+0000, as an error naming it and its layer.
+fn refuse_nul(figment: &Figment, value: &Value, path: &str) -> Result<(), Box<figment::Error>> {
+    let refuse = |path: &str| {
+        let mut e = figment::Error::from("holds U+0000 (NUL)".to_string()).with_path(path);
+        e.metadata = figment.get_metadata(value.tag()).cloned();
+        Box::new(e)
+    };
+    match value {
+        Value::String(_, text) if text.contains('\0') => Err(refuse(path)),
+        Value::Char(_, '\0') => Err(refuse(path)),
+        Value::Dict(_, dict) => dict.iter().try_for_each(|(key, item)| {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') {
+                return Err(refuse(&at.replace('\0', "\\0")));
+            }
+            refuse_nul(figment, item, &at)
+        }),
+        Value::Array(_, items) => items.iter().try_for_each(|item| refuse_nul(figment, item, path)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
