@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use escrow_client::Chain;
+use escrow_client::accounts::account;
+use escrow_client::{AccountId, Chain};
 use indexer::audit::{ReceiptKey, ReceiptSource, StoredReceipt};
 
 use crate::context::{CliResult, Global};
@@ -22,30 +23,40 @@ pub struct AuditArgs {
     /// The gateway's database, to check each release against the receipt it stored.
     #[arg(long, env = "ESCROW_GATEWAY_DATABASE_URL")]
     pub gateway_database_url: Option<String>,
-    /// Also compare every block and its escrow events with the node at --node-url.
+    /// Also compare the chain, every block and its escrow events with the node at --node-url.
     #[arg(long)]
     pub against_node: bool,
+    /// The escrow contract the indexer's database must have been built for (SS58 or 0x hex; default:
+    /// the indexer configuration's, e.g. ESCROW_CONTRACT).
+    #[arg(long)]
+    pub contract: Option<String>,
 }
 
 /// Runs `escrow audit`; exits 1 on any mismatch.
 pub async fn run(args: AuditArgs, global: &Global) -> CliResult {
     let config = indexer::Config::load(args.config.as_deref())?;
+    let contract = match &args.contract {
+        Some(contract) => account(contract)?,
+        None => config.contract_id()?,
+    };
     let node = args.against_node.then_some(global.node_url.as_str());
-    if !audit(&config, args.job, args.gateway_database_url.as_deref(), node).await? {
+    if !audit(&config, &contract, args.job, args.gateway_database_url.as_deref(), node).await? {
         std::process::exit(1);
     }
     Ok(())
 }
 
-/// Runs the audit and prints its report; `true` if everything checked out.
+/// Runs the audit of the database built for `contract` and prints its report; `true` if everything
+/// checked out.
 pub async fn audit(
     config: &indexer::Config,
+    contract: &AccountId,
     job: Option<u64>,
     gateway_db: Option<&str>,
     node_url: Option<&str>,
 ) -> CliResult<bool> {
     let db = indexer::store::Db::connect(&config.database_url, 2).await?;
-    let mut report = indexer::audit::audit(&db, job).await?;
+    let mut report = indexer::audit::audit(&db, contract, job).await?;
     if let Some(url) = node_url {
         report.check_against_node(&db, &Chain::connect(url).await?).await?;
     }

@@ -45,7 +45,9 @@ pub async fn command(a: DemoArgs, global: &Global) -> CliResult {
     let outcome = run(&stack).await?;
     println!("\n== audit");
     let config = indexer::Config::load(a.indexer_config.as_deref())?;
-    let clean = crate::audit::audit(&config, None, a.gateway_database_url.as_deref(), Some(&global.node_url)).await?;
+    let contract = stack.escrow.address();
+    let gateway_db = a.gateway_database_url.as_deref();
+    let clean = crate::audit::audit(&config, &contract, None, gateway_db, Some(&global.node_url)).await?;
     println!("\n== demo summary");
     for line in &outcome.lines {
         println!("  {line}");

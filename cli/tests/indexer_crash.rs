@@ -76,7 +76,7 @@ async fn killed_mid_backfill_it_resumes_to_exactly_a_clean_index(pool: PgPool) {
     // No transactions since `head`, so both stopped there: every row, the cursor included, is equal.
     let clean_pool = clean.pool().clone();
     assert_eq!(dump(&pool).await, dump(&clean_pool).await);
-    let report = indexer::audit::audit(&db, None).await.unwrap();
+    let report = indexer::audit::audit(&db, &m.escrow.address(), None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     clean_pool.close().await;
     sqlx::query(&format!("DROP DATABASE {clean_name}")).execute(&pool).await.unwrap();

@@ -1,11 +1,16 @@
-//! The audit: recomputes everything from the stored events' bytes and compares. It re-links the hash
-//! chain from the start block (any edited, inserted or deleted block or event breaks it), re-derives
-//! every typed table and compares it row for row, re-derives the books ([`Ledger`]), and, where the
+//! The audit: recomputes everything from the stored events' bytes and compares. It first checks the
+//! database was built for the contract the audit is for ([`identity`]), then re-links the hash chain
+//! from the start block (any edited, inserted or deleted block or event breaks it), re-derives every
+//! typed table and compares it row for row, re-derives the books ([`Ledger`]: per job, per provider's
+//! stake, per account's claims), optionally compares it all with the node ([`node`]), and, where the
 //! gateway stored the receipt a release settled, checks the receipt matches and its signature verifies.
 //! It reads those receipts through [`ReceiptSource`], its own interface: the indexer does not know the
 //! gateway. Through the same interface it checks the gateway's promises: every receipt it accepted was
 //! settled once a job is finalized (G1), and, while a job is not, is still covered by its provider's
 //! allocation (G2).
+
+pub mod identity;
+pub mod node;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,18 +18,15 @@ use std::future::Future;
 
 use escrow_client::accounts::ss58;
 use escrow_client::events::decode_labelled;
-use escrow_client::{AccountId, Chain};
-use futures::{stream, StreamExt};
+use escrow_client::AccountId;
 use settlement::{Balance, Domain, Event, JobId, Receipt, Timestamp};
 
+use self::identity::other_contract;
 use crate::error::{Error, Result};
 use crate::ledger::{Finding, Ledger, Position};
 use crate::record::{accounts_of, link, IndexedEvent};
 use crate::store::typed::{self, TABLES};
 use crate::store::{Db, Filter};
-
-/// An escrow event as emitted: event index, extrinsic index, bytes.
-type Emitted = (u32, Option<u32>, Vec<u8>);
 
 /// Blocks read per round.
 const CHUNK: u64 = 5_000;
@@ -69,7 +71,8 @@ pub const RECEIPT_KEYS_PER_LOOKUP: usize = 10_000;
 /// What the audit found.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// The chain and contract audited.
+    /// The chain and contract the database was built for (what it records; [`identity`] compares them
+    /// with the configured ones).
     pub domain: Domain<AccountId>,
     /// Blocks audited (`first..=last`), if any were indexed.
     pub range: Option<(u64, u64)>,
@@ -80,7 +83,7 @@ pub struct Report {
     pub blocks: u64,
     /// The books re-derived from the events.
     pub ledger: Ledger,
-    /// Hash-chain, continuity and typed-table mismatches.
+    /// Identity, hash-chain, continuity, typed-table and node mismatches.
     pub integrity: Vec<Finding>,
     /// Releases whose receipt the gateway stored, matched and verified.
     pub receipts_verified: u64,
@@ -97,14 +100,17 @@ pub struct Report {
     pub job: Option<JobId>,
     /// Blocks compared with the node ([`Report::check_against_node`]).
     pub node_blocks: u64,
+    /// Whether the database's chain was found to be the node's ([`Report::check_against_node`]).
+    pub chain_checked: bool,
 }
 
 fn at(block: u64, event: u32) -> Position {
     Position { block, event }
 }
 
-/// Audits the database (every job, or only `job`'s books).
-pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
+/// Audits the database, which must have been built for `contract` (the configured one: otherwise a
+/// finding, [`other_contract`]), for every job, or only `job`'s books.
+pub async fn audit(db: &Db, contract: &AccountId, job: Option<JobId>) -> Result<Report> {
     // One snapshot for every read: a running indexer may commit meanwhile, and what it commits is
     // always beyond the cursor this snapshot sees.
     let mut snapshot = db.snapshot().await?;
@@ -124,7 +130,9 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
         promises_covered: 0,
         job,
         node_blocks: 0,
+        chain_checked: false,
     };
+    report.integrity.extend(other_contract(&report.domain, contract, at(state.start_block, 0)));
     let Some(cursor) = state.cursor else { return Ok(report) };
 
     snapshot.create_expected_tables().await?;
@@ -252,50 +260,6 @@ pub async fn audit(db: &Db, job: Option<JobId>) -> Result<Report> {
 }
 
 impl Report {
-    /// Compares every audited block and its escrow events with what the node serves. The stored hash
-    /// chain proves the database unchanged since it was written; this proves it matches the chain,
-    /// even if someone rewrote the whole database consistently.
-    pub async fn check_against_node(&mut self, db: &Db, chain: &Chain) -> Result<()> {
-        let Some((start, end)) = self.range else { return Ok(()) };
-        if chain.genesis_hash() != self.domain.genesis_hash {
-            let what = "the node serves another chain than this database indexes".to_string();
-            self.integrity.push(Finding { at: at(start, 0), job: None, what });
-            return Ok(());
-        }
-        let mut first = start;
-        while first <= end {
-            let last = first.saturating_add(CHUNK - 1).min(end);
-            let stored_blocks: HashMap<u64, [u8; 32]> =
-                db.blocks(first, last).await?.into_iter().map(|b| (b.number, b.hash)).collect();
-            let mut stored_events: HashMap<u64, Vec<Emitted>> = HashMap::new();
-            for e in db.events(&Filter { blocks: Some((first, last)), ..Filter::default() }).await? {
-                stored_events.entry(e.block_number).or_default().push((e.event_index, e.extrinsic_index, e.data));
-            }
-            let mut fetched = stream::iter(first..=last).map(|n| chain.block(n)).buffered(16);
-            while let Some(block) = fetched.next().await {
-                let Some(block) = block? else { break };
-                let n = block.number;
-                if stored_blocks.get(&n).is_some_and(|h| *h != block.hash) {
-                    let what = "block hash differs from the node's".to_string();
-                    self.integrity.push(Finding { at: at(n, 0), job: None, what });
-                }
-                let on_chain: Vec<Emitted> = block
-                    .events
-                    .into_iter()
-                    .filter(|e| e.contract == self.domain.contract)
-                    .map(|e| (e.event_index, e.extrinsic_index, e.data))
-                    .collect();
-                if stored_events.remove(&n).unwrap_or_default() != on_chain {
-                    let what = "escrow events differ from the node's".to_string();
-                    self.integrity.push(Finding { at: at(n, 0), job: None, what });
-                }
-                self.node_blocks = self.node_blocks.saturating_add(1);
-            }
-            first = last.saturating_add(1);
-        }
-        Ok(())
-    }
-
     /// Looks up the stored receipt of every release in `source` ([`RECEIPT_KEYS_PER_LOOKUP`] keys at a
     /// time), each under its own (job, provider, cumulative amount), then [`Report::check_receipts`].
     pub async fn check_receipts_from<S: ReceiptSource>(&mut self, source: &S) -> core::result::Result<(), S::Error> {
@@ -451,10 +415,18 @@ impl Report {
             self.receipts_verified,
             self.receipts_absent
         );
-        let _ =
-            writeln!(out, "credited {} to claimable balances, claimed {}", self.ledger.credited, self.ledger.claimed);
+        let _ = writeln!(
+            out,
+            "credited {} to claimable balances, claimed {}; reconciled account by account: {} accounts",
+            self.ledger.credited,
+            self.ledger.claimed,
+            self.ledger.accounts.len()
+        );
         if self.node_blocks > 0 {
             let _ = writeln!(out, "compared {} blocks and their escrow events with the node", self.node_blocks);
+        }
+        if self.range.is_some() && !self.chain_checked {
+            let _ = writeln!(out, "not compared with a node: the chain this database was built on is not checked");
         }
         if self.promises_kept > 0 {
             let _ = writeln!(
@@ -474,9 +446,9 @@ impl Report {
         if findings.is_empty() {
             let _ = writeln!(
                 out,
-                "\nOK: hash chain intact, typed tables match the events, every job balanced \
-                 (deposits = net + fee + refunds + held), every fee exact, every release within its provider's \
-                 allocation"
+                "\nOK: hash chain intact, built for the configured contract, typed tables match the events, every job \
+                 balanced (deposits = net + fee + refunds + held), every fee exact, every release within its \
+                 provider's allocation, no account claimed more than it was owed"
             );
         } else {
             let _ = writeln!(out, "\nMISMATCH: {} finding(s)", findings.len());
@@ -536,6 +508,7 @@ mod tests {
             promises_covered: 0,
             job: None,
             node_blocks: 0,
+            chain_checked: false,
         }
     }
 

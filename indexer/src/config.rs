@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use escrow_client::accounts::account;
+use escrow_client::AccountId;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -81,6 +83,17 @@ impl Config {
         }
         Ok(config)
     }
+
+    /// The configured escrow contract: what the database must have been built for, when indexing and
+    /// when auditing. Unset or unreadable is a [`Error::Config`].
+    pub fn contract_id(&self) -> Result<AccountId> {
+        if self.contract.is_empty() {
+            return Err(Error::Config(
+                "contract is not set (ESCROW_CONTRACT, INDEXER__CONTRACT or `contract` in the file)".into(),
+            ));
+        }
+        account(&self.contract).map_err(|e| Error::Config(format!("contract: {e}")))
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +118,14 @@ mod tests {
             assert!(Config::load(None).is_err(), "unknown env key refused");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_contract_must_be_set_and_readable() {
+        assert!(matches!(Config::default().contract_id(), Err(Error::Config(_))), "unset");
+        let with = |contract: &str| Config { contract: contract.into(), ..Config::default() }.contract_id();
+        assert!(matches!(with("nope"), Err(Error::Config(_))));
+        assert_eq!(with(&format!("0x{}", "02".repeat(32))).ok(), Some([2; 32]));
     }
 
     #[test]

@@ -23,10 +23,36 @@ pub enum Error {
     /// Nothing with that id.
     #[error("not found")]
     NotFound,
-    /// The chain and the database disagree in a way retrying cannot fix (another chain or contract,
-    /// a stored block the chain no longer has, an event the contract's metadata does not describe).
+    /// The chain and the database disagree in a way retrying cannot fix (a stored block the chain no
+    /// longer has, an event the contract's metadata does not describe; another chain or contract are
+    /// [`Error::OtherChain`] and [`Error::OtherContract`]).
     #[error("{0}")]
     Fatal(String),
+    /// The database was built for another chain than the node serves: it is refused, not followed.
+    #[error(
+        "this database indexes the chain with genesis 0x{}, the node serves 0x{}",
+        hex::encode(.stored),
+        hex::encode(.node)
+    )]
+    OtherChain {
+        /// The genesis hash the database records.
+        stored: [u8; 32],
+        /// The node's.
+        node: [u8; 32],
+    },
+    /// The database was built for another contract than the configured one: it is refused, not
+    /// followed.
+    #[error(
+        "this database indexes contract {}, configured: {}",
+        escrow_client::accounts::ss58(*.stored),
+        escrow_client::accounts::ss58(*.configured)
+    )]
+    OtherContract {
+        /// The contract the database records.
+        stored: escrow_client::AccountId,
+        /// The configured one.
+        configured: escrow_client::AccountId,
+    },
     /// Stored or chain data did not decode.
     #[error("decoding: {0}")]
     Decode(String),
@@ -74,6 +100,8 @@ impl PublicError for Error {
             Self::NotFound => "not_found",
             Self::Config(_)
             | Self::Fatal(_)
+            | Self::OtherChain { .. }
+            | Self::OtherContract { .. }
             | Self::Decode(_)
             | Self::Database(_)
             | Self::Migrate(_)
@@ -88,6 +116,8 @@ impl PublicError for Error {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Config(_)
             | Self::Fatal(_)
+            | Self::OtherChain { .. }
+            | Self::OtherContract { .. }
             | Self::Decode(_)
             | Self::Database(_)
             | Self::Migrate(_)

@@ -1,8 +1,9 @@
 //! Re-deriving the books from the indexed events alone, in chain order, and checking every rule an
 //! auditor relies on: each job's deposits = releases (net + fee) + refunds + what it still holds; each
 //! release's fee is exactly the contract's fee rule on cumulative amounts; the stake ledger of every
-//! provider adds up (stakes - unbonds, unbonding - withdrawals, slashes from active first); nothing is
-//! claimed that was never credited; settings change only as announced and not before their
+//! provider adds up (stakes - unbonds, unbonding - withdrawals, slashes from active first); no account
+//! claims more than it was owed then ([`claims`]: per account, nets, fees, refunds and slash credits
+//! against its claims); settings change only as announced and not before their
 //! `effective_at`; each job takes the fee and arbiter in force when it opened; no dispute slashes after
 //! its `resolve_by`. Per provider (G2), with settlement's own [`Slot`] rules at each event's block time:
 //! the opening allocations fit in the deposit, an allocation draws no more than the job's unallocated
@@ -10,11 +11,15 @@
 //! less what was paid and waits (only) for a provider that accepted, and no release goes above the
 //! provider's limit. Pure: the audit feeds it events with their block times and reads its findings.
 
+pub mod claims;
+
 use std::collections::BTreeMap;
 
 use escrow_client::AccountId;
 use settlement::fee::split_step;
 use settlement::{Balance, Event, JobId, Slot, Thaw, Timestamp};
+
+use self::claims::{claim_above_owed, ClaimBook};
 
 /// Where an event is on chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,6 +168,10 @@ pub struct Ledger {
     pub credited: Balance,
     /// Claimed out.
     pub claimed: Balance,
+    /// Each account's claimable balance: what it was credited, claimed and is owed. (A fee credited
+    /// while the treasury is unknown, before the first `SettingsChanged` indexed, counts in
+    /// `credited` only.)
+    pub accounts: BTreeMap<AccountId, ClaimBook>,
     /// Every release, in order.
     pub releases: Vec<ReleaseRef>,
     /// Events applied.
@@ -185,6 +194,25 @@ fn add(a: Balance, b: Balance) -> Balance {
 impl Ledger {
     fn find(&mut self, at: Position, job: Option<JobId>, what: String) {
         self.findings.push(Finding { at, job, what });
+    }
+
+    /// Credits `amount` to `who`'s claimable balance (`None`: an account the events do not tell).
+    fn credit(&mut self, who: Option<AccountId>, amount: Balance) {
+        self.credited = add(self.credited, amount);
+        if let Some(who) = who {
+            self.accounts.entry(who).or_default().credit(amount);
+        }
+    }
+
+    /// A claim paying `account` `amount`: at most what it was owed ([`claim_above_owed`]).
+    fn claimed_by(&mut self, at: Position, account: AccountId, amount: Balance) {
+        self.claimed = add(self.claimed, amount);
+        let book = self.accounts.entry(account).or_default();
+        let wrong = claim_above_owed(&account, book, amount);
+        book.claim(amount);
+        if let Some(what) = wrong.filter(|_| !self.partial) {
+            self.find(at, None, what);
+        }
     }
 
     fn find_all(&mut self, at: Position, job: JobId, wrong: Vec<String>) {
@@ -357,7 +385,8 @@ impl Ledger {
                 }
             }
             Event::Released { job_id, provider, cumulative, units, sequence, amount, fee, net, .. } => {
-                self.credited = add(add(self.credited, *net), *fee);
+                self.credit(Some(*provider), *net);
+                self.credit(self.settings.map(|(treasury, ..)| treasury), *fee);
                 self.releases.push(ReleaseRef {
                     at,
                     job: *job_id,
@@ -406,8 +435,8 @@ impl Ledger {
                     self.find(at, Some(*job_id), w);
                 }
             }
-            Event::Refunded { job_id, amount, .. } => {
-                self.credited = add(self.credited, *amount);
+            Event::Refunded { job_id, consumer, amount } => {
+                self.credit(Some(*consumer), *amount);
                 let book = self.jobs.entry(*job_id).or_default();
                 let expected = book.held();
                 let complete = book.complete;
@@ -419,8 +448,8 @@ impl Ledger {
                     self.find(at, Some(*job_id), format!("refund {amount}, but the job held {expected}"));
                 }
             }
-            Event::DisputeResolved { job_id, provider, slashed, .. } => {
-                self.credited = add(self.credited, *slashed);
+            Event::DisputeResolved { job_id, consumer, provider, slashed } => {
+                self.credit(Some(*consumer), *slashed);
                 let late = self.resolve_by.get(&(*job_id, *provider)).is_some_and(|by| time >= *by);
                 if *slashed > 0 && late {
                     self.find(at, Some(*job_id), format!("slash of {slashed} after the arbitration period"));
@@ -471,13 +500,7 @@ impl Ledger {
                     self.find(at, None, format!("withdrawal of {amount}, but {unbonding} was unbonding"));
                 }
             }
-            Event::Claimed { amount, .. } => {
-                self.claimed = add(self.claimed, *amount);
-                if self.claimed > self.credited && !self.partial {
-                    let (claimed, credited) = (self.claimed, self.credited);
-                    self.find(at, None, format!("claims {claimed} exceed all credits {credited}"));
-                }
-            }
+            Event::Claimed { account, amount } => self.claimed_by(at, *account, *amount),
             Event::JobAccepted { job_id, provider, funds, max_slash, .. } => {
                 let book = self.jobs.entry(*job_id).or_default();
                 let twice = book.accepted.insert(*provider, *max_slash).is_some();

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use escrow_client::accounts::{account, ss58};
+use escrow_client::accounts::ss58;
 use escrow_client::Bundle;
 
 use crate::config::Config;
@@ -16,7 +16,7 @@ use crate::AppState;
 
 /// Runs the indexer with `config` until `shutdown` resolves.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-    let contract = account(&config.contract).map_err(|e| Error::Config(format!("contract: {e}")))?;
+    let contract = config.contract_id()?;
     let bundle = Arc::new(Bundle::load(&config.bundle).map_err(|e| Error::Config(e.to_string()))?);
     let db = Db::connect(&config.database_url, config.database_max_connections).await?;
     let metrics = Metrics::new();

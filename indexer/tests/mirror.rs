@@ -203,7 +203,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
 
     // The audit: clean, and receipts behind the releases verify.
     running.stop().await.unwrap();
-    let mut report = audit(&db, None).await.unwrap();
+    let mut report = audit(&db, &m.escrow.address(), None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     assert_eq!(report.blocks, head + 1);
     report.check_against_node(&db, &chain).await.unwrap();
@@ -228,7 +228,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     other_sequence.sequence = 9;
     let mismatched = |r: Receipt<AccountId>| StoredReceipt { signature: r.sign(&key), receipt: r };
     for bad in [forged, mismatched(other_units), mismatched(other_sequence)] {
-        let mut report = audit(&db, None).await.unwrap();
+        let mut report = audit(&db, &m.escrow.address(), None).await.unwrap();
         report.check_receipts(&HashMap::from([((job, p1, 7 * UNIT + 3), bad)]));
         assert!(!report.is_clean());
     }
@@ -250,7 +250,7 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     ];
     for (sql, expected) in tampers {
         sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-        let mut report = audit(&db, None).await.unwrap();
+        let mut report = audit(&db, &m.escrow.address(), None).await.unwrap();
         report.check_against_node(&db, &chain).await.unwrap();
         let rendered = report.render();
         assert!(!report.is_clean() && rendered.contains(expected), "after `{sql}`:\n{rendered}");

@@ -55,7 +55,7 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
     assert_eq!(blocks.len() as u64, after + 1, "no gap");
     assert!(blocks.windows(2).all(|w| w[1].parent_hash == w[0].hash));
     running.stop().await.unwrap();
-    let report = indexer::audit::audit(&db, None).await.unwrap();
+    let report = indexer::audit::audit(&db, &m.escrow.address(), None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
 
     // Another database indexes the same chain from a later start block: only what happened since.
@@ -72,7 +72,7 @@ async fn a_restarted_node_is_followed_again_without_gap_or_duplicate(pool: PgPoo
         stored.iter().map(|e| escrow_client::events::decode_labelled(&e.kind, &e.data).unwrap()).collect();
     assert_eq!(decoded, expected[4..], "the events after the start block");
     assert_eq!(later_db.blocks(0, before).await.unwrap().len(), 0);
-    let report = indexer::audit::audit(&later_db, None).await.unwrap();
+    let report = indexer::audit::audit(&later_db, &m.escrow.address(), None).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     later_db.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {later}")).execute(&pool).await.unwrap();

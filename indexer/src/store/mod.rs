@@ -142,8 +142,9 @@ impl Db {
     }
 
     /// The state for indexing `contract` on the chain `genesis_hash` from `start_block`: created on
-    /// first use, then checked, so one database never mixes two chains or two contracts. A stored
-    /// start block wins over a different configured one (indexing already began there).
+    /// first use, then checked, so one database never mixes two chains or two contracts
+    /// ([`Error::OtherChain`], [`Error::OtherContract`]). A stored start block wins over a different
+    /// configured one (indexing already began there).
     pub async fn init(&self, genesis_hash: [u8; 32], contract: AccountId, start_block: u64) -> Result<State> {
         sqlx::query(
             "INSERT INTO indexer_state (genesis_hash, contract, start_block) VALUES ($1, $2, $3) \
@@ -156,18 +157,10 @@ impl Db {
         .await?;
         let state = self.state().await?.ok_or_else(|| Error::Fatal("indexer_state missing after insert".into()))?;
         if state.genesis_hash != genesis_hash {
-            return Err(Error::Fatal(format!(
-                "this database indexes the chain with genesis 0x{}, the node serves 0x{}",
-                hex::encode(state.genesis_hash),
-                hex::encode(genesis_hash)
-            )));
+            return Err(Error::OtherChain { stored: state.genesis_hash, node: genesis_hash });
         }
         if state.contract != contract {
-            return Err(Error::Fatal(format!(
-                "this database indexes contract 0x{}, configured: 0x{}",
-                hex::encode(state.contract),
-                hex::encode(contract)
-            )));
+            return Err(Error::OtherContract { stored: state.contract, configured: contract });
         }
         if state.start_block != start_block {
             tracing::warn!(stored = state.start_block, configured = start_block, "start block fixed by the database");
