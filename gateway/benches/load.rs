@@ -104,6 +104,10 @@ async fn main() -> TestResult {
         max_body_bytes: 64 * 1024 * 1024,
         client_requests_per_second: 0,
         client_receipts_per_second: 0,
+        client_kib_per_second: 0,
+        client_bad_signatures_per_second: 0,
+        new_clients_receipts_per_second: 0,
+        new_clients_kib_per_second: 0,
         client_max_in_flight: u32::MAX,
         ..Config::default()
     };

@@ -45,6 +45,22 @@ pub struct Config {
     pub client_receipts_per_second: u32,
     /// ... with bursts of this many (at least `max_batch`).
     pub client_receipt_burst: u32,
+    /// Request body KiB per second one client may send (0: no limit), charged before the body is parsed
+    /// ...
+    pub client_kib_per_second: u32,
+    /// ... with bursts of this many (at least `max_body_bytes`, in KiB).
+    pub client_kib_burst: u32,
+    /// Receipts with bad signatures per second one client may send (0: no limit); past its budget a
+    /// client's receipts are refused unverified and its requests turned away for a while
+    /// (`too_many_refusals`) ...
+    pub client_bad_signatures_per_second: u32,
+    /// ... with bursts of this many.
+    pub client_bad_signature_burst: u32,
+    /// Receipts per second all new clients (none of whose receipts was accepted in the last 10 min) may
+    /// send together (0: no shared limit), besides each one's own ...
+    pub new_clients_receipts_per_second: u32,
+    /// ... and body KiB per second.
+    pub new_clients_kib_per_second: u32,
     /// Client slots kept by the limits (their memory bound; clients sharing a slot share its budget).
     pub client_slots: u64,
     /// Behind a reverse proxy: the header it appends the client's address to (e.g. `x-forwarded-for`);
@@ -160,6 +176,12 @@ impl Default for Config {
             client_request_burst: 1_000,
             client_receipts_per_second: 20_000,
             client_receipt_burst: 20_000,
+            client_kib_per_second: 16 * 1_024,
+            client_kib_burst: 16 * 1_024,
+            client_bad_signatures_per_second: 100,
+            client_bad_signature_burst: 1_000,
+            new_clients_receipts_per_second: 5_000,
+            new_clients_kib_per_second: 4 * 1_024,
             client_slots: 65_536,
             client_ip_header: None,
             request_timeout_ms: 30_000,
@@ -220,6 +242,15 @@ impl Config {
             return Err(Error::Config(format!(
                 "client_receipt_burst ({}) must be at least max_batch ({}): a full batch could never pass",
                 config.client_receipt_burst, config.max_batch
+            )));
+        }
+        if config.client_kib_per_second > 0
+            && usize::try_from(config.client_kib_burst)
+                .is_ok_and(|burst| burst.saturating_mul(1_024) < config.max_body_bytes)
+        {
+            return Err(Error::Config(format!(
+                "client_kib_burst ({} KiB) must hold max_body_bytes ({}): the largest body could never pass",
+                config.client_kib_burst, config.max_body_bytes
             )));
         }
         if let Some(name) = &config.client_ip_header {

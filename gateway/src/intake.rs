@@ -15,6 +15,7 @@ use settlement::{JobId, PayerKey, Receipt};
 use crate::accept::{Accepted, Candidate, Refusal};
 use crate::commit::Batch;
 use crate::error::{Error, PublicError, Result};
+use crate::limits::Client;
 use crate::views::Lookup;
 use crate::wire::SignedReceiptJson;
 use crate::AppState;
@@ -31,11 +32,43 @@ pub enum Verdict {
 /// Batches at least this large have their signatures verified on every core.
 const PARALLEL_FROM: usize = 64;
 
+/// Signatures verified per round: after each, the round's bad ones are charged to the client's
+/// bad-signature budget ([`crate::limits`]), and past it the rest are not verified.
+const ROUND: usize = 1_024;
+
+/// One receipt's signature to verify: the payer key, the receipt, the signature.
+type Work = (PayerKey, Receipt<AccountId>, [u8; 64]);
+
+/// Verifies `work` in rounds of [`ROUND`], charging each round's bad signatures to `client`: one
+/// verdict per item, `None` for those left unverified once the client went past its budget, with how
+/// long it is barred.
+async fn verify_budgeted(
+    state: &AppState,
+    client: Option<Client>,
+    work: Vec<Work>,
+) -> Result<(Vec<Option<bool>>, Option<std::time::Duration>)> {
+    let total = work.len();
+    let mut verdicts = Vec::with_capacity(total);
+    let mut rest = work;
+    while !rest.is_empty() {
+        let tail = rest.split_off(ROUND.min(rest.len()));
+        let round = verify_all(std::mem::replace(&mut rest, tail)).await?;
+        let bad = round.iter().filter(|ok| !**ok).count();
+        verdicts.extend(round.into_iter().map(Some));
+        if let Some(client) = client {
+            if let Err(Error::Limited { retry_after, .. }) = state.limits.charge_bad_signatures(client, bad) {
+                verdicts.resize(total, None);
+                return Ok((verdicts, Some(retry_after)));
+            }
+        }
+    }
+    Ok((verdicts, None))
+}
+
 /// `verify_strict` of every (key, receipt, signature), in order; on all cores for large inputs.
-async fn verify_all(work: Vec<(PayerKey, Receipt<AccountId>, [u8; 64])>) -> Result<Vec<bool>> {
-    let check = |chunk: &[(PayerKey, Receipt<AccountId>, [u8; 64])]| -> Vec<bool> {
-        chunk.iter().map(|(key, receipt, sig)| key.verify(receipt, sig)).collect()
-    };
+async fn verify_all(work: Vec<Work>) -> Result<Vec<bool>> {
+    let check =
+        |chunk: &[Work]| -> Vec<bool> { chunk.iter().map(|(key, receipt, sig)| key.verify(receipt, sig)).collect() };
     if work.len() < PARALLEL_FROM {
         return Ok(check(&work));
     }
@@ -93,7 +126,7 @@ fn newer_block_may_accept(e: &Error) -> bool {
 /// request started: if the follower had not read that block yet, those receipts are judged again as of
 /// it (a job just opened or accepted, an allocation just raised, is then seen). The node is asked for
 /// its head once for all the requests asking at once.
-pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>> {
+pub async fn process(state: &AppState, client: Option<Client>, items: Vec<Value>) -> Result<Vec<Verdict>> {
     let mut verdicts: Vec<Option<Verdict>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     let mut rejected: Vec<(usize, Error, Value)> = Vec::new();
 
@@ -118,13 +151,13 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
     }
 
     let looked = state.views.lookup_followed(&jobs).await?;
-    let (mut accepted, mut refused) = judge(state, good, &looked).await?;
+    let (mut accepted, mut refused) = judge(state, client, good, &looked).await?;
     let (again, kept): (Vec<_>, Vec<_>) = refused.into_iter().partition(|(_, e)| newer_block_may_accept(e));
     refused = kept;
     if looked.followed && !again.is_empty() {
         let newer = state.views.lookup_at_node(&job_ids(again.iter().map(|(item, _)| item))).await?;
         if newer.at > looked.at {
-            let (more, still) = judge(state, again.into_iter().map(|(item, _)| item).collect(), &newer).await?;
+            let (more, still) = judge(state, client, again.into_iter().map(|(item, _)| item).collect(), &newer).await?;
             accepted.extend(more);
             refused.extend(still);
         } else {
@@ -132,6 +165,9 @@ pub async fn process(state: &AppState, items: Vec<Value>) -> Result<Vec<Verdict>
         }
     } else {
         refused.extend(again);
+    }
+    if let (Some(client), false) = (client, accepted.is_empty()) {
+        state.limits.vouch(client);
     }
     for (index, a) in accepted {
         if a.duplicate {
@@ -165,6 +201,7 @@ fn job_ids<'a>(items: impl IntoIterator<Item = &'a Item>) -> Vec<JobId> {
 /// Returns the accepted (by index) and the refused.
 async fn judge(
     state: &AppState,
+    client: Option<Client>,
     items: Vec<Item>,
     looked: &Lookup,
 ) -> Result<(Vec<(usize, Accepted)>, Vec<(Item, Error)>)> {
@@ -181,15 +218,16 @@ async fn judge(
     // Signatures, then the rules and the commit per job, in the order received.
     let work =
         known.iter().map(|(key, item)| (state.views.payer_key(key), item.receipt.clone(), item.signature)).collect();
-    let signature_ok = verify_all(work).await?;
+    let (signature_ok, barred) = verify_budgeted(state, client, work).await?;
     // A bad signature is refused here, without the job's lock: such a receipt was never accepted (so
     // it is no duplicate), and nothing the store holds could make it acceptable.
     let mut by_job: BTreeMap<JobId, Vec<(Item, bool)>> = BTreeMap::new();
     for ((_, item), ok) in known.into_iter().zip(signature_ok) {
-        if ok {
-            by_job.entry(item.receipt.job_id).or_default().push((item, ok));
-        } else {
-            refused.push((item, Error::rule(settlement::Error::BadSignature)));
+        match ok {
+            Some(true) => by_job.entry(item.receipt.job_id).or_default().push((item, true)),
+            Some(false) => refused.push((item, Error::rule(settlement::Error::BadSignature))),
+            None => refused
+                .push((item, Error::Limited { code: "too_many_refusals", retry_after: barred.unwrap_or_default() })),
         }
     }
     let mut batch = Batch { at: looked.at, groups: Vec::with_capacity(by_job.len()) };

@@ -93,6 +93,12 @@ impl Config {
             client_request_burst: self.client_request_burst,
             client_receipts_per_second: self.client_receipts_per_second,
             client_receipt_burst: self.client_receipt_burst,
+            client_kib_per_second: self.client_kib_per_second,
+            client_kib_burst: self.client_kib_burst,
+            client_bad_signatures_per_second: self.client_bad_signatures_per_second,
+            client_bad_signature_burst: self.client_bad_signature_burst,
+            new_clients_receipts_per_second: self.new_clients_receipts_per_second,
+            new_clients_kib_per_second: self.new_clients_kib_per_second,
             request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
             client_slots: self.client_slots,
             // Checked by `Config::load`; a name that is not a header's is ignored here.

@@ -13,9 +13,25 @@
 //! - each request is answered within `request_timeout_ms` (503 `timeout`; a commit already handed over
 //!   may still complete, and a receipt sent again is then answered as a duplicate).
 //!
-//! A request of receipts is then charged one unit per receipt ([`Limits::charge_receipts`]) against
-//! `client_receipts_per_second`, with bursts of `client_receipt_burst` (at least `max_batch`), before any
-//! of them is looked up or verified.
+//! A request of receipts is then charged for its body, per KiB, against `client_kib_per_second` with
+//! bursts of `client_kib_burst` (at least the largest body), before it is parsed
+//! ([`Limits::charge_body`]: parsing is what a large body costs); and once parsed, one unit per receipt
+//! against `client_receipts_per_second`, with bursts of `client_receipt_burst` (at least `max_batch`),
+//! before any of them is looked up or verified ([`Limits::charge_receipts`]).
+//!
+//! Verifying a signature is the costliest thing a receipt asks of the gateway, so bad signatures are
+//! budgeted apart: each client may send `client_bad_signatures_per_second`, with bursts of
+//! `client_bad_signature_burst` ([`Limits::charge_bad_signatures`]). A request's signatures are verified
+//! in rounds; once a round takes the client past its budget, the rest of its receipts are refused
+//! unverified (`too_many_refusals`), and its requests are turned away at admission until the budget
+//! allows that round (429 `too_many_refusals`, with `Retry-After`). A flood of forged receipts thus
+//! costs the gateway about one budget per address, while clients whose receipts verify are untouched.
+//!
+//! Clients are either known (a receipt of theirs was accepted within [`KNOWN_FOR`]) or new. New clients
+//! also share one budget between them, charged alongside their own: `new_clients_receipts_per_second`
+//! and `new_clients_kib_per_second` (bursts as a client's), so a flood spread over many addresses costs at
+//! most that much parsing and verifying, while known clients keep their own budgets. Under such a flood
+//! a new honest client may be told to retry (429 `rate_limited`) until its first receipt is accepted.
 //!
 //! Memory is bounded whatever the number of addresses: clients are kept in `client_slots` slots, by a
 //! keyed hash of the address that a sender cannot predict (a fresh random key per process), so two
@@ -33,7 +49,7 @@ use axum::http::{HeaderMap, HeaderName};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, PublicError, Result};
@@ -54,6 +70,18 @@ pub struct Settings {
     pub client_receipts_per_second: u32,
     /// How many receipts a client may send at once above its rate.
     pub client_receipt_burst: u32,
+    /// Request body KiB per second one client may send (0: no limit).
+    pub client_kib_per_second: u32,
+    /// How many KiB a client may send at once above its rate.
+    pub client_kib_burst: u32,
+    /// Receipts with bad signatures per second one client may send (0: no limit).
+    pub client_bad_signatures_per_second: u32,
+    /// How many bad signatures a client may send at once above its rate.
+    pub client_bad_signature_burst: u32,
+    /// Receipts per second all new clients together may send (0: no shared limit); bursts as a client's.
+    pub new_clients_receipts_per_second: u32,
+    /// Body KiB per second all new clients together may send (0: no shared limit); bursts as a client's.
+    pub new_clients_kib_per_second: u32,
     /// The longest a request may take.
     pub request_timeout: Duration,
     /// How many client slots are kept.
@@ -93,6 +121,15 @@ fn limiter(per_second: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<Client
     Some(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
 }
 
+fn shared(per_second: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+    let rate = NonZeroU32::new(per_second)?;
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Some(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
+}
+
+/// How long a client stays known after a receipt of its was accepted.
+pub const KNOWN_FOR: Duration = Duration::from_secs(600);
+
 /// The admission state shared by every request.
 pub struct Limits {
     settings: Settings,
@@ -101,6 +138,14 @@ pub struct Limits {
     per_client: Mutex<HashMap<Client, u32>>,
     requests: Option<DefaultKeyedRateLimiter<Client>>,
     receipts: Option<DefaultKeyedRateLimiter<Client>>,
+    kib: Option<DefaultKeyedRateLimiter<Client>>,
+    bad_signatures: Option<DefaultKeyedRateLimiter<Client>>,
+    /// Clients turned away until the given moment (over their bad-signature budget).
+    barred: Mutex<HashMap<Client, std::time::Instant>>,
+    /// Known clients: when a receipt of theirs was last accepted.
+    known: Mutex<HashMap<Client, std::time::Instant>>,
+    new_receipts: Option<DefaultDirectRateLimiter>,
+    new_kib: Option<DefaultDirectRateLimiter>,
     clock: DefaultClock,
 }
 
@@ -133,6 +178,12 @@ impl Limits {
             per_client: Mutex::default(),
             requests: limiter(settings.client_requests_per_second, settings.client_request_burst),
             receipts: limiter(settings.client_receipts_per_second, settings.client_receipt_burst),
+            kib: limiter(settings.client_kib_per_second, settings.client_kib_burst),
+            bad_signatures: limiter(settings.client_bad_signatures_per_second, settings.client_bad_signature_burst),
+            barred: Mutex::default(),
+            known: Mutex::default(),
+            new_receipts: shared(settings.new_clients_receipts_per_second, settings.client_receipt_burst),
+            new_kib: shared(settings.new_clients_kib_per_second, settings.client_kib_burst),
             clock: DefaultClock::default(),
             settings,
         }
@@ -167,6 +218,15 @@ impl Limits {
             *n = n.saturating_add(1);
         }
         let admitted = Admitted { _permit: permit, limits: self.clone(), client };
+        if let Some(until) = self.barred.lock().unwrap_or_else(PoisonError::into_inner).get(&client) {
+            let now = std::time::Instant::now();
+            if *until > now {
+                return Err(Error::Limited {
+                    code: "too_many_refusals",
+                    retry_after: until.saturating_duration_since(now),
+                });
+            }
+        }
         if let Some(requests) = &self.requests {
             if let Err(until) = requests.check_key(&client) {
                 let retry_after = until.wait_time_from(self.clock.now());
@@ -176,12 +236,80 @@ impl Limits {
         Ok(admitted)
     }
 
-    /// Charges `client` for `n` receipts, before any is looked at.
+    /// Charges `client` for `n` receipts, before any is looked at (a new client also to the budget new
+    /// clients share).
     pub fn charge_receipts(&self, client: Client, n: usize) -> Result<()> {
-        let (Some(receipts), Some(n)) = (&self.receipts, NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))) else {
+        self.charge(self.receipts.as_ref(), client, n)?;
+        self.charge_new(self.new_receipts.as_ref(), client, n)
+    }
+
+    /// Charges `client` for a body of `bytes`, before it is parsed (per KiB, rounded up; a new client
+    /// also to the budget new clients share).
+    pub fn charge_body(&self, client: Client, bytes: usize) -> Result<()> {
+        let kib = bytes.div_ceil(1_024);
+        self.charge(self.kib.as_ref(), client, kib)?;
+        self.charge_new(self.new_kib.as_ref(), client, kib)
+    }
+
+    /// Records that a receipt of `client` was accepted: it is known for [`KNOWN_FOR`].
+    pub fn vouch(&self, client: Client) {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner).insert(client, std::time::Instant::now());
+    }
+
+    /// Whether a receipt of `client` was accepted within [`KNOWN_FOR`].
+    #[must_use]
+    pub fn is_known(&self, client: Client) -> bool {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&client)
+            .is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    fn charge_new(&self, limiter: Option<&DefaultDirectRateLimiter>, client: Client, n: usize) -> Result<()> {
+        let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))) else {
             return Ok(());
         };
-        match receipts.check_key_n(&client, n) {
+        if self.is_known(client) {
+            return Ok(());
+        }
+        match limiter.check_n(n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(until)) => {
+                Err(Error::Limited { code: "rate_limited", retry_after: until.wait_time_from(self.clock.now()) })
+            }
+            Err(_) => {
+                Err(Error::bad_request("batch_too_large", "more receipts than this client may ever send at once"))
+            }
+        }
+    }
+
+    /// Charges `client` for `n` receipts whose signatures did not verify. Past its budget, the client is
+    /// turned away at admission until the budget would have allowed them (`too_many_refusals`).
+    pub fn charge_bad_signatures(&self, client: Client, n: usize) -> Result<()> {
+        let Some(limiter) = &self.bad_signatures else { return Ok(()) };
+        let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else { return Ok(()) };
+        let wait = match limiter.check_key_n(&client, n) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(until)) => until.wait_time_from(self.clock.now()),
+            // More than a burst at once: barred for as long as the rate takes to allow that many.
+            Err(_) => Duration::from_secs_f64(
+                f64::from(n.get()) / f64::from(self.settings.client_bad_signatures_per_second.max(1)),
+            ),
+        };
+        let now = std::time::Instant::now();
+        let until = now.checked_add(wait).unwrap_or(now);
+        let mut barred = self.barred.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = barred.entry(client).or_insert(until);
+        *entry = (*entry).max(until);
+        Err(Error::Limited { code: "too_many_refusals", retry_after: wait })
+    }
+
+    fn charge(&self, limiter: Option<&DefaultKeyedRateLimiter<Client>>, client: Client, n: usize) -> Result<()> {
+        let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))) else {
+            return Ok(());
+        };
+        match limiter.check_key_n(&client, n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(until)) => {
                 Err(Error::Limited { code: "rate_limited", retry_after: until.wait_time_from(self.clock.now()) })
@@ -194,10 +322,13 @@ impl Limits {
 
     /// Forgets the clients whose budgets are full again (called now and then; the slots bound it anyway).
     pub fn forget_idle(&self) {
-        for limiter in [&self.requests, &self.receipts].into_iter().flatten() {
+        for limiter in [&self.requests, &self.receipts, &self.kib, &self.bad_signatures].into_iter().flatten() {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        let now = std::time::Instant::now();
+        self.barred.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, until| *until > now);
+        self.known.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, at| at.elapsed() < KNOWN_FOR);
     }
 
     /// Clients holding a request now (for tests and metrics).
@@ -242,6 +373,12 @@ mod tests {
             client_request_burst: 3,
             client_receipts_per_second: 10,
             client_receipt_burst: 100,
+            client_kib_per_second: 1,
+            client_kib_burst: 8,
+            client_bad_signatures_per_second: 10,
+            client_bad_signature_burst: 20,
+            new_clients_receipts_per_second: 0,
+            new_clients_kib_per_second: 0,
             request_timeout: Duration::from_secs(1),
             client_slots: 1 << 16,
             client_ip_header: None,
@@ -301,6 +438,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_client_past_its_bad_signature_budget_is_barred_for_as_long_as_it_takes() {
+        let limits = Arc::new(Limits::new(Settings { client_requests_per_second: 0, ..settings() }));
+        let none = HeaderMap::new();
+        let (a, b) = (limits.client(Some(ip("10.0.0.1")), &none), limits.client(Some(ip("10.0.0.2")), &none));
+        limits.charge_bad_signatures(a, 0).unwrap();
+        limits.charge_bad_signatures(a, 20).unwrap();
+        match limits.charge_bad_signatures(a, 5) {
+            Err(Error::Limited { code: "too_many_refusals", retry_after }) => {
+                assert!(retry_after > Duration::from_millis(300) && retry_after <= Duration::from_millis(500));
+            }
+            other => panic!("expected too_many_refusals, got {other:?}"),
+        }
+        match limits.admit(a) {
+            Err(Error::Limited { code: "too_many_refusals", retry_after }) => {
+                assert!(retry_after <= Duration::from_millis(500));
+            }
+            other => panic!("expected a barred client, got {:?}", other.map(|_| ())),
+        }
+        drop(limits.admit(b).unwrap());
+        match limits.charge_bad_signatures(b, 1_000) {
+            Err(Error::Limited { retry_after, .. }) => {
+                assert_eq!(retry_after, Duration::from_secs(100), "1,000 at 10/s")
+            }
+            other => panic!("expected too_many_refusals, got {other:?}"),
+        }
+        limits.forget_idle();
+        assert!(limits.admit(b).is_err(), "still barred");
+    }
+
+    #[test]
+    fn new_clients_share_one_budget_and_known_ones_keep_their_own() {
+        let limits = Limits::new(Settings {
+            new_clients_receipts_per_second: 1,
+            new_clients_kib_per_second: 1,
+            client_receipt_burst: 10,
+            client_kib_burst: 10,
+            ..settings()
+        });
+        let none = HeaderMap::new();
+        let (a, b, c) = (
+            limits.client(Some(ip("10.0.0.1")), &none),
+            limits.client(Some(ip("10.0.0.2")), &none),
+            limits.client(Some(ip("10.0.0.3")), &none),
+        );
+        limits.charge_receipts(a, 6).unwrap();
+        assert!(matches!(limits.charge_receipts(b, 6), Err(Error::Limited { code: "rate_limited", .. })), "shared");
+        limits.charge_body(b, 6 * 1_024).unwrap();
+        assert!(matches!(limits.charge_body(a, 6 * 1_024), Err(Error::Limited { .. })), "shared KiB too");
+        assert!(!limits.is_known(c));
+        limits.vouch(c);
+        assert!(limits.is_known(c));
+        limits.charge_receipts(c, 10).unwrap();
+        limits.charge_body(c, 10 * 1_024).unwrap();
+    }
+
+    #[tokio::test]
     async fn requests_and_receipts_are_rate_limited_per_client() {
         let limits = Arc::new(Limits::new(settings()));
         let none = HeaderMap::new();
@@ -320,5 +513,7 @@ mod tests {
         limits.charge_receipts(b, 60).unwrap();
         assert!(matches!(limits.charge_receipts(b, 101), Err(Error::BadRequest { code: "batch_too_large", .. })));
         limits.charge_receipts(b, 0).unwrap();
+        limits.charge_body(b, 8 * 1_024).unwrap();
+        assert!(matches!(limits.charge_body(b, 1), Err(Error::Limited { code: "rate_limited", .. })), "a KiB begun");
     }
 }

@@ -79,9 +79,13 @@ impl Budget {
     }
 }
 
-/// `text` cut to at most [`SAMPLE_BYTES`] bytes, on a character boundary.
+/// `text` cut to at most [`SAMPLE_BYTES`] bytes, on a character boundary, any U+0000 replaced (Postgres
+/// text cannot hold it, and one unwritable sample must not hold back the counts written with it).
 #[must_use]
 pub fn cut(text: &str) -> String {
+    if text.contains('\0') {
+        return cut(&text.replace('\0', "\u{fffd}"));
+    }
     if text.len() <= SAMPLE_BYTES {
         return text.to_string();
     }
@@ -256,6 +260,7 @@ mod tests {
         assert!(cut.len() <= SAMPLE_BYTES && cut.len() >= SAMPLE_BYTES - 1);
         assert!(long.starts_with(&cut));
         assert_eq!(super::cut("short"), "short");
+        assert_eq!(super::cut("a\0b"), "a\u{fffd}b", "no NUL reaches Postgres");
     }
 
     #[test]

@@ -53,6 +53,11 @@ async fn post_receipts(
         }
         other => Error::bad_request("malformed_body", other.body_text()),
     })?;
+    if let Some(Extension(client)) = client {
+        state.limits.charge_body(client, body.len()).inspect_err(|e| {
+            state.metrics.limited.with_label_values(&[e.code()]).inc();
+        })?;
+    }
     let parsed = Body::parse(&body, state.config.max_batch)?;
     if let Some(Extension(client)) = client {
         let count = match &parsed {
@@ -63,8 +68,9 @@ async fn post_receipts(
             state.metrics.limited.with_label_values(&[e.code()]).inc();
         })?;
     }
+    let client = client.map(|Extension(c)| c);
     match parsed {
-        Body::One(item) => match process(&state, vec![item]).await?.pop() {
+        Body::One(item) => match process(&state, client, vec![item]).await?.pop() {
             Some(Verdict::Accepted(a)) => {
                 let status = if a.duplicate { StatusCode::OK } else { StatusCode::CREATED };
                 Ok((status, Json(answers::Verdict::from(Verdict::Accepted(a)))).into_response())
@@ -73,7 +79,7 @@ async fn post_receipts(
             None => Err(Error::bad_request("empty_batch", "no receipt")),
         },
         Body::Many(items) => {
-            let results = process(&state, items).await?.into_iter().map(Into::into).collect();
+            let results = process(&state, client, items).await?.into_iter().map(Into::into).collect();
             Ok(Json(answers::BatchAnswer { results }).into_response())
         }
     }

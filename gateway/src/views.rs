@@ -14,6 +14,13 @@
 //! ago may not be seen yet, which the acceptance margin and the thaw period absorb. The settlement loop
 //! and reads ask the node for the head ([`JobViews::lookup`]).
 //!
+//! Unknown jobs cost the node nothing: the escrow numbers jobs from 1 in order and never removes one, so
+//! the follower keeps its next job id (read at the block it starts from, raised by every event naming a
+//! job), and every id from it on is unknown without a read ([`beyond`]); off the followed path it is read
+//! once per block for all who ask. The node's finalized head, when it must be asked, is asked once for
+//! every request asking at once ([`JobViews::node_head`]). So however many unknown ids a flood sends, the
+//! node calls it causes are bounded by time, not by the flood.
+//!
 //! While the node cannot be reached, nothing is judged from kept views: the follower's finality
 //! notifications end with the connection, so it stops and drops every view, and a request then asks
 //! the node and fails (503). A live chain goes on finalizing without our node, so a view cannot be

@@ -211,3 +211,29 @@ async fn each_client_is_held_to_its_limits_while_others_are_served(pool: PgPool)
         assert!(limited.contains(&format!("gateway_requests_limited_total{{code=\"{code}\"}}")), "{code} counted");
     }
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_client_forging_signatures_is_cut_off_after_its_budget(pool: PgPool) {
+    let h = harness_with(pool, |c| Config {
+        max_batch: 3_000,
+        max_body_bytes: 4 << 20,
+        client_bad_signatures_per_second: 1,
+        client_bad_signature_burst: 20,
+        ..c
+    })
+    .await;
+    let addr = serve(&h).await;
+    let (forger, honest) = (client_from("127.0.0.5"), client_from("127.0.0.6"));
+    let forged: Vec<Value> = (0..2_100).map(|i| receipt_json(&h, 2, h.job, UNIT + i, 1)).collect();
+    let (status, answer, _) = send(&forger, addr, &Value::Array(forged)).await;
+    assert_eq!(status, StatusCode::OK);
+    let codes = codes(&answer);
+    let verified = codes.iter().take_while(|c| *c == "bad_signature").count();
+    assert_eq!(verified, 1_024, "one round verified");
+    assert!(codes[verified..].iter().all(|c| c == "too_many_refusals"), "the rest refused unverified");
+
+    let (status, answer, retry) = send(&forger, addr, &h.json(UNIT, 1)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_refusals")));
+    assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() > 900), "barred for as long as 1,024 take at 1/s");
+    assert_eq!(send(&honest, addr, &h.json(UNIT, 1)).await.0, StatusCode::CREATED, "another client is served");
+}
