@@ -64,10 +64,20 @@ pub struct Config {
     /// Client slots kept by the limits (their memory bound; clients sharing a slot share its budget).
     pub client_slots: u64,
     /// Behind a reverse proxy: the header it appends the client's address to (e.g. `x-forwarded-for`);
-    /// its last entry is taken. Unset: the connection's address.
+    /// the last entry of its last line is taken, and only from `trusted_proxies`. Unset: the connection's
+    /// address.
     pub client_ip_header: Option<String>,
+    /// The proxies (IP addresses) whose `client_ip_header` is believed; needed with it.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The longest a request may take, in ms (then 503 `timeout`).
     pub request_timeout_ms: u64,
+    /// Connections open at once, all clients together (more wait in the kernel's backlog); see
+    /// [`crate::listener`].
+    pub max_connections: usize,
+    /// Connections open at once from one client address (more are closed at once).
+    pub client_max_connections: u32,
+    /// A connection idle this long, in ms, is closed; more than `request_timeout_ms`.
+    pub connection_idle_ms: u64,
     /// Refused receipts kept whole per code per minute (all are counted); see [`crate::refusals`].
     pub refusal_samples_per_minute: u32,
     /// Most refused receipts kept whole in all.
@@ -184,7 +194,11 @@ impl Default for Config {
             new_clients_kib_per_second: 4 * 1_024,
             client_slots: 65_536,
             client_ip_header: None,
+            trusted_proxies: Vec::new(),
             request_timeout_ms: 30_000,
+            max_connections: 4_096,
+            client_max_connections: 256,
+            connection_idle_ms: 60_000,
             refusal_samples_per_minute: 10,
             refusal_sample_cap: 10_000,
             refusal_sample_max_age_s: 7 * 86_400,
@@ -228,11 +242,14 @@ impl Config {
             || config.client_max_in_flight == 0
             || config.client_slots == 0
             || config.request_timeout_ms == 0
+            || config.max_connections == 0
+            || config.client_max_connections == 0
         {
             return Err(Error::Config(
                 "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts, \
                  settle_max_batch, settle_max_extrinsics, max_jobs_per_request, max_in_flight, \
-                 client_max_in_flight, client_slots and request_timeout_ms must be positive"
+                 client_max_in_flight, client_slots, request_timeout_ms, max_connections and \
+                 client_max_connections must be positive"
                     .into(),
             ));
         }
@@ -253,9 +270,20 @@ impl Config {
                 config.client_kib_burst, config.max_body_bytes
             )));
         }
+        if config.connection_idle_ms <= config.request_timeout_ms {
+            return Err(Error::Config(format!(
+                "connection_idle_ms ({}) must exceed request_timeout_ms ({}): an answer in progress would be cut",
+                config.connection_idle_ms, config.request_timeout_ms
+            )));
+        }
         if let Some(name) = &config.client_ip_header {
             axum::http::HeaderName::try_from(name.as_str())
                 .map_err(|_| Error::Config(format!("client_ip_header `{name}` is not a header name")))?;
+            if config.trusted_proxies.is_empty() {
+                return Err(Error::Config(
+                    "client_ip_header needs trusted_proxies: the header is believed only from them".into(),
+                ));
+            }
         }
         if config.settle_max_batch > escrow_client::MAX_RELEASES_PER_CALL {
             return Err(Error::Config(format!(

@@ -51,6 +51,11 @@ async fn verify_budgeted(
     let mut verdicts = Vec::with_capacity(total);
     let mut rest = work;
     while !rest.is_empty() {
+        // Barred meanwhile (by this request's earlier rounds or another request's): nothing more verified.
+        if let Some(barred) = client.and_then(|c| state.limits.barred_for(c)) {
+            verdicts.resize(total, None);
+            return Ok((verdicts, Some(barred)));
+        }
         let tail = rest.split_off(ROUND.min(rest.len()));
         let round = verify_all(std::mem::replace(&mut rest, tail)).await?;
         let bad = round.iter().filter(|ok| !**ok).count();
@@ -166,7 +171,9 @@ pub async fn process(state: &AppState, client: Option<Client>, items: Vec<Value>
     } else {
         refused.extend(again);
     }
-    if let (Some(client), false) = (client, accepted.is_empty()) {
+    // Known from now on, if a receipt was newly accepted (a duplicate proves nothing: anyone can resend a
+    // receipt read back from the API).
+    if let (Some(client), true) = (client, accepted.iter().any(|(_, a)| !a.duplicate)) {
         state.limits.vouch(client);
     }
     for (index, a) in accepted {

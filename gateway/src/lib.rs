@@ -13,6 +13,7 @@ pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod refusals;
 pub mod routes;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// The bounded refusal log ([`refusals`]), written once a second.
     pub refusals: Arc<refusals::RefusalLog>,
+    /// `/readyz`'s last check.
+    pub readiness: Arc<routes::Readiness>,
 }
 
 impl AppState {
@@ -67,7 +70,18 @@ impl AppState {
         let committer = commit::Committer::start(db.clone(), config.commit_settings(), metrics.clone());
         let limits = Arc::new(limits::Limits::new(config.limit_settings()));
         let refusals = refusals::RefusalLog::start(config.refusal_limits(), db.clone());
-        Self { config: Arc::new(config), db, escrow, domain, metrics, views, committer, limits, refusals }
+        Self {
+            config: Arc::new(config),
+            db,
+            escrow,
+            domain,
+            metrics,
+            views,
+            committer,
+            limits,
+            refusals,
+            readiness: Arc::default(),
+        }
     }
 }
 
@@ -103,6 +117,18 @@ impl Config {
             client_slots: self.client_slots,
             // Checked by `Config::load`; a name that is not a header's is ignored here.
             client_ip_header: self.client_ip_header.as_deref().and_then(|h| h.parse().ok()),
+            trusted_proxies: self.trusted_proxies.iter().copied().map(limits::prefix_of).collect(),
+        }
+    }
+
+    /// How the listener is bounded ([`listener`]).
+    #[must_use]
+    pub fn listener_bounds(&self) -> listener::Bounds {
+        listener::Bounds {
+            max_connections: self.max_connections,
+            client_max_connections: self.client_max_connections,
+            idle: std::time::Duration::from_millis(self.connection_idle_ms),
+            trusted_proxies: self.trusted_proxies.iter().copied().map(limits::prefix_of).collect(),
         }
     }
 

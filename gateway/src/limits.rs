@@ -88,6 +88,8 @@ pub struct Settings {
     pub client_slots: u64,
     /// The header a trusted proxy appends the client's address to, if the gateway runs behind one.
     pub client_ip_header: Option<HeaderName>,
+    /// The proxies whose `client_ip_header` is believed (the header from any other peer is ignored).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A client, by its slot.
@@ -135,6 +137,8 @@ pub struct Limits {
     settings: Settings,
     hasher: RandomState,
     in_flight: Arc<Semaphore>,
+    /// The in-flight places new clients may take: half of them, so known clients always find room.
+    new_in_flight: Arc<Semaphore>,
     per_client: Mutex<HashMap<Client, u32>>,
     requests: Option<DefaultKeyedRateLimiter<Client>>,
     receipts: Option<DefaultKeyedRateLimiter<Client>>,
@@ -152,6 +156,7 @@ pub struct Limits {
 /// A request let in: holds its places until dropped.
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,
+    _new_permit: Option<OwnedSemaphorePermit>,
     limits: Arc<Limits>,
     client: Client,
 }
@@ -175,6 +180,7 @@ impl Limits {
         Self {
             hasher: RandomState::new(),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            new_in_flight: Arc::new(Semaphore::new(settings.max_in_flight.div_ceil(2))),
             per_client: Mutex::default(),
             requests: limiter(settings.client_requests_per_second, settings.client_request_burst),
             receipts: limiter(settings.client_receipts_per_second, settings.client_receipt_burst),
@@ -198,13 +204,25 @@ impl Limits {
     /// The client a request comes from (connection `peer`, `headers`).
     #[must_use]
     pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Client {
-        let header = self.settings.client_ip_header.as_ref().and_then(|name| headers.get(name)?.to_str().ok());
+        let trusted = peer.is_some_and(|p| self.settings.trusted_proxies.contains(&prefix_of(p)));
+        // The last line of the header: the one the proxy appended (a client may send its own before it).
+        let header = self
+            .settings
+            .client_ip_header
+            .as_ref()
+            .filter(|_| trusted)
+            .and_then(|name| headers.get_all(name).iter().next_back()?.to_str().ok());
         let address = address_of(peer, header).map(prefix_of);
         Client(self.hasher.hash_one(address).checked_rem(self.settings.client_slots).unwrap_or(0))
     }
 
     /// Lets a request of `client` in, or says why not.
     pub fn admit(self: &Arc<Self>, client: Client) -> Result<Admitted> {
+        let new_permit = if self.is_known(client) {
+            None
+        } else {
+            Some(self.new_in_flight.clone().try_acquire_owned().map_err(|_| Error::Overloaded)?)
+        };
         let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| Error::Overloaded)?;
         {
             let mut per_client = self.per_client.lock().unwrap_or_else(PoisonError::into_inner);
@@ -217,7 +235,7 @@ impl Limits {
             }
             *n = n.saturating_add(1);
         }
-        let admitted = Admitted { _permit: permit, limits: self.clone(), client };
+        let admitted = Admitted { _permit: permit, _new_permit: new_permit, limits: self.clone(), client };
         if let Some(until) = self.barred.lock().unwrap_or_else(PoisonError::into_inner).get(&client) {
             let now = std::time::Instant::now();
             if *until > now {
@@ -239,16 +257,21 @@ impl Limits {
     /// Charges `client` for `n` receipts, before any is looked at (a new client also to the budget new
     /// clients share).
     pub fn charge_receipts(&self, client: Client, n: usize) -> Result<()> {
-        self.charge(self.receipts.as_ref(), client, n)?;
-        self.charge_new(self.new_receipts.as_ref(), client, n)
+        self.charge(self.receipts.as_ref(), client, n)
+            .and_then(|()| self.charge_new(self.new_receipts.as_ref(), client, n))
     }
 
     /// Charges `client` for a body of `bytes`, before it is parsed (per KiB, rounded up; a new client
     /// also to the budget new clients share).
     pub fn charge_body(&self, client: Client, bytes: usize) -> Result<()> {
         let kib = bytes.div_ceil(1_024);
-        self.charge(self.kib.as_ref(), client, kib)?;
-        self.charge_new(self.new_kib.as_ref(), client, kib)
+        let too_large = |e| match e {
+            Error::BadRequest { .. } => Error::bad_request("body_too_large", "a larger body than this client may send"),
+            other => other,
+        };
+        self.charge(self.kib.as_ref(), client, kib)
+            .and_then(|()| self.charge_new(self.new_kib.as_ref(), client, kib))
+            .map_err(too_large)
     }
 
     /// Records that a receipt of `client` was accepted: it is known for [`KNOWN_FOR`].
@@ -297,12 +320,21 @@ impl Limits {
                 f64::from(n.get()) / f64::from(self.settings.client_bad_signatures_per_second.max(1)),
             ),
         };
+        // Bars add up: a client over its budget again is barred for this much more.
         let now = std::time::Instant::now();
-        let until = now.checked_add(wait).unwrap_or(now);
         let mut barred = self.barred.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = barred.entry(client).or_insert(until);
-        *entry = (*entry).max(until);
-        Err(Error::Limited { code: "too_many_refusals", retry_after: wait })
+        let from = barred.get(&client).copied().filter(|until| *until > now).unwrap_or(now);
+        let until = from.checked_add(wait).unwrap_or(from);
+        barred.insert(client, until);
+        Err(Error::Limited { code: "too_many_refusals", retry_after: until.saturating_duration_since(now) })
+    }
+
+    /// How long `client` is still barred for going past its bad-signature budget, if it is.
+    #[must_use]
+    pub fn barred_for(&self, client: Client) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let barred = self.barred.lock().unwrap_or_else(PoisonError::into_inner);
+        barred.get(&client).filter(|until| **until > now).map(|until| until.saturating_duration_since(now))
     }
 
     fn charge(&self, limiter: Option<&DefaultKeyedRateLimiter<Client>>, client: Client, n: usize) -> Result<()> {
@@ -382,6 +414,7 @@ mod tests {
             request_timeout: Duration::from_secs(1),
             client_slots: 1 << 16,
             client_ip_header: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -406,6 +439,23 @@ mod tests {
     }
 
     #[test]
+    fn the_forwarded_header_counts_only_from_a_trusted_proxy_and_only_its_last_line() {
+        let limits = Limits::new(Settings {
+            client_ip_header: Some(HeaderName::from_static("x-forwarded-for")),
+            trusted_proxies: vec![ip("10.9.9.9")],
+            ..settings()
+        });
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append("x-forwarded-for", "1.2.3.4".parse().unwrap());
+        let direct = HeaderMap::new();
+        let by_proxy = limits.client(Some(ip("10.9.9.9")), &headers);
+        assert_eq!(by_proxy, limits.client(Some(ip("1.2.3.4")), &direct), "the line the proxy appended");
+        let spoofed = limits.client(Some(ip("10.0.0.5")), &headers);
+        assert_eq!(spoofed, limits.client(Some(ip("10.0.0.5")), &direct), "not believed from anyone else");
+    }
+
+    #[test]
     fn clients_are_kept_apart_and_in_their_slots() {
         let limits = Limits::new(Settings { client_slots: 8, ..settings() });
         let none = HeaderMap::new();
@@ -426,6 +476,8 @@ mod tests {
             limits.client(Some(ip("10.0.0.2")), &none),
             limits.client(Some(ip("10.0.0.3")), &none),
         );
+        limits.vouch(a);
+        limits.vouch(b);
         let a1 = limits.admit(a).unwrap();
         let _a2 = limits.admit(a).unwrap();
         assert!(matches!(limits.admit(a), Err(Error::Limited { code: "too_many_in_flight", .. })));
@@ -435,6 +487,20 @@ mod tests {
         let _b2 = limits.admit(b).unwrap();
         assert!(matches!(limits.admit(c), Err(Error::Overloaded)), "four in flight in all");
         assert_eq!(limits.clients_in_flight(), 2, "c holds nothing");
+    }
+
+    #[tokio::test]
+    async fn new_clients_take_at_most_half_the_places_in_flight() {
+        let limits = Arc::new(Limits::new(Settings { client_requests_per_second: 0, ..settings() }));
+        let none = HeaderMap::new();
+        let at = |i: u8| limits.client(Some(IpAddr::from([10, 0, 1, i])), &none);
+        let (known, d, e, f) = (at(1), at(2), at(3), at(4));
+        limits.vouch(known);
+        let _d = limits.admit(d).unwrap();
+        let _e = limits.admit(e).unwrap();
+        assert!(matches!(limits.admit(f), Err(Error::Overloaded)), "new clients hold their half");
+        let _k1 = limits.admit(known).unwrap();
+        let _k2 = limits.admit(known).unwrap();
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@
 //! `sample_cap` rows and rows older than `sample_max_age` deleted, and count rows older than
 //! `count_max_age`. Refusals are gathered in memory and written by one task once a second
 //! ([`RefusalLog::flush`]), so a flood of refusals costs no write per request and no lock contention
-//! on a counter row. A crash loses at most the last second's refusals: nothing acknowledged.
+//! on a counter row. A crash loses at most what was gathered since the last write (a second, or all of a
+//! Postgres outage): refusals only, nothing acknowledged. A write whose commit is not acknowledged is
+//! gathered again, so its counts may be written twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -127,13 +129,18 @@ impl RefusalLog {
     }
 
     fn record_at(&self, code: &'static str, at: u64, sample: impl FnOnce() -> (String, Option<String>)) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let hour = at.saturating_sub(at.checked_rem(3_600).unwrap_or(0));
-        let count = inner.gathered.counts.entry((code, hour)).or_insert(0);
-        *count = count.saturating_add(1);
-        if inner.budget.take(code, at, self.limits.samples_per_minute) {
+        let sampled = {
+            let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let hour = at.saturating_sub(at.checked_rem(3_600).unwrap_or(0));
+            let count = inner.gathered.counts.entry((code, hour)).or_insert(0);
+            *count = count.saturating_add(1);
+            inner.budget.take(code, at, self.limits.samples_per_minute)
+        };
+        // The sample is made outside the lock: its body may be large before it is cut.
+        if sampled {
             let (message, body) = sample();
-            inner.gathered.samples.push(Sample { code, message: cut(&message), body: body.as_deref().map(cut), at });
+            let sample = Sample { code, message: cut(&message), body: body.as_deref().map(cut), at };
+            self.inner.lock().unwrap_or_else(PoisonError::into_inner).gathered.samples.push(sample);
         }
     }
 

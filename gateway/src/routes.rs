@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,16 +19,20 @@ use crate::AppState;
 /// The gateway's router over `state`.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
+    // The API passes admission ([`crate::limits`]); the probes do not, so a flood cannot make an
+    // orchestrator restart a gateway that is shedding it (readiness is computed at most once a second).
+    let api = Router::new()
         .route("/v1/receipts", post(post_receipts))
         .route("/v1/receipts/{id}", get(get_receipt))
         .route("/v1/jobs/{id}/settlement", get(job_settlement))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::admit));
+    Router::new()
+        .merge(api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::admit))
         .with_state(state)
 }
 
@@ -44,16 +48,27 @@ impl From<Verdict> for answers::Verdict {
 async fn post_receipts(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
-    body: core::result::Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response> {
     let _timer = state.metrics.request_seconds.start_timer();
-    let body = body.map_err(|e| match e {
+    // A body announced by its length is charged before it is read (read, it would be held in memory).
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .filter(|n| *n <= state.config.max_body_bytes);
+    if let (Some(Extension(client)), Some(n)) = (client, announced) {
+        state.limits.charge_body(client, n).inspect_err(|e| {
+            state.metrics.limited.with_label_values(&[e.code()]).inc();
+        })?;
+    }
+    let body = Bytes::from_request(request, &state).await.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
             Error::bad_request("body_too_large", format!("the body is over {} bytes", state.config.max_body_bytes))
         }
         other => Error::bad_request("malformed_body", other.body_text()),
     })?;
-    if let Some(Extension(client)) = client {
+    if let (Some(Extension(client)), None) = (client, announced) {
         state.limits.charge_body(client, body.len()).inspect_err(|e| {
             state.metrics.limited.with_label_values(&[e.code()]).inc();
         })?;
@@ -141,9 +156,29 @@ async fn job_settlement(
     }))
 }
 
+/// Postgres and node reachability, checked at most once a second for all probes (a probe does not pass
+/// admission, so what it costs must not grow with how many are sent).
+#[derive(Default)]
+pub struct Readiness(tokio::sync::Mutex<Option<(std::time::Instant, bool, bool)>>);
+
+impl Readiness {
+    /// (Postgres reachable, node reachable), as checked within the last second.
+    pub async fn checked(&self, state: &AppState) -> (bool, bool) {
+        let mut last = self.0.lock().await;
+        if let Some((at, db, node)) = *last {
+            if at.elapsed() < std::time::Duration::from_secs(1) {
+                return (db, node);
+            }
+        }
+        let db = state.db.ping().await.is_ok();
+        let node = state.escrow.chain().now().await.is_ok();
+        *last = Some((std::time::Instant::now(), db, node));
+        (db, node)
+    }
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.db.ping().await.is_ok();
-    let node = state.escrow.chain().now().await.is_ok();
+    let (db, node) = state.readiness.checked(&state).await;
     let relayer = match state.metrics.relayer_ready.get() {
         -1 => None,
         ready => Some(ready == 1),

@@ -45,6 +45,9 @@ use crate::metrics::Metrics;
 /// Chain lookups in flight at once for one request.
 const LOOKUPS_AT_ONCE: usize = 16;
 
+/// The longest the node's finalized head is waited for ([`JobViews::node_head`]).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a request waits for the follower to reach its block before reading the node instead.
 const CATCH_UP: Duration = Duration::from_millis(250);
 
@@ -187,9 +190,17 @@ impl JobViews {
                     Some(call) if call.read.peek().is_none() => (call.read.clone(), false),
                     _ => {
                         let chain = self.escrow.chain().clone();
-                        let read = async move { chain.finalized_head().await.map_err(|e| Arc::new(Error::Chain(e))) }
-                            .boxed()
-                            .shared();
+                        // Bounded, so one stuck call cannot hold up every request behind it.
+                        let read = async move {
+                            match tokio::time::timeout(HEAD_TIMEOUT, chain.finalized_head()).await {
+                                Ok(head) => head.map_err(|e| Arc::new(Error::Chain(e))),
+                                Err(_) => Err(Arc::new(Error::Chain(escrow_client::Error::Call(
+                                    "the node did not tell its finalized head in time".into(),
+                                )))),
+                            }
+                        }
+                        .boxed()
+                        .shared();
                         *head = Some(HeadCall { started: Instant::now(), read: read.clone() });
                         (read, true)
                     }
@@ -368,7 +379,9 @@ impl JobViews {
         let mut next_job = None;
         if caught_up {
             let kept = self.kept();
-            next_job = kept.next_job;
+            // The follower may have started over meanwhile, from an older block: its next job id then
+            // says nothing of this one.
+            next_job = kept.next_job.filter(|_| kept.seen.is_some_and(|(seen, _)| seen >= head));
             for id in job_ids {
                 match kept.views.get(id) {
                     Some(view) => {
@@ -380,8 +393,9 @@ impl JobViews {
         } else {
             missing.extend_from_slice(job_ids);
         }
-        if next_job.is_none() && missing.len() > 1 {
-            next_job = Some(self.next_job_at(hash).await?);
+        if next_job.is_none() && !missing.is_empty() {
+            // Read once per block for all; if it cannot be read, the jobs are read one by one.
+            next_job = self.next_job_at(hash).await.ok();
         }
         if let Some(next_job) = next_job {
             missing.retain(|id| {
@@ -455,13 +469,14 @@ impl JobViews {
         // Its subscription ends with the connection, so it starts again with each attempt.
         let _upgrades = chain.spawn_runtime_upgrades();
         let (start, hash) = chain.finalized_head().await?;
-        let next_job = self.next_job_at(hash).await?;
+        // Unknown, if it cannot be read: lookups then read it per block, or read their jobs.
+        let next_job = self.next_job_at(hash).await.ok();
         let mut blocks = chain.finalized_blocks(start.saturating_add(1), FOLLOW).await?;
         {
             let mut kept = self.kept();
             kept.views.clear();
             kept.recent.clear();
-            kept.next_job = Some(next_job);
+            kept.next_job = next_job;
             kept.seen = Some((start, hash));
             kept.heard = Some((start, Instant::now()));
         }

@@ -237,3 +237,48 @@ async fn a_client_forging_signatures_is_cut_off_after_its_budget(pool: PgPool) {
     assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() > 900), "barred for as long as 1,024 take at 1/s");
     assert_eq!(send(&honest, addr, &h.json(UNIT, 1)).await.0, StatusCode::CREATED, "another client is served");
 }
+
+/// A raw connection to `addr` from `ip`.
+async fn connect_from(ip: &str, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(ip.parse().unwrap(), 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Whether the gateway closed `stream` within `within` (a read ends: EOF or reset).
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    matches!(tokio::time::timeout(within, stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn connections_are_bounded_per_client_and_idle_ones_closed(pool: PgPool) {
+    use axum::serve::ListenerExt;
+    let h = harness_with(pool, |c| Config {
+        client_max_connections: 2,
+        request_timeout_ms: 400,
+        connection_idle_ms: 800,
+        ..c
+    })
+    .await;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = gateway::listener::Bounded::new(tcp, h.state.config.listener_bounds()).tap_io(|_| {});
+    let app = gateway::app(h.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut first = connect_from("127.0.0.8", addr).await;
+    let mut second = connect_from("127.0.0.8", addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = connect_from("127.0.0.8", addr).await;
+    assert!(closed_within(&mut third, Duration::from_millis(500)).await, "a third from one client is closed");
+    // Another client still connects and is served.
+    assert_eq!(send(&client_from("127.0.0.9"), addr, &h.json(UNIT, 1)).await.0, StatusCode::CREATED);
+    // Silent connections are closed once idle, which frees the client's places.
+    assert!(!closed_within(&mut first, Duration::from_millis(300)).await, "not before the idle time");
+    assert!(closed_within(&mut first, Duration::from_secs(3)).await, "closed once idle");
+    assert!(closed_within(&mut second, Duration::from_secs(3)).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(send(&client_from("127.0.0.8"), addr, &h.json(2 * UNIT, 2)).await.0, StatusCode::CREATED);
+}
