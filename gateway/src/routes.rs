@@ -20,7 +20,7 @@ use crate::AppState;
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     // The API passes admission ([`crate::limits`]); the probes do not, so a flood cannot make an
-    // orchestrator restart a gateway that is shedding it (readiness is computed at most once a second).
+    // orchestrator restart a gateway that is shedding it (probes waiting at once share one check).
     let api = Router::new()
         .route("/v1/receipts", post(post_receipts))
         .route("/v1/receipts/{id}", get(get_receipt))
@@ -156,23 +156,26 @@ async fn job_settlement(
     }))
 }
 
-/// Postgres and node reachability, checked at most once a second for all probes (a probe does not pass
-/// admission, so what it costs must not grow with how many are sent).
+/// Postgres and node reachability, checked once for all the probes waiting at once (a probe does not
+/// pass admission, so what probes cost must not grow with how many are sent): a probe takes the answer
+/// of a check that started after it arrived, so none is older than the probe.
 #[derive(Default)]
 pub struct Readiness(tokio::sync::Mutex<Option<(std::time::Instant, bool, bool)>>);
 
 impl Readiness {
-    /// (Postgres reachable, node reachable), as checked within the last second.
+    /// (Postgres reachable, node reachable), as checked since the call.
     pub async fn checked(&self, state: &AppState) -> (bool, bool) {
+        let arrived = std::time::Instant::now();
         let mut last = self.0.lock().await;
-        if let Some((at, db, node)) = *last {
-            if at.elapsed() < std::time::Duration::from_secs(1) {
+        if let Some((started, db, node)) = *last {
+            if started >= arrived {
                 return (db, node);
             }
         }
+        let started = std::time::Instant::now();
         let db = state.db.ping().await.is_ok();
         let node = state.escrow.chain().now().await.is_ok();
-        *last = Some((std::time::Instant::now(), db, node));
+        *last = Some((started, db, node));
         (db, node)
     }
 }
