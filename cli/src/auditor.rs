@@ -1,6 +1,9 @@
 //! Auditors' `escrow statement`: an account's money movements over a period, from the indexer's API
 //! (`GET /v1/accounts/{account}/statement`), as CSV or JSON, amounts in tokens (or planck with
 //! `--planck`). The audit itself is `escrow audit` ([`crate::audit`]).
+//!
+//! The whole statement, however long: CSV is streamed by the indexer and converted and printed as it
+//! arrives; JSON comes in pages, which are followed (`next`) and printed as one statement.
 
 use clap::{Args, ValueEnum};
 use escrow_client::accounts::{account, ss58};
@@ -36,6 +39,9 @@ pub struct StatementArgs {
     /// CSV or JSON (`--json` also picks JSON).
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
+    /// JSON: lines per page asked of the indexer (1 to 1000); every page is read and printed as one.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    page_size: u32,
 }
 
 /// `escrow statement`: fetches the statement and prints it with amounts in the chosen unit (the node at
@@ -54,6 +60,9 @@ pub async fn statement(a: StatementArgs, global: &Global) -> CliResult {
         if let Some(to) = a.to {
             query.append_pair("to", &to.to_string());
         }
+        if format == Format::Json {
+            query.append_pair("limit", &a.page_size.to_string());
+        }
     }
     let mut out = if global.planck {
         Out::with_token(global, Token::dev())
@@ -61,26 +70,61 @@ pub async fn statement(a: StatementArgs, global: &Global) -> CliResult {
         Out::of(global, &Chain::connect(&global.node_url).await?).await?
     };
     out.json = format == Format::Json;
+    let client = reqwest::Client::new();
     let unreachable = |e: reqwest::Error| format!("indexer unreachable at {}: {e}", a.indexer);
-    let response = reqwest::Client::new().get(url).send().await.map_err(unreachable)?;
-    let status = response.status();
-    let body = response.text().await.map_err(unreachable)?;
-    if !status.is_success() {
-        let reason = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        return Err(format!("the indexer answered {status}: {reason}").into());
-    }
     match format {
-        Format::Csv => print!("{}", csv_in(&out, &body)?),
+        Format::Csv => {
+            let mut response = answer(client.get(url).send().await.map_err(unreachable)?).await?;
+            let mut csv = CsvAmounts::default();
+            let cut = |e: reqwest::Error| format!("the indexer's statement was cut: {e}");
+            while let Some(chunk) = response.chunk().await.map_err(cut)? {
+                print!("{}", csv.push(&out, &chunk)?);
+            }
+            print!("{}", csv.finish(&out)?);
+        }
         Format::Json => {
-            let mut statement: Value = serde_json::from_str(&body)?;
+            let mut statement: Option<Value> = None;
+            let mut page_url = url.clone();
+            loop {
+                let response = answer(client.get(page_url.clone()).send().await.map_err(unreachable)?).await?;
+                let mut page: Value = serde_json::from_str(&response.text().await.map_err(unreachable)?)?;
+                let next = page.get_mut("next").map(Value::take).unwrap_or(Value::Null);
+                match statement.as_mut() {
+                    None => statement = Some(page),
+                    Some(whole) => {
+                        let more = page.get_mut("lines").and_then(Value::as_array_mut).map(std::mem::take);
+                        if let Some(lines) = whole.get_mut("lines").and_then(Value::as_array_mut) {
+                            lines.extend(more.into_iter().flatten());
+                        }
+                    }
+                }
+                let Some(cursor) = next.as_str() else { break };
+                page_url = url.clone();
+                page_url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let mut statement = statement.unwrap_or(Value::Null);
+            if let Some(fields) = statement.as_object_mut() {
+                fields.remove("next");
+            }
             json_in(&out, &mut statement)?;
             out.print("", statement)?;
         }
     }
     Ok(())
+}
+
+/// `response` if it is a success, else the indexer's reason as the error.
+async fn answer(response: reqwest::Response) -> CliResult<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let reason = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    Err(format!("the indexer answered {status}: {reason}").into())
 }
 
 /// A planck amount as the indexer writes it, in the chosen unit.
@@ -89,22 +133,65 @@ fn convert(out: &Out, planck: &str) -> CliResult<String> {
     Ok(out.figure(amount))
 }
 
-/// The indexer's CSV with its `amount` column in the chosen unit.
-fn csv_in(out: &Out, body: &str) -> CliResult<String> {
-    let mut reader = csv::Reader::from_reader(body.as_bytes());
-    let headers = reader.headers()?.clone();
-    let column = headers.iter().position(|h| h == "amount").ok_or("the indexer's CSV has no amount column")?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(&headers)?;
-    for record in reader.records() {
-        let record = record?;
-        let mut fields: Vec<String> = record.iter().map(str::to_owned).collect();
-        if let Some(amount) = fields.get_mut(column) {
-            *amount = convert(out, amount)?;
-        }
-        writer.write_record(&fields)?;
+/// The indexer's CSV, as it arrives, with its `amount` column in the chosen unit: whole lines are
+/// converted as soon as they are in (the indexer's fields hold no line breaks).
+#[derive(Debug, Default)]
+struct CsvAmounts {
+    /// Bytes of a line not yet complete.
+    pending: Vec<u8>,
+    /// The `amount` column, once the header was read.
+    column: Option<usize>,
+}
+
+impl CsvAmounts {
+    /// `bytes` added; the complete lines so far, converted.
+    fn push(&mut self, out: &Out, bytes: &[u8]) -> CliResult<String> {
+        self.pending.extend_from_slice(bytes);
+        let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') else { return Ok(String::new()) };
+        let lines: Vec<u8> = self.pending.drain(..=end).collect();
+        self.convert(out, &lines)
     }
-    Ok(String::from_utf8(writer.into_inner().map_err(|e| e.to_string())?)?)
+
+    /// The rest, converted; an answer without the header is refused.
+    fn finish(&mut self, out: &Out) -> CliResult<String> {
+        let rest = std::mem::take(&mut self.pending);
+        let converted = self.convert(out, &rest)?;
+        if self.column.is_none() {
+            return Err("the indexer's CSV has no amount column".into());
+        }
+        Ok(converted)
+    }
+
+    fn convert(&mut self, out: &Out, lines: &[u8]) -> CliResult<String> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(lines);
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for record in reader.records() {
+            let record = record?;
+            let mut fields: Vec<String> = record.iter().map(str::to_owned).collect();
+            match self.column {
+                None => {
+                    let column = fields.iter().position(|h| h == "amount");
+                    self.column = Some(column.ok_or("the indexer's CSV has no amount column")?);
+                }
+                Some(column) => {
+                    if let Some(amount) = fields.get_mut(column) {
+                        *amount = convert(out, amount)?;
+                    }
+                }
+            }
+            writer.write_record(&fields)?;
+        }
+        Ok(String::from_utf8(writer.into_inner().map_err(|e| e.to_string())?)?)
+    }
+}
+
+/// The indexer's whole CSV with its `amount` column in the chosen unit.
+#[cfg(test)]
+fn csv_in(out: &Out, body: &str) -> CliResult<String> {
+    let mut csv = CsvAmounts::default();
+    let mut converted = csv.push(out, body.as_bytes())?;
+    converted.push_str(&csv.finish(out)?);
+    Ok(converted)
 }
 
 /// The indexer's JSON statement with its totals and line amounts in the chosen unit.
@@ -150,5 +237,14 @@ mod tests {
         json_in(&out(false), &mut statement).unwrap();
         assert_eq!(statement, json!({ "totals": { "credited": "4.75" }, "lines": [{ "amount": "4.75", "block": 2 }] }));
         assert!(csv_in(&out(false), "a,b\n1,2\n").is_err());
+        assert!(csv_in(&out(false), "").is_err(), "no header");
+        // Arriving in pieces, split anywhere: the same lines.
+        let mut pieces = CsvAmounts::default();
+        let mut converted = String::new();
+        for piece in csv.as_bytes().chunks(7) {
+            converted.push_str(&pieces.push(&out(false), piece).unwrap());
+        }
+        converted.push_str(&pieces.finish(&out(false)).unwrap());
+        assert_eq!(converted, tokens);
     }
 }

@@ -168,6 +168,13 @@ async fn roles_through_the_services(
     let planck: Value =
         serde_json::from_str(&ok(&["--planck", "statement", "//StackCliProvider", "--format", "json"], env))?;
     assert_eq!(planck["totals"]["credited"], "4750000000000");
+    // Read a line per page, following the indexer's cursors: the same statement.
+    let paged: Value = serde_json::from_str(&ok(
+        &["--planck", "statement", "//StackCliProvider", "--format", "json", "--page-size", "1"],
+        env,
+    ))?;
+    assert!(planck["lines"].as_array().is_some_and(|l| l.len() > 1), "{planck}");
+    assert_eq!(paged, planck);
     let consumer = statement_with("//StackCliConsumer", &[], &format!(",{job},deposit,to_escrow,30\n"), env);
     assert_eq!(consumer.lines().count(), 2, "{consumer}");
     let later = (now_ms() + 3_600_000).to_string();

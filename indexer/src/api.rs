@@ -2,7 +2,12 @@
 //! the treasury's fee totals, and the indexer's status; plus health, readiness and metrics, and the
 //! dashboard's overview routes ([`crate::overview`]).
 //! Accounts are SS58 (or 0x hex) in paths and SS58 in answers; amounts are decimal strings.
+//!
+//! Every list is bounded: JSON lists are pages ([`crate::page`]: `?limit=&cursor=`, `next` in the
+//! answer), and a CSV statement is streamed, read from Postgres a page at a time and written to the
+//! response as it comes, so no request holds more than a page in memory.
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -10,14 +15,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use escrow_client::accounts::{account, ss58};
 use escrow_client::AccountId;
+use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use settlement::{Event, JobId};
 
 use crate::error::{Error, Result};
+use crate::page::{split, EventKey, JobKey, LineKey, PageQuery};
 use crate::record::release_treasury;
 use crate::store::typed::{row_of, Val};
-use crate::store::{Filter, StoredEvent};
+use crate::store::{Db, Filter, StoredEvent};
 use crate::AppState;
 
 /// The auditor API over `state`.
@@ -106,21 +113,47 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>> {
     })))
 }
 
-async fn job_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+/// A job's events in chain order, a page at a time (by position).
+async fn job_history(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Value>> {
     let job: JobId = id.parse().map_err(|_| Error::bad_request("bad_job_id", format!("`{id}` is not a job id")))?;
-    let stored = s.db.events(&Filter { job: Some(job), ..Filter::default() }).await?;
-    if stored.is_empty() {
+    let (limit, after) = (page.limit()?, page.cursor::<EventKey>()?);
+    let stored =
+        s.db.events(&Filter { job: Some(job), after, limit: Some(limit.saturating_add(1)), ..Filter::default() })
+            .await?;
+    if stored.is_empty() && after.is_none() {
         return Err(Error::NotFound);
     }
+    let (stored, next) = split(stored, limit, event_key);
     let events = stored.iter().map(|e| event_json(e, &decode(e)?)).collect::<Result<Vec<_>>>()?;
-    Ok(Json(json!({ "job_id": job, "events": events })))
+    Ok(Json(json!({ "job_id": job, "events": events, "next": next })))
 }
 
-async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) -> Result<Json<Value>> {
-    let payouts = s.db.payouts(&parse_account(&who)?).await?;
-    let per_job: Vec<Value> = payouts
+fn event_key(e: &StoredEvent) -> EventKey {
+    EventKey { block: e.block_number, event: e.event_index }
+}
+
+/// A provider's totals and reputation, with its releases per job a page at a time (by job id).
+async fn provider_payouts(
+    State(s): State<AppState>,
+    Path(who): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Value>> {
+    let limit = page.limit()?;
+    let after = page.cursor::<JobKey>()?.map(|k| k.0);
+    let payouts = s.db.payouts(&parse_account(&who)?, after, limit.saturating_add(1)).await?;
+    let jobs = payouts
         .jobs
+        .into_iter()
+        .map(|j| Ok((j.job_id.parse::<u64>().map_err(|_| Error::Decode(format!("job_id: {}", j.job_id)))?, j)))
+        .collect::<Result<Vec<_>>>()?;
+    let (jobs, next) = split(jobs, limit, |(id, _)| JobKey(*id));
+    let per_job: Vec<Value> = jobs
         .iter()
+        .map(|(_, j)| j)
         .map(|j| {
             json!({
                 "job_id": j.job_id,
@@ -148,12 +181,13 @@ async fn provider_payouts(State(s): State<AppState>, Path(who): Path<String>) ->
         "slashed": payouts.totals.slashed,
         "jobs": per_job,
         "reputation": reputation,
+        "next": next,
     })))
 }
 
 /// Query of the period routes: block times in ms since the Unix epoch (`from` inclusive, `to`
-/// exclusive), and for statements the format.
-#[derive(Debug, Deserialize)]
+/// exclusive), and for statements the format and, in JSON, the page.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
     /// Start (inclusive), ms.
@@ -162,6 +196,10 @@ pub struct Period {
     pub to: Option<u64>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
+    /// JSON statements: most lines.
+    pub limit: Option<i64>,
+    /// JSON statements: where the previous page ended.
+    pub cursor: Option<String>,
 }
 
 impl Period {
@@ -244,6 +282,95 @@ pub fn lines_for(
     out
 }
 
+/// The lines of `who`'s statement over `from..to` after `after` (a line's position), at most `limit`,
+/// and the position of the last when more follow. Events are read `limit + 1` at a time (an event
+/// may make no line for `who`, or two).
+pub async fn statement_page(
+    db: &Db,
+    who: &AccountId,
+    (from, to): (Option<u64>, Option<u64>),
+    after: Option<LineKey>,
+    limit: u32,
+) -> Result<(Vec<Line>, Option<LineKey>)> {
+    // Read from the cursor's own event on: its later lines, if any, come next.
+    let mut events_after = after.and_then(|k| before(k.event));
+    let mut lines: Vec<(LineKey, Line)> = Vec::new();
+    loop {
+        let filter = Filter {
+            account: Some(*who),
+            from,
+            to,
+            after: events_after,
+            limit: Some(limit.saturating_add(1)),
+            ..Filter::default()
+        };
+        let stored = db.events(&filter).await?;
+        let last_batch = stored.len() <= limit as usize;
+        for e in &stored {
+            events_after = Some(event_key(e));
+            let event = decode(e)?;
+            let treasury = release_treasury(&event, &e.accounts);
+            for (part, (entry, flow, amount)) in (0_u8..).zip(lines_for(who, &event, treasury)) {
+                let key = LineKey { event: event_key(e), part };
+                if after.is_some_and(|a| key <= a) {
+                    continue;
+                }
+                let line = Line {
+                    timestamp: e.timestamp,
+                    block: e.block_number,
+                    event_index: e.event_index,
+                    job: e.job_id,
+                    entry,
+                    flow,
+                    amount,
+                };
+                lines.push((key, line));
+                if lines.len() > limit as usize {
+                    lines.truncate(limit as usize);
+                    let next = lines.last().map(|(k, _)| *k);
+                    return Ok((lines.into_iter().map(|(_, l)| l).collect(), next));
+                }
+            }
+        }
+        if last_batch {
+            return Ok((lines.into_iter().map(|(_, l)| l).collect(), None));
+        }
+    }
+}
+
+/// The position just before `key`, if any.
+fn before(key: EventKey) -> Option<EventKey> {
+    match key.event.checked_sub(1) {
+        Some(event) => Some(EventKey { block: key.block, event }),
+        None => key.block.checked_sub(1).map(|block| EventKey { block, event: u32::MAX }),
+    }
+}
+
+/// Lines per page of a streamed CSV statement.
+pub const CSV_PAGE: u32 = crate::page::MAX_LIMIT;
+
+/// `who`'s statement over `from..to` as CSV, read `page` lines at a time: the header and the first
+/// page are read before this returns (so a database that fails is a refusal, not a cut answer), the
+/// rest as the stream is polled. A failure later ends the stream with an error (the response is cut).
+pub async fn statement_csv_stream(
+    db: Db,
+    who: AccountId,
+    period: (Option<u64>, Option<u64>),
+    page: u32,
+) -> Result<impl Stream<Item = Result<String>> + Send + 'static> {
+    let (lines, next) = statement_page(&db, &who, period, None, page).await?;
+    let first = format!("{}{}", csv_header()?, csv_lines(&lines)?);
+    let rest = stream::try_unfold(next, move |after| {
+        let db = db.clone();
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let (lines, next) = statement_page(&db, &who, period, Some(after), page).await?;
+            Ok(Some((csv_lines(&lines)?, next)))
+        }
+    });
+    Ok(stream::once(async { Ok(first) }).chain(rest))
+}
+
 async fn statement(
     State(s): State<AppState>,
     Path(who): Path<String>,
@@ -251,45 +378,45 @@ async fn statement(
 ) -> Result<Response> {
     let who = parse_account(&who)?;
     period.check()?;
-    let stored =
-        s.db.events(&Filter { account: Some(who), from: period.from, to: period.to, ..Filter::default() }).await?;
-    let mut lines = Vec::new();
-    for e in &stored {
-        let event = decode(e)?;
-        let treasury = release_treasury(&event, &e.accounts);
-        for (entry, flow, amount) in lines_for(&who, &event, treasury) {
-            lines.push(Line {
-                timestamp: e.timestamp,
-                block: e.block_number,
-                event_index: e.event_index,
-                job: e.job_id,
-                entry,
-                flow,
-                amount,
-            });
-        }
-    }
+    let bounds = (period.from, period.to);
     match period.format.as_deref().unwrap_or("json") {
-        "json" => Ok(Json(statement_json(&who, &period, &lines)).into_response()),
+        "json" => {
+            let limit = crate::page::limit(period.limit)?;
+            let after = period.cursor.as_deref().map(crate::page::decode::<LineKey>).transpose()?;
+            let (lines, next) = statement_page(&s.db, &who, bounds, after, limit).await?;
+            let totals = s.db.statement_totals(&who, period.from, period.to).await?;
+            let next = next.map(|k| crate::page::encode(&k));
+            Ok(Json(statement_json(&who, &period, &totals, &lines, next)).into_response())
+        }
         "csv" => {
-            let body = statement_csv(&lines)?;
-            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+            if period.limit.is_some() || period.cursor.is_some() {
+                return Err(Error::bad_request(
+                    "bad_query",
+                    "a CSV statement is the whole period, streamed: `limit` and `cursor` are for JSON",
+                ));
+            }
+            let body = statement_csv_stream(s.db.clone(), who, bounds, CSV_PAGE).await?.map_err(|e| {
+                tracing::warn!(error = %e, "statement stream cut");
+                std::io::Error::other(e.to_string())
+            });
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], Body::from_stream(body)).into_response())
         }
         other => Err(Error::bad_request("bad_format", format!("format `{other}` is not json or csv"))),
     }
 }
 
-fn statement_json(who: &AccountId, period: &Period, lines: &[Line]) -> Value {
-    let mut totals = std::collections::BTreeMap::<&str, u128>::new();
-    for l in lines {
-        let t = totals.entry(l.flow).or_default();
-        *t = t.saturating_add(l.amount);
-    }
+fn statement_json(
+    who: &AccountId,
+    period: &Period,
+    totals: &[(String, String)],
+    lines: &[Line],
+    next: Option<String>,
+) -> Value {
     json!({
         "account": ss58(*who),
         "from": period.from,
         "to": period.to,
-        "totals": totals.iter().map(|(k, v)| ((*k).to_string(), json!(v.to_string()))).collect::<Map<_, _>>(),
+        "totals": totals.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>(),
         "lines": lines.iter().map(|l| json!({
             "timestamp_ms": l.timestamp,
             "block": l.block,
@@ -299,14 +426,25 @@ fn statement_json(who: &AccountId, period: &Period, lines: &[Line]) -> Value {
             "flow": l.flow,
             "amount": l.amount.to_string(),
         })).collect::<Vec<_>>(),
+        "next": next,
     })
 }
 
-/// The statement as CSV: a header line, then one line per movement.
-pub fn statement_csv(lines: &[Line]) -> Result<String> {
+const CSV_HEADER: [&str; 7] = ["timestamp_ms", "block", "event_index", "job_id", "entry", "flow", "amount"];
+
+fn csv_error(e: impl std::fmt::Display) -> Error {
+    Error::Decode(e.to_string())
+}
+
+fn csv_header() -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let bad = |e: csv::Error| Error::Decode(e.to_string());
-    w.write_record(["timestamp_ms", "block", "event_index", "job_id", "entry", "flow", "amount"]).map_err(bad)?;
+    w.write_record(CSV_HEADER).map_err(csv_error)?;
+    String::from_utf8(w.into_inner().map_err(csv_error)?).map_err(csv_error)
+}
+
+/// Statement lines as CSV records (no header).
+fn csv_lines(lines: &[Line]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     for l in lines {
         w.write_record([
             l.timestamp.to_string(),
@@ -317,18 +455,29 @@ pub fn statement_csv(lines: &[Line]) -> Result<String> {
             l.flow.to_string(),
             l.amount.to_string(),
         ])
-        .map_err(bad)?;
+        .map_err(csv_error)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Decode(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| Error::Decode(e.to_string()))
+    String::from_utf8(w.into_inner().map_err(csv_error)?).map_err(csv_error)
+}
+
+/// The statement as CSV: a header line, then one line per movement.
+pub fn statement_csv(lines: &[Line]) -> Result<String> {
+    Ok(format!("{}{}", csv_header()?, csv_lines(lines)?))
 }
 
 async fn fees(State(s): State<AppState>, Query(period): Query<Period>) -> Result<Json<Value>> {
     if period.format.is_some() {
         return Err(Error::bad_request("bad_format", "fee totals are JSON only"));
     }
+    if period.limit.is_some() || period.cursor.is_some() {
+        return Err(Error::bad_request("bad_query", "fee totals are one row per treasury: no pages"));
+    }
     period.check()?;
-    let rows = s.db.fees(period.from, period.to).await?;
+    // Of all time (the dashboard's question), a row per treasury from the running totals.
+    let rows = match (period.from, period.to) {
+        (None, None) => s.db.fees_of_all_time().await?,
+        (from, to) => s.db.fees(from, to).await?,
+    };
     let mut total: u128 = 0;
     let mut by_treasury = Vec::new();
     for r in rows {

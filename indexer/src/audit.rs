@@ -1,7 +1,8 @@
 //! The audit: recomputes everything from the stored events' bytes and compares. It first checks the
 //! database was built for the contract the audit is for ([`identity`]), then re-links the hash chain
 //! from the start block (any edited, inserted or deleted block or event breaks it), re-derives every
-//! typed table and compares it row for row, re-derives the books ([`Ledger`]: per job, per provider's
+//! typed table and compares it row for row (and the overview's running totals with what those rows sum
+//! to), re-derives the books ([`Ledger`]: per job, per provider's
 //! stake, per account's claims), optionally compares it all with the node ([`node`]), and, where the
 //! gateway stored the receipt a release settled, checks the receipt matches and its signature verifies.
 //! It reads those receipts through [`ReceiptSource`], its own interface: the indexer does not know the
@@ -254,6 +255,9 @@ pub async fn audit(db: &Db, contract: &AccountId, job: Option<JobId>) -> Result<
                 what: format!("{table} row differs from the event's bytes"),
             });
         }
+    }
+    for what in snapshot.totals_differences().await? {
+        report.integrity.push(Finding { at: at(cursor.number, 0), job: None, what });
     }
     snapshot.close().await?;
     Ok(report)

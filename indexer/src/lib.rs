@@ -8,7 +8,7 @@
 //! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
 //! - [`record`]: what is stored, and the hash chain. [`store`]: all the SQL (tables, typed tables).
 //! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
-//! - [`api`]: the auditor routes; [`overview`]: the dashboard and its routes.
+//! - [`api`]: the auditor routes; [`overview`]: the dashboard and its routes; [`page`]: their pages.
 
 pub mod api;
 pub mod audit;
@@ -18,6 +18,7 @@ pub mod follow;
 pub mod ledger;
 pub mod metrics;
 pub mod overview;
+pub mod page;
 pub mod record;
 pub mod service;
 pub mod store;

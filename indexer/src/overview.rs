@@ -1,14 +1,15 @@
 //! The overview routes behind the dashboard (jobs with their books, recent releases, providers with
 //! payouts and reputation) and the dashboard page itself: plain HTML and JavaScript over the API.
+//! Each list is one page ([`crate::page`]): `?limit=&cursor=`, and `next` in the answer.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::Json;
 use escrow_client::accounts::ss58;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::page::{split, EventKey, JobKey, PageQuery, ProviderKey};
 use crate::AppState;
 
 /// The dashboard page.
@@ -16,27 +17,12 @@ pub async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../dashboard/index.html"))
 }
 
-/// `?limit=` of the list routes (default 100, at most 1,000).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limit {
-    /// Most rows.
-    pub limit: Option<i64>,
-}
-
-impl Limit {
-    fn get(&self) -> Result<i64> {
-        match self.limit {
-            None => Ok(100),
-            Some(n) if (1..=1_000).contains(&n) => Ok(n),
-            Some(n) => Err(Error::bad_request("bad_limit", format!("limit {n} is not within 1..=1000"))),
-        }
-    }
-}
-
-/// The newest jobs with their books: deposited, released (net and fee), refunded, still held.
-pub async fn jobs(State(s): State<AppState>, Query(limit): Query<Limit>) -> Result<Json<Value>> {
-    let rows = s.db.job_overviews(limit.get()?).await?;
+/// The newest jobs with their books: deposited, released (net and fee), refunded, still held. Paged by
+/// job id, descending.
+pub async fn jobs(State(s): State<AppState>, Query(page): Query<PageQuery>) -> Result<Json<Value>> {
+    let limit = page.limit()?;
+    let rows = s.db.job_overviews(page.cursor::<JobKey>()?.map(|k| k.0), limit.saturating_add(1)).await?;
+    let (rows, next) = split(rows, limit, |j| JobKey(j.id));
     let out: Vec<Value> = rows
         .into_iter()
         .map(|j| {
@@ -56,17 +42,23 @@ pub async fn jobs(State(s): State<AppState>, Query(limit): Query<Limit>) -> Resu
             })
         })
         .collect();
-    Ok(Json(json!({ "jobs": out })))
+    Ok(Json(json!({ "jobs": out, "next": next })))
 }
 
-/// The newest releases.
-pub async fn releases(State(s): State<AppState>, Query(limit): Query<Limit>) -> Result<Json<Value>> {
-    let rows = s.db.release_overviews(limit.get()?).await?;
+/// The newest releases. Paged by position (block, event index), descending.
+pub async fn releases(State(s): State<AppState>, Query(page): Query<PageQuery>) -> Result<Json<Value>> {
+    let limit = page.limit()?;
+    let rows = s.db.release_overviews(page.cursor::<EventKey>()?, limit.saturating_add(1)).await?;
+    let (rows, next) = split(rows, limit, |r| EventKey {
+        block: u64::try_from(r.block_number).unwrap_or_default(),
+        event: u32::try_from(r.event_index).unwrap_or_default(),
+    });
     let out: Vec<Value> = rows
         .into_iter()
         .map(|r| {
             json!({
                 "block": r.block_number,
+                "event_index": r.event_index,
                 "timestamp_ms": r.timestamp_ms,
                 "job_id": r.job_id,
                 "provider": ss58(r.provider),
@@ -78,12 +70,15 @@ pub async fn releases(State(s): State<AppState>, Query(limit): Query<Limit>) -> 
             })
         })
         .collect();
-    Ok(Json(json!({ "releases": out })))
+    Ok(Json(json!({ "releases": out, "next": next })))
 }
 
-/// Every provider seen: net released, claimed, slashed, and its latest reputation.
-pub async fn providers(State(s): State<AppState>, Query(limit): Query<Limit>) -> Result<Json<Value>> {
-    let rows = s.db.provider_overviews(limit.get()?).await?;
+/// Every provider seen: net released, claimed, slashed, and its latest reputation. Paged by latest
+/// score (highest first, none last), then account.
+pub async fn providers(State(s): State<AppState>, Query(page): Query<PageQuery>) -> Result<Json<Value>> {
+    let limit = page.limit()?;
+    let rows = s.db.provider_overviews(page.cursor::<ProviderKey>()?, limit.saturating_add(1)).await?;
+    let (rows, next) = split(rows, limit, |p| ProviderKey { score: p.score.unwrap_or(i64::MIN), provider: p.provider });
     let out: Vec<Value> = rows
         .into_iter()
         .map(|p| {
@@ -100,5 +95,5 @@ pub async fn providers(State(s): State<AppState>, Query(limit): Query<Limit>) ->
             })
         })
         .collect();
-    Ok(Json(json!({ "providers": out })))
+    Ok(Json(json!({ "providers": out, "next": next })))
 }

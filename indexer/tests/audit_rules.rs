@@ -88,7 +88,7 @@ async fn relink(db: &Db, pool: &PgPool) {
         .unwrap();
 }
 
-/// Rewrites the one claim's amount (its event's bytes and its typed row) to `amount`.
+/// Rewrites the one claim's amount (its event's bytes, its typed row and the running total) to `amount`.
 async fn set_claim(pool: &PgPool, account: AccountId, amount: u128) {
     sqlx::query("UPDATE events SET data = $1 WHERE kind = 'Claimed'")
         .bind((account, amount).encode())
@@ -96,6 +96,13 @@ async fn set_claim(pool: &PgPool, account: AccountId, amount: u128) {
         .await
         .unwrap();
     sqlx::query("UPDATE claims SET amount = $1::numeric").bind(amount.to_string()).execute(pool).await.unwrap();
+    // Consistently: the overview's running total too.
+    sqlx::query("UPDATE account_totals SET claimed = $1::numeric WHERE account = $2")
+        .bind(amount.to_string())
+        .bind(account.to_vec())
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 #[sqlx::test(migrations = false)]

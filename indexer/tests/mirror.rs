@@ -235,6 +235,10 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
 
     // Tampering: a typed row edited, an event's bytes edited, an event deleted. Each is caught.
     let tampers = [
+        // The overview's running totals are checked against the events too.
+        ("UPDATE account_totals SET claimed = claimed + 1 WHERE provider", "account_totals row of 0x"),
+        ("UPDATE treasury_totals SET fees = fees + 1", "treasury_totals row of 0x"),
+        ("UPDATE indexer_state SET events = events + 1", "the event count is"),
         ("UPDATE releases SET net = net + 1, fee = fee - 1 WHERE sequence = 3", "releases row differs"),
         (
             "UPDATE events SET data = overlay(data placing '\\x01'::bytea from 40 for 1) \

@@ -1,6 +1,7 @@
-//! The auditor routes' reads beyond events and blocks: the event count, a provider's payouts, the
-//! treasury's fee totals, and the readiness ping. Amounts come back as Postgres renders the NUMERIC
-//! sums (decimal text); the routes pass them on as they are.
+//! The auditor routes' reads beyond events and blocks: a provider's payouts, an account's statement
+//! totals, the treasury's fee totals over a period, and the readiness ping (the event count and the
+//! fees of all time are read from the running totals, [`super::totals`]). Amounts come back as
+//! Postgres renders the NUMERIC sums (decimal text); the routes pass them on as they are.
 
 use escrow_client::AccountId;
 use sqlx::Row;
@@ -52,7 +53,7 @@ pub struct LatestReputation {
 /// A provider's payouts, read in one snapshot (so the per-job sums and the totals agree).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payouts {
-    /// Per job, by job id.
+    /// Per job, by job id (one page).
     pub jobs: Vec<JobPayout>,
     /// Totals.
     pub totals: PayoutTotals,
@@ -73,10 +74,40 @@ pub struct TreasuryFees {
     pub gross: String,
 }
 
+/// Of an account's statement over a period, the total of each flow that has a line (`to_escrow`,
+/// `credited`, `paid_out`, `slashed`), summed by Postgres from the typed tables: the same movements
+/// `crate::api::lines_for` makes lines of.
+const STATEMENT_TOTALS: &str = "WITH m (flow, amount, block_number) AS ( \
+    SELECT 'to_escrow', deposit, block_number FROM jobs WHERE consumer = $1 \
+    UNION ALL SELECT 'to_escrow', amount, block_number FROM top_ups WHERE consumer = $1 \
+    UNION ALL SELECT 'to_escrow', amount, block_number FROM stakes WHERE provider = $1 \
+    UNION ALL SELECT 'credited', net, block_number FROM releases WHERE provider = $1 \
+    UNION ALL SELECT 'credited', fee, block_number FROM releases WHERE treasury = $1 AND fee > 0 \
+    UNION ALL SELECT 'credited', amount, block_number FROM refunds WHERE consumer = $1 \
+    UNION ALL SELECT 'credited', slashed, block_number FROM dispute_resolutions WHERE consumer = $1 AND slashed > 0 \
+    UNION ALL SELECT 'slashed', slashed, block_number FROM dispute_resolutions WHERE provider = $1 AND slashed > 0 \
+    UNION ALL SELECT 'paid_out', amount, block_number FROM claims WHERE account = $1 \
+    UNION ALL SELECT 'paid_out', amount, block_number FROM withdrawals WHERE provider = $1) \
+    SELECT m.flow, sum(m.amount)::text AS total FROM m JOIN blocks b ON b.number = m.block_number \
+    WHERE ($2::bigint IS NULL OR b.timestamp_ms >= $2) AND ($3::bigint IS NULL OR b.timestamp_ms < $3) \
+    GROUP BY m.flow ORDER BY m.flow";
+
 impl Db {
-    /// How many events are stored.
-    pub async fn event_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await?)
+    /// The totals per flow of `account`'s statement over `from..to` (block times, ms): (flow, amount
+    /// as decimal text), by flow.
+    pub async fn statement_totals(
+        &self,
+        account: &AccountId,
+        from: Option<u64>,
+        to: Option<u64>,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(STATEMENT_TOTALS)
+            .bind(account.to_vec())
+            .bind(from.map(signed).transpose()?)
+            .bind(to.map(signed).transpose()?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("flow")?, r.try_get("total")?))).collect()
     }
 
     /// Whether the database answers (`SELECT 1`).
@@ -85,17 +116,22 @@ impl Db {
         Ok(())
     }
 
-    /// `provider`'s releases per job, its totals (net, claimed, slashed) and latest reputation, all
-    /// from one snapshot: the indexer may write meanwhile.
-    pub async fn payouts(&self, provider: &AccountId) -> Result<Payouts> {
+    /// `provider`'s releases per job (a page: jobs after `after`, by id, at most `limit`), its totals
+    /// (net, claimed, slashed) and latest reputation, all from one snapshot: the indexer may write
+    /// meanwhile.
+    pub async fn payouts(&self, provider: &AccountId, after: Option<u64>, limit: u32) -> Result<Payouts> {
         let provider = provider.to_vec();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
         let jobs = sqlx::query(
             "SELECT job_id::text AS job_id, count(*) AS releases, sum(net)::text AS net, sum(fee)::text AS fee, \
-             max(cumulative)::text AS cumulative FROM releases WHERE provider = $1 GROUP BY job_id ORDER BY job_id",
+             max(cumulative)::text AS cumulative FROM releases \
+             WHERE provider = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric) \
+             GROUP BY job_id ORDER BY job_id LIMIT $3",
         )
         .bind(&provider)
+        .bind(after.map(|a| a.to_string()))
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         let totals = sqlx::query(

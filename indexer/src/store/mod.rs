@@ -8,11 +8,13 @@
 //! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts). [`overview`]: the
 //!   dashboard's lists.
 //! - [`snapshot`]: one consistent read of everything, with scratch typed tables, for the audit.
+//! - [`totals`]: the running totals the follower keeps per batch, which the overview reads.
 
 pub mod api;
 pub mod copy;
 pub mod overview;
 pub mod snapshot;
+pub mod totals;
 pub mod typed;
 
 pub use self::snapshot::Snapshot;
@@ -23,6 +25,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use self::copy::CopyRows;
 use crate::error::{Error, Result};
+use crate::page::EventKey;
 use crate::record::IndexedBlock;
 
 /// The indexer's database.
@@ -131,7 +134,8 @@ impl Db {
     }
 
     /// Stored events in chain order, optionally only those of one job, or concerning one account,
-    /// or within a time range (block timestamps, ms, `from` inclusive, `to` exclusive).
+    /// or within a time range (block timestamps, ms, `from` inclusive, `to` exclusive), or one page of
+    /// them (after a position, at most a number).
     pub async fn events(&self, filter: &Filter) -> Result<Vec<StoredEvent>> {
         events_in(&mut *self.pool.acquire().await?, filter).await
     }
@@ -196,16 +200,20 @@ impl Db {
         let columns = ["block_number", "event_index", "extrinsic_index", "kind", "job_id", "accounts", "data"];
         rows.send(&mut tx, "events", &columns).await?;
         typed::insert(&mut tx, "", &events).await?;
+        let first = blocks.first().map_or(last.number, |b| b.number);
+        totals::add(&mut tx, signed(first)?, signed(last.number)?).await?;
+        let count = i64::try_from(events.len()).map_err(|_| Error::Decode("event count".into()))?;
         let prev = prev.map(signed).transpose()?;
         let moved = sqlx::query(
-            "UPDATE indexer_state SET cursor_number = $1, cursor_hash = $2, cursor_digest = $3, treasury = $4 \
-             WHERE cursor_number IS NOT DISTINCT FROM $5",
+            "UPDATE indexer_state SET cursor_number = $1, cursor_hash = $2, cursor_digest = $3, treasury = $4, \
+             events = events + $6 WHERE cursor_number IS NOT DISTINCT FROM $5",
         )
         .bind(signed(last.number)?)
         .bind(last.hash.to_vec())
         .bind(last.digest.to_vec())
         .bind(treasury.map(|t| t.to_vec()))
         .bind(prev)
+        .bind(count)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -247,6 +255,10 @@ pub struct Filter {
     pub to: Option<u64>,
     /// Only blocks `first..=last`.
     pub blocks: Option<(u64, u64)>,
+    /// Only events after this position (a page's cursor).
+    pub after: Option<EventKey>,
+    /// At most this many (a page, or one more to tell whether another follows).
+    pub limit: Option<u32>,
 }
 
 fn stored_event(r: &PgRow) -> Result<StoredEvent> {
@@ -316,7 +328,14 @@ pub async fn events_in(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<S
     if let Some(to) = filter.to {
         q.push(" AND b.timestamp_ms < ").push_bind(signed(to)?);
     }
+    if let Some(after) = filter.after {
+        q.push(" AND (e.block_number, e.event_index) > (").push_bind(signed(after.block)?);
+        q.push(", ").push_bind(i64::from(after.event)).push(")");
+    }
     q.push(" ORDER BY e.block_number, e.event_index");
+    if let Some(limit) = filter.limit {
+        q.push(" LIMIT ").push_bind(i64::from(limit));
+    }
     let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter().map(stored_event).collect()
 }

@@ -1,15 +1,18 @@
-//! The dashboard's lists: the newest jobs with their books, the newest releases, and every provider
-//! with its payouts and latest reputation. Amounts come back as Postgres renders them (decimal text).
+//! The dashboard's lists: the newest jobs with their books, the newest releases (and, in
+//! [`super::totals`], every provider with its payouts and latest reputation). Amounts come back as Postgres renders them (decimal text).
 
 use escrow_client::AccountId;
 use sqlx::Row;
 
-use super::{fixed, Db};
+use super::{fixed, signed, Db};
 use crate::error::{Error, Result};
+use crate::page::EventKey;
 
 /// A job and its books.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOverview {
+    /// The job.
+    pub id: u64,
     /// The job (decimal text).
     pub job_id: String,
     /// Its consumer.
@@ -41,6 +44,8 @@ pub struct JobOverview {
 pub struct ReleaseOverview {
     /// Its block.
     pub block_number: i64,
+    /// Its index among the block's events.
+    pub event_index: i32,
     /// Its block's time (ms).
     pub timestamp_ms: i64,
     /// The job (decimal text).
@@ -83,23 +88,27 @@ pub struct ProviderOverview {
 }
 
 impl Db {
-    /// The newest `limit` jobs (by job id, descending) with their books.
-    pub async fn job_overviews(&self, limit: i64) -> Result<Vec<JobOverview>> {
+    /// The newest `limit` jobs (by job id, descending) older than `before`, with their books: each
+    /// job's sums are read through its own rows (indexes on `job_id`), so a page costs its jobs only.
+    pub async fn job_overviews(&self, before: Option<u64>, limit: u32) -> Result<Vec<JobOverview>> {
         let rows = sqlx::query(
             "SELECT j.job_id::text AS job_id, j.consumer, j.providers, j.fee_bps, j.expires_at::text AS expires_at, \
-             (j.deposit + coalesce(t.amount, 0))::text AS deposited, coalesce(r.net, 0)::text AS net, \
-             coalesce(r.fee, 0)::text AS fee, coalesce(r.releases, 0) AS releases, \
-             coalesce(f.amount, 0)::text AS refunded, \
-             (j.deposit + coalesce(t.amount, 0) - coalesce(r.net, 0) - coalesce(r.fee, 0) - coalesce(f.amount, 0))::text AS held, \
-             CASE WHEN f.job_id IS NOT NULL THEN 'refunded' WHEN c.job_id IS NOT NULL THEN 'completed' ELSE 'open' END AS status \
+             (j.deposit + t.amount)::text AS deposited, r.net::text AS net, r.fee::text AS fee, r.releases, \
+             f.amount::text AS refunded, (j.deposit + t.amount - r.net - r.fee - f.amount)::text AS held, \
+             CASE WHEN f.refunds > 0 THEN 'refunded' \
+                  WHEN EXISTS (SELECT 1 FROM completions c WHERE c.job_id = j.job_id) THEN 'completed' \
+                  ELSE 'open' END AS status \
              FROM jobs j \
-             LEFT JOIN (SELECT job_id, sum(amount) AS amount FROM top_ups GROUP BY job_id) t USING (job_id) \
-             LEFT JOIN (SELECT job_id, sum(net) AS net, sum(fee) AS fee, count(*) AS releases FROM releases GROUP BY job_id) r USING (job_id) \
-             LEFT JOIN (SELECT job_id, sum(amount) AS amount FROM refunds GROUP BY job_id) f USING (job_id) \
-             LEFT JOIN (SELECT DISTINCT job_id FROM completions) c USING (job_id) \
-             ORDER BY j.job_id DESC LIMIT $1",
+             CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS amount FROM top_ups WHERE job_id = j.job_id) t \
+             CROSS JOIN LATERAL (SELECT coalesce(sum(net), 0) AS net, coalesce(sum(fee), 0) AS fee, count(*) AS releases \
+                                 FROM releases WHERE job_id = j.job_id) r \
+             CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS amount, count(*) AS refunds \
+                                 FROM refunds WHERE job_id = j.job_id) f \
+             WHERE ($1::numeric IS NULL OR j.job_id < $1::numeric) \
+             ORDER BY j.job_id DESC LIMIT $2",
         )
-        .bind(limit)
+        .bind(before.map(|b| b.to_string()))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -110,6 +119,7 @@ impl Db {
                         .into_iter()
                         .map(|p| AccountId::try_from(p).map_err(|_| Error::Decode("provider".into())))
                         .collect::<Result<Vec<_>>>()?,
+                    id: super::numeric(r, "job_id")?,
                     job_id: r.try_get("job_id")?,
                     consumer: fixed(r, "consumer")?,
                     fee_bps: r.try_get("fee_bps")?,
@@ -126,15 +136,18 @@ impl Db {
             .collect()
     }
 
-    /// The newest `limit` releases (by block and event, descending).
-    pub async fn release_overviews(&self, limit: i64) -> Result<Vec<ReleaseOverview>> {
+    /// The newest `limit` releases (by block and event, descending) before `before`.
+    pub async fn release_overviews(&self, before: Option<EventKey>, limit: u32) -> Result<Vec<ReleaseOverview>> {
         let rows = sqlx::query(
-            "SELECT r.block_number, b.timestamp_ms, r.job_id::text AS job_id, r.provider, r.treasury, \
+            "SELECT r.block_number, r.event_index, b.timestamp_ms, r.job_id::text AS job_id, r.provider, r.treasury, \
              r.cumulative::text AS cumulative, r.amount::text AS amount, r.fee::text AS fee, r.net::text AS net \
              FROM releases r JOIN blocks b ON b.number = r.block_number \
-             ORDER BY r.block_number DESC, r.event_index DESC LIMIT $1",
+             WHERE ($1::bigint IS NULL OR (r.block_number, r.event_index) < ($1, $2::bigint)) \
+             ORDER BY r.block_number DESC, r.event_index DESC LIMIT $3",
         )
-        .bind(limit)
+        .bind(before.map(|b| signed(b.block)).transpose()?)
+        .bind(before.map(|b| i64::from(b.event)))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -142,6 +155,7 @@ impl Db {
                 Ok(ReleaseOverview {
                     treasury: r.try_get("treasury")?,
                     block_number: r.try_get("block_number")?,
+                    event_index: r.try_get("event_index")?,
                     timestamp_ms: r.try_get("timestamp_ms")?,
                     job_id: r.try_get("job_id")?,
                     provider: fixed(r, "provider")?,
@@ -149,43 +163,6 @@ impl Db {
                     amount: r.try_get("amount")?,
                     fee: r.try_get("fee")?,
                     net: r.try_get("net")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Up to `limit` providers (every account that staked, was released to or got a reputation), best
-    /// latest score first.
-    pub async fn provider_overviews(&self, limit: i64) -> Result<Vec<ProviderOverview>> {
-        let rows = sqlx::query(
-            "WITH p AS (SELECT provider FROM stakes UNION SELECT provider FROM releases \
-                        UNION SELECT provider FROM reputation_changes), \
-             rep AS (SELECT DISTINCT ON (provider) provider, score, jobs_completed::text AS jobs_completed, \
-                     disputes_lost, volume::text AS volume FROM reputation_changes \
-                     ORDER BY provider, block_number DESC, event_index DESC) \
-             SELECT p.provider, \
-               coalesce((SELECT sum(net) FROM releases r WHERE r.provider = p.provider), 0)::text AS net, \
-               coalesce((SELECT sum(amount) FROM claims c WHERE c.account = p.provider), 0)::text AS claimed, \
-               coalesce((SELECT sum(slashed) FROM dispute_resolutions d WHERE d.provider = p.provider), 0)::text AS slashed, \
-               coalesce((SELECT sum(amount) FROM stakes s WHERE s.provider = p.provider), 0)::text AS staked, \
-               rep.score, rep.jobs_completed, rep.disputes_lost, rep.volume \
-             FROM p LEFT JOIN rep USING (provider) ORDER BY rep.score DESC NULLS LAST, p.provider LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProviderOverview {
-                    provider: fixed(r, "provider")?,
-                    net: r.try_get("net")?,
-                    claimed: r.try_get("claimed")?,
-                    slashed: r.try_get("slashed")?,
-                    staked: r.try_get("staked")?,
-                    score: r.try_get("score")?,
-                    jobs_completed: r.try_get("jobs_completed")?,
-                    disputes_lost: r.try_get("disputes_lost")?,
-                    volume: r.try_get("volume")?,
                 })
             })
             .collect()

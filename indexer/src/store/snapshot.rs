@@ -1,7 +1,7 @@
 //! One consistent read of the whole database, for the audit: a `REPEATABLE READ` transaction (a running
 //! indexer may commit meanwhile, always beyond the cursor the snapshot sees) that is never committed,
 //! with scratch copies of the typed tables (`expected_*`) the audit fills from the events' bytes and
-//! compares with the stored ones.
+//! compares with the stored ones, and with the running totals they should sum to.
 
 use sqlx::{Postgres, Row, Transaction};
 
@@ -17,6 +17,33 @@ pub struct Snapshot {
 
 /// The prefix of the scratch copies of the typed tables.
 const EXPECTED: &str = "expected_";
+
+/// The accounts whose `account_totals` row differs, either way, from the scratch tables' sums.
+const EXPECTED_ACCOUNTS: &str = "WITH sums AS ( \
+      SELECT account, bool_or(provider) AS provider, sum(net) AS net, sum(claimed) AS claimed, \
+             sum(slashed) AS slashed, sum(staked) AS staked FROM ( \
+        SELECT provider AS account, TRUE AS provider, net, 0 AS claimed, 0 AS slashed, 0 AS staked FROM expected_releases \
+        UNION ALL SELECT provider, TRUE, 0, 0, 0, amount FROM expected_stakes \
+        UNION ALL SELECT provider, TRUE, 0, 0, 0, 0 FROM expected_reputation_changes \
+        UNION ALL SELECT account, FALSE, 0, amount, 0, 0 FROM expected_claims \
+        UNION ALL SELECT provider, FALSE, 0, 0, slashed, 0 FROM expected_dispute_resolutions) m GROUP BY account), \
+    rep AS (SELECT DISTINCT ON (provider) provider, score, jobs_completed, disputes_lost, volume \
+            FROM expected_reputation_changes ORDER BY provider, block_number DESC, event_index DESC), \
+    want AS (SELECT s.account, s.provider, s.net, s.claimed, s.slashed, s.staked, \
+                    r.score, r.jobs_completed, r.disputes_lost, r.volume \
+             FROM sums s LEFT JOIN rep r ON r.provider = s.account), \
+    kept AS (SELECT account, provider, net, claimed, slashed, staked, score, jobs_completed, disputes_lost, volume \
+             FROM account_totals) \
+    SELECT DISTINCT account FROM ((TABLE kept EXCEPT ALL TABLE want) UNION ALL (TABLE want EXCEPT ALL TABLE kept)) d \
+    ORDER BY 1 LIMIT 10";
+
+/// The treasuries whose `treasury_totals` row differs, either way, from the scratch releases' sums.
+const EXPECTED_TREASURIES: &str = "WITH want AS ( \
+      SELECT coalesce(treasury, ''::bytea) AS treasury, count(*) AS releases, sum(fee) AS fees, \
+             sum(amount) AS gross FROM expected_releases GROUP BY 1), \
+    kept AS (SELECT treasury, releases, fees, gross FROM treasury_totals) \
+    SELECT DISTINCT treasury FROM ((TABLE kept EXCEPT ALL TABLE want) UNION ALL (TABLE want EXCEPT ALL TABLE kept)) d \
+    ORDER BY 1 LIMIT 10";
 
 impl Db {
     /// A snapshot of everything stored now.
@@ -99,6 +126,27 @@ impl Snapshot {
                 Ok((u64::try_from(block).unwrap_or_default(), u32::try_from(event).unwrap_or_default()))
             })
             .collect()
+    }
+
+    /// Where the running totals ([`super::totals`]) differ from what the scratch typed tables sum to:
+    /// each account (hex) and treasury (hex, empty for none) whose row differs either way, and the
+    /// event count if it is not the number of events.
+    pub async fn totals_differences(&mut self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (what, sql) in [("account_totals", EXPECTED_ACCOUNTS), ("treasury_totals", EXPECTED_TREASURIES)] {
+            let keys: Vec<Vec<u8>> = sqlx::query_scalar(sql).fetch_all(&mut *self.tx).await?;
+            out.extend(
+                keys.iter().map(|k| format!("{what} row of 0x{} differs from the events' sums", hex::encode(k))),
+            );
+        }
+        let (kept, counted): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT events FROM indexer_state), (SELECT count(*) FROM events)")
+                .fetch_one(&mut *self.tx)
+                .await?;
+        if kept != counted {
+            out.push(format!("the event count is {kept}, {counted} events are stored"));
+        }
+        Ok(out)
     }
 
     /// Ends the snapshot, changing nothing.
