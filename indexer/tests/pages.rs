@@ -4,12 +4,10 @@
 //! streamed a page at a time, is the whole statement.
 #![allow(clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)]
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use escrow_client::account_of;
 use escrow_client::accounts::ss58;
 use futures::TryStreamExt;
-use http_body_util::BodyExt;
 use indexer::api::statement_csv_stream;
 use indexer::{app, AppState, Config};
 use serde_json::Value;
@@ -18,20 +16,10 @@ use sqlx::PgPool;
 use testkit::activity::every_kind;
 use testkit::indexing::*;
 use testkit::*;
-use tower::ServiceExt;
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
+mod common;
 
-async fn get_json(app: &axum::Router, uri: &str) -> Value {
-    let (status, body) = get(app, uri).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
+use common::{get, get_json};
 
 fn with(uri: &str, query: &str) -> String {
     format!("{uri}{}{query}", if uri.contains('?') { '&' } else { '?' })
