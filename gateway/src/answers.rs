@@ -107,6 +107,44 @@ pub struct Released {
     pub sequence: u64,
 }
 
+/// `GET /v1/jobs/{id}/lanes/{provider}/commitments`: a page of a lane's compaction commitments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitments {
+    /// Every receipt the lane accepted at or below this amount is a leaf of one of these commitments
+    /// (a range with none has no commitment).
+    pub compacted_to: String,
+    /// In amount order.
+    pub commitments: Vec<LaneCommitment>,
+    /// The `after` of the next page (null at the end).
+    pub next: Option<String>,
+}
+
+/// `GET /v1/jobs/{id}/lanes/{provider}/receipts`: a page of a lane's stored receipts, in amount order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneReceipts {
+    /// In amount order.
+    pub receipts: Vec<StoredReceipt>,
+    /// The `after` of the next page (null at the end).
+    pub next: Option<String>,
+}
+
+/// What a lane keeps of one compaction ([`crate::commitment::Commitment`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneCommitment {
+    /// The amount the range starts above.
+    pub from: String,
+    /// The highest amount of the range.
+    pub to: String,
+    /// How many accepted receipts the range held (the tree's leaves).
+    pub leaves: u64,
+    /// The Merkle root over their digests in amount order, hex.
+    pub root: String,
+    /// How many of them were deleted; the others are still stored.
+    pub deleted: u64,
+    /// When (RFC 3339).
+    pub compacted_at: String,
+}
+
 /// `GET /readyz`: whether each dependency answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {

@@ -127,6 +127,17 @@ pub struct Config {
     /// The relayer's balance (smallest units) below which it is taken to be unable to pay for releases:
     /// `/readyz` fails and the log says so.
     pub relayer_min_balance: Amount,
+    /// Receipts are kept at least this long after acceptance, in s. Past it, once the chain's finalized
+    /// release of their lane covers them, those the lane no longer needs are deleted and the lane keeps
+    /// a commitment to them ([`crate::commitment`]): the time a provider has to copy the receipts others
+    /// sent for its lane, should it want to prove them later.
+    pub retention_keep_s: u64,
+    /// Time between compaction passes, in s.
+    pub retention_interval_s: u64,
+    /// Most lanes one compaction pass looks at.
+    pub retention_lanes_per_pass: usize,
+    /// Most receipts one lane's compaction covers in a pass.
+    pub retention_receipts_per_lane: usize,
 }
 
 /// An amount in the chain's smallest unit: a decimal string (any `u128`) or an integer (TOML and the
@@ -218,9 +229,16 @@ impl Default for Config {
             settle_max_extrinsics: 4,
             settle_tick_timeout_ms: 120_000,
             relayer_min_balance: Amount(1_000_000_000_000),
+            retention_keep_s: 86_400,
+            retention_interval_s: 10,
+            retention_lanes_per_pass: 100,
+            retention_receipts_per_lane: 5_000,
         }
     }
 }
+
+/// The longest retention period accepted, in s (100 years): past it, Postgres's intervals overflow.
+pub const MAX_RETENTION_S: u64 = 100 * 365 * 86_400;
 
 /// The prefix of the gateway's environment variables.
 pub const ENV_PREFIX: &str = "GATEWAY__";
@@ -244,12 +262,16 @@ impl Config {
             || config.request_timeout_ms == 0
             || config.max_connections == 0
             || config.client_max_connections == 0
+            || config.retention_interval_s == 0
+            || config.retention_lanes_per_pass == 0
+            || config.retention_receipts_per_lane == 0
         {
             return Err(Error::Config(
                 "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts, \
                  settle_max_batch, settle_max_extrinsics, max_jobs_per_request, max_in_flight, \
-                 client_max_in_flight, client_slots, request_timeout_ms, max_connections and \
-                 client_max_connections must be positive"
+                 client_max_in_flight, client_slots, request_timeout_ms, max_connections, \
+                 client_max_connections, retention_interval_s, retention_lanes_per_pass and \
+                 retention_receipts_per_lane must be positive"
                     .into(),
             ));
         }
@@ -268,6 +290,12 @@ impl Config {
             return Err(Error::Config(format!(
                 "client_kib_burst ({} KiB) must hold max_body_bytes ({}): the largest body could never pass",
                 config.client_kib_burst, config.max_body_bytes
+            )));
+        }
+        if config.retention_keep_s > MAX_RETENTION_S {
+            return Err(Error::Config(format!(
+                "retention_keep_s ({}) must be at most {MAX_RETENTION_S} (100 years)",
+                config.retention_keep_s
             )));
         }
         if config.connection_idle_ms <= config.request_timeout_ms {

@@ -8,6 +8,7 @@
 pub mod accept;
 pub mod answers;
 pub mod commit;
+pub mod commitment;
 pub mod config;
 pub mod error;
 pub mod intake;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod refusals;
+pub mod retention;
 pub mod routes;
 pub mod service;
 pub mod settle;
@@ -152,6 +154,16 @@ impl Config {
             expiry_margin_ms: self.settle_expiry_margin_ms,
             max_batch: self.settle_max_batch,
             max_extrinsics: self.settle_max_extrinsics,
+        }
+    }
+
+    /// How receipts the chain has settled are compacted ([`retention`], [`commitment`]).
+    #[must_use]
+    pub const fn retention(&self) -> store::Retention {
+        store::Retention {
+            keep_for: std::time::Duration::from_secs(self.retention_keep_s),
+            lanes_per_pass: self.retention_lanes_per_pass,
+            receipts_per_lane: self.retention_receipts_per_lane,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Metrics {
     /// Whether the relayer can pay for releases: 1 yes, 0 no (its balance is below the minimum), -1 no
     /// relayer (or not checked yet).
     pub relayer_ready: IntGauge,
+    /// Receipts deleted by compaction once the chain's finalized release covered them.
+    pub compacted: IntCounter,
 }
 
 impl Metrics {
@@ -101,7 +103,12 @@ impl Metrics {
         relayer_ready.set(-1);
         let settle_leader = IntGauge::new("gateway_settle_leader", "1 while this replica runs the settlement loop")
             .expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+        let compacted = IntCounter::new(
+            "gateway_receipts_compacted_total",
+            "Receipts deleted by compaction once a finalized release covered them",
+        )
+        .expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
             Box::new(accepted.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejected.clone()),
@@ -117,6 +124,7 @@ impl Metrics {
             Box::new(relayer_spent.clone()),
             Box::new(relayer_ready.clone()),
             Box::new(settle_leader.clone()),
+            Box::new(compacted.clone()),
         ];
         for c in collectors {
             registry.register(c).expect("registered once");
@@ -138,6 +146,7 @@ impl Metrics {
             relayer_spent,
             relayer_ready,
             settle_leader,
+            compacted,
         }
     }
 

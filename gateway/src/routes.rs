@@ -1,8 +1,8 @@
 //! The HTTP API. Handlers are thin: parse, call the intake pipeline or the store, shape JSON.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +25,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/receipts", post(post_receipts))
         .route("/v1/receipts/{id}", get(get_receipt))
         .route("/v1/jobs/{id}/settlement", get(job_settlement))
+        .route("/v1/jobs/{id}/lanes/{provider}/commitments", get(lane_commitments))
+        .route("/v1/jobs/{id}/lanes/{provider}/receipts", get(lane_receipts))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::admit));
     Router::new()
@@ -109,13 +111,7 @@ async fn get_receipt(
     path: core::result::Result<Path<i64>, PathRejection>,
 ) -> Result<Json<answers::StoredReceipt>> {
     let stored = state.db.receipt(id_of(path)?).await?.ok_or(Error::NotFound)?;
-    let signed = SignedReceiptJson::from_signed(&stored.receipt, &stored.signature);
-    Ok(Json(answers::StoredReceipt {
-        id: stored.id,
-        receipt: signed.receipt,
-        signature: signed.signature,
-        accepted_at: stored.accepted_at,
-    }))
+    Ok(Json(stored_answer(&stored)))
 }
 
 async fn job_settlement(
@@ -154,6 +150,89 @@ async fn job_settlement(
         ends_at: view.job.ends_at,
         providers,
     }))
+}
+
+/// Most commitments or receipts on one page of a lane's.
+pub const MAX_LANE_PAGE: usize = 1_000;
+
+/// The query of a lane's pages: amounts above `after` (default 0), at most `limit` (default 100).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// A lane's (job, provider) from its path, and the page asked for; a lane the gateway does not hold is
+/// not found.
+fn lane_page(
+    path: core::result::Result<Path<(String, String)>, PathRejection>,
+    query: core::result::Result<Query<PageQuery>, QueryRejection>,
+) -> Result<(u64, escrow_client::AccountId, u128, usize)> {
+    let Path((job_id, provider)) = path.map_err(|_| Error::bad_request("invalid_id", "malformed path"))?;
+    let job_id =
+        job_id.parse::<u64>().map_err(|_| Error::bad_request("invalid_id", "the job id must be an integer"))?;
+    let provider = crate::wire::bytes::<32>("provider", &provider)?;
+    let Query(page) = query.map_err(|e| Error::bad_request("invalid_query", e.body_text()))?;
+    let limit = page.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LANE_PAGE {
+        return Err(Error::bad_request("invalid_limit", format!("limit must be 1 to {MAX_LANE_PAGE}")));
+    }
+    let after = page.after.as_deref().map(|a| crate::wire::amount("after", a)).transpose()?.unwrap_or(0);
+    Ok((job_id, provider, after, limit))
+}
+
+/// The `after` of the next page: the last amount of a full page.
+fn next_after(full: bool, last: Option<u128>) -> Option<String> {
+    full.then_some(last).flatten().map(|a| a.to_string())
+}
+
+async fn lane_commitments(
+    State(state): State<AppState>,
+    path: core::result::Result<Path<(String, String)>, PathRejection>,
+    query: core::result::Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<answers::Commitments>> {
+    let (job_id, provider, after, limit) = lane_page(path, query)?;
+    let compacted_to = state.db.compacted_to(job_id, &provider).await?.ok_or(Error::NotFound)?;
+    let found = state.db.commitments(job_id, &provider, after, limit).await?;
+    let next = next_after(found.len() == limit, found.last().map(|c| c.commitment.to));
+    let commitments = found
+        .into_iter()
+        .map(|c| answers::LaneCommitment {
+            from: c.commitment.from.to_string(),
+            to: c.commitment.to.to_string(),
+            leaves: c.commitment.leaves,
+            root: to_hex(&c.commitment.root),
+            deleted: c.deleted,
+            compacted_at: c.compacted_at,
+        })
+        .collect();
+    Ok(Json(answers::Commitments { compacted_to: compacted_to.to_string(), commitments, next }))
+}
+
+async fn lane_receipts(
+    State(state): State<AppState>,
+    path: core::result::Result<Path<(String, String)>, PathRejection>,
+    query: core::result::Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<answers::LaneReceipts>> {
+    let (job_id, provider, after, limit) = lane_page(path, query)?;
+    let found = state.db.lane_receipts(job_id, &provider, after, limit).await?;
+    if found.is_empty() && state.db.compacted_to(job_id, &provider).await?.is_none() {
+        return Err(Error::NotFound);
+    }
+    let next = next_after(found.len() == limit, found.last().map(|s| s.receipt.amount));
+    let receipts = found.iter().map(stored_answer).collect();
+    Ok(Json(answers::LaneReceipts { receipts, next }))
+}
+
+fn stored_answer(stored: &crate::store::Stored) -> answers::StoredReceipt {
+    let signed = SignedReceiptJson::from_signed(&stored.receipt, &stored.signature);
+    answers::StoredReceipt {
+        id: stored.id,
+        receipt: signed.receipt,
+        signature: signed.signature,
+        accepted_at: stored.accepted_at.clone(),
+    }
 }
 
 /// Postgres and node reachability, checked once for all the probes waiting at once (a probe does not

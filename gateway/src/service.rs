@@ -62,6 +62,16 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
             None
         }
     };
+    let mut stop = stop_rx.clone();
+    let compaction = tokio::spawn(crate::retention::run(
+        state.db.clone(),
+        state.metrics.clone(),
+        state.config.retention(),
+        Duration::from_secs(state.config.retention_interval_s),
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    ));
     let limits = state.limits.clone();
     let _forget = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         loop {
@@ -79,6 +89,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     if let Some(settler) = settler {
         let _ = settler.await;
     }
+    let _ = compaction.await;
     drop(follower);
     Ok(served?)
 }

@@ -64,7 +64,8 @@ pub fn bytes<const N: usize>(field: &str, text: &str) -> Result<[u8; N]> {
     raw.try_into().map_err(|_| invalid(field, format!("expected {N} bytes, got {len}")))
 }
 
-fn amount(field: &str, text: &str) -> Result<u128> {
+/// A decimal amount (any `u128`).
+pub fn amount(field: &str, text: &str) -> Result<u128> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(field, "expected a decimal string of digits"));
     }

@@ -514,6 +514,8 @@ async fn health_metrics_and_openapi(pool: PgPool) {
         "/v1/receipts",
         "/v1/receipts/{id}",
         "/v1/jobs/{id}/settlement",
+        "/v1/jobs/{id}/lanes/{provider}/receipts",
+        "/v1/jobs/{id}/lanes/{provider}/commitments",
         "/healthz",
         "/readyz",
         "/metrics",

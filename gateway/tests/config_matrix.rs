@@ -84,3 +84,16 @@ proptest! {
         prop_assert_eq!(c.settle_threshold, Amount(amount));
     }
 }
+
+#[test]
+fn retention_is_bounded_and_its_passes_positive() {
+    let keep = |s: u64| load(&format!("retention_keep_s = {s}\n"));
+    assert_eq!(keep(0).unwrap().retention().keep_for, std::time::Duration::ZERO);
+    assert!(keep(gateway::config::MAX_RETENTION_S).is_ok());
+    let err = keep(gateway::config::MAX_RETENTION_S + 1).unwrap_err();
+    assert!(err.contains("retention_keep_s"), "{err}");
+    for key in ["retention_interval_s", "retention_lanes_per_pass", "retention_receipts_per_lane"] {
+        let err = load(&format!("{key} = 0\n")).unwrap_err();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

@@ -19,17 +19,6 @@ const EAGER: Policy = Policy { threshold: 0, max_age_ms: 0, expiry_margin_ms: 0,
 const PATIENT: Policy =
     Policy { threshold: u128::MAX, max_age_ms: u64::MAX, expiry_margin_ms: 0, max_batch: 100, max_extrinsics: 1 };
 
-fn settler(h: &Harness, policy: Policy) -> Settler {
-    Settler::new(
-        h.state.db.clone(),
-        h.state.escrow.clone(),
-        h.state.views.clone(),
-        keypair("//Relayer"),
-        policy,
-        h.state.metrics.clone(),
-    )
-}
-
 async fn fund_relayer(h: &Harness) {
     funded(h.market.escrow.chain(), "//Relayer", 100 * UNIT).await.unwrap();
 }
@@ -47,7 +36,7 @@ async fn submissions(h: &Harness) -> Vec<(String, i64)> {
 #[sqlx::test(migrations = "./migrations")]
 async fn due_lanes_of_many_jobs_settle_in_one_extrinsic_exactly_once(pool: PgPool) {
     let h = harness(pool).await;
-    let settler = settler(&h, EAGER);
+    let settler = h.settler(EAGER);
     let readiness = || async {
         let (status, v, _) = h.request("GET", "/readyz", vec![]).await;
         (status, v["relayer"].as_bool())
@@ -106,7 +95,7 @@ async fn one_tick_sends_several_extrinsics_one_after_another_and_follows_them_to
     }
     let nonce = || async { h.market.escrow.chain().next_index(account_of(&keypair("//Relayer"))).await.unwrap() };
     let before = nonce().await;
-    let settler = settler(&h, Policy { max_batch: 2, max_extrinsics: 3, ..EAGER });
+    let settler = h.settler(Policy { max_batch: 2, max_extrinsics: 3, ..EAGER });
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 5, released: 5 });
     assert_eq!(
         submissions(&h).await,
@@ -125,7 +114,7 @@ async fn a_lane_waits_for_its_policy_and_goes_at_once_when_the_job_completes(poo
     let h = harness(pool).await;
     fund_relayer(&h).await;
     h.post(&h.json(3 * UNIT, 1)).await;
-    let settler = settler(&h, PATIENT);
+    let settler = h.settler(PATIENT);
     let views = |source: &str| h.state.metrics.job_views.with_label_values(&[source]).get();
     let (kept, node) = (views("kept"), views("node"));
     assert_eq!(settler.tick().await.unwrap(), Tick::default(), "below threshold, young, job far from its end");
@@ -147,7 +136,7 @@ async fn what_the_chain_already_settled_is_never_sent_again(pool: PgPool) {
     // Someone else releases the very receipt first (anyone may).
     let (r, s) = h.signed(4 * UNIT, 1);
     h.market.escrow.release(&h.consumer, &r, &s).await.unwrap();
-    assert_eq!(settler(&h, EAGER).tick().await.unwrap(), Tick::default());
+    assert_eq!(h.settler(EAGER).tick().await.unwrap(), Tick::default());
     assert!(submissions(&h).await.is_empty());
     assert_eq!(
         h.market.escrow.balance_of(account_of(&h.provider)).await.unwrap(),
@@ -180,7 +169,7 @@ async fn recovery_lets_the_chain_decide_interrupted_submissions(pool: PgPool) {
             .await
             .unwrap();
     }
-    let settler = settler(&h, EAGER);
+    let settler = h.settler(EAGER);
     // Neither was signed by this code (no block it dies from is recorded): both are judged at once.
     assert!(settler.recover().await.unwrap().is_empty());
     assert_eq!(submissions(&h).await, vec![("finalized".to_string(), 1), ("failed".to_string(), 1)]);
@@ -203,7 +192,7 @@ async fn a_receipt_the_chain_would_refuse_is_not_sent_and_its_lane_waits(pool: P
     assert_eq!(h.post(&body).await.0, StatusCode::CREATED);
     wait_until(h.market.escrow.chain(), r.expires_at).await.unwrap();
 
-    let settler = settler(&h, EAGER);
+    let settler = h.settler(EAGER);
     assert_eq!(settler.tick().await.unwrap(), Tick::default(), "nothing sent");
     assert!(submissions(&h).await.is_empty());
     let stalled: Option<String> = sqlx::query_scalar("SELECT stalled FROM lanes").fetch_one(&h.pool).await.unwrap();
@@ -244,7 +233,7 @@ async fn attack_2_a_thaw_makes_the_loop_release_the_providers_lane_at_once(pool:
     let (drain, drain_sig) = signed_receipt(&h.market, &payer(4), job, q_id, DEPOSIT, 1);
     let refused = h.market.escrow.release(&h.consumer, &drain, &drain_sig).await;
     assert!(matches!(refused, Err(escrow_client::Error::Escrow(settlement::Error::ExceedsAllocation))), "{refused:?}");
-    let settler = settler(&h, PATIENT);
+    let settler = h.settler(PATIENT);
     assert_eq!(settler.tick().await.unwrap(), Tick::default(), "not due under the patient policy");
 
     let thaw = h.market.escrow.thaw(&h.consumer, job, p, DEPOSIT).await.unwrap();
@@ -272,7 +261,7 @@ async fn a_refused_newest_receipt_falls_back_to_the_newest_older_one_the_chain_t
     wait_until(h.market.escrow.chain(), ends_at + 1).await.unwrap();
 
     // The chain refuses the newest (90, over the allocation): the lane falls back to 40 and is paid that.
-    let settler = settler(&h, EAGER);
+    let settler = h.settler(EAGER);
     assert_eq!(settler.tick().await.unwrap(), Tick { submitted: 1, released: 1 });
     assert_eq!(h.market.escrow.lane(h.job, p).await.unwrap().amount, 40 * UNIT);
     // Nothing older is left above what was paid: the lane stalls with the refusal's code.
@@ -430,7 +419,7 @@ async fn a_replica_whose_session_lost_the_lock_sends_nothing(pool: PgPool) {
     let h = harness(pool).await;
     fund_relayer(&h).await;
     assert_eq!(h.post(&h.json(5 * UNIT, 1)).await.0, StatusCode::CREATED);
-    let settler = settler(&h, EAGER);
+    let settler = h.settler(EAGER);
     let mut session = None;
     assert!(settler.leading(&mut session).await);
     // Its session ends under it, as when Postgres restarts mid-tick: the lock goes with it, and another

@@ -7,11 +7,14 @@
 //! - `settle`: the settlement loop's lanes and submissions.
 //! - `leader`: which replica runs the settlement loop (a session advisory lock).
 //! - `refusals`: the bounded refusal log's counts and samples ([`crate::refusals`]).
+//! - `retention`: compaction of the receipts a lane no longer needs, and its commitments
+//!   ([`crate::commitment`]).
 
 mod intake;
 mod leader;
 mod receipts;
 mod refusals;
+mod retention;
 mod settle;
 
 use std::time::{Duration, Instant};
@@ -30,6 +33,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use leader::Leadership;
 pub use receipts::Stored;
+pub use retention::{Compacted, Retention, StoredCommitment};
 pub use settle::{PendingLane, SubmissionItem};
 
 /// The gateway's database.

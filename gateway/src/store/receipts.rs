@@ -80,6 +80,31 @@ impl Store {
         .collect()
     }
 
+    /// The stored receipts of `job_id`'s `provider` lane with amounts above `after`, in amount order, at
+    /// most `limit`: what a provider copies within the retention period to prove, after compaction,
+    /// receipts others sent for its lane ([`crate::commitment`]).
+    pub async fn lane_receipts(
+        &self,
+        job_id: u64,
+        provider: &AccountId,
+        after: u128,
+        limit: usize,
+    ) -> Result<Vec<Stored>> {
+        sqlx::query(&format!(
+            "SELECT {STORED_COLUMNS} FROM receipts r WHERE r.job_id = $1::numeric AND r.provider = $2 \
+             AND r.amount > $3::numeric ORDER BY r.amount LIMIT $4"
+        ))
+        .bind(job_id.to_string())
+        .bind(&provider[..])
+        .bind(after.to_string())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(stored_of)
+        .collect()
+    }
+
     /// The highest (newest) accepted receipt of every provider of a job.
     pub async fn lanes(&self, job_id: u64) -> Result<Vec<AcceptedLane>> {
         Ok(lanes_of_jobs(&self.pool, &[job_id]).await?.remove(&job_id).unwrap_or_default())

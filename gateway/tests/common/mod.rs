@@ -61,6 +61,18 @@ pub async fn open(m: &Market, consumer: &Keypair, provider: &Keypair, payer_seed
 }
 
 impl Harness {
+    /// A settlement loop over this harness's store, node and views, submitting as `//Relayer`.
+    pub fn settler(&self, policy: gateway::settle::Policy) -> gateway::settle::Settler {
+        gateway::settle::Settler::new(
+            self.state.db.clone(),
+            self.state.escrow.clone(),
+            self.state.views.clone(),
+            keypair("//Relayer"),
+            policy,
+            self.state.metrics.clone(),
+        )
+    }
+
     pub fn signed(&self, amount: u128, sequence: u64) -> (Receipt<AccountId>, [u8; 64]) {
         signed_receipt(&self.market, &payer(1), self.job, account_of(&self.provider), amount, sequence)
     }
