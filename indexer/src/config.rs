@@ -19,8 +19,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Postgres connection URL (its own database: the indexer's tables and migrations).
     pub database_url: String,
-    /// Most Postgres connections.
+    /// Most Postgres connections of the follower (the API has its own, `api_max_connections`).
     pub database_max_connections: u32,
+    /// Most Postgres connections of the auditor API: a pool apart from the follower's, so no load on the
+    /// API can take the follower's connections.
+    pub api_max_connections: u32,
+    /// Postgres cancels an API statement that runs longer than this, in ms.
+    pub api_statement_timeout_ms: u64,
+    /// Most API requests served at once; more are shed with 503 `overloaded`.
+    pub api_max_in_flight: usize,
+    /// The longest an API request may take until its answer starts, in ms (503 `timeout`).
+    pub api_request_timeout_ms: u64,
     /// The node's WebSocket RPC endpoint. Backfilling old blocks needs their state: run the node with
     /// `--state-pruning archive`.
     pub node_url: String,
@@ -52,6 +61,10 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
             database_url: "postgres://postgres@127.0.0.1:5432/indexer".into(),
             database_max_connections: 8,
+            api_max_connections: 8,
+            api_statement_timeout_ms: 10_000,
+            api_max_in_flight: 64,
+            api_request_timeout_ms: 30_000,
             node_url: "ws://127.0.0.1:9944".into(),
             contract: String::new(),
             bundle: String::new(),
@@ -78,10 +91,30 @@ impl Config {
         if config.fetch_concurrency == 0 || config.batch_blocks == 0 || config.batch_events == 0 {
             return Err(Error::Config("fetch_concurrency, batch_blocks and batch_events must be positive".into()));
         }
+        if config.api_max_connections == 0
+            || config.api_statement_timeout_ms == 0
+            || config.api_max_in_flight == 0
+            || config.api_request_timeout_ms == 0
+        {
+            return Err(Error::Config(
+                "api_max_connections, api_statement_timeout_ms, api_max_in_flight and api_request_timeout_ms \
+                 must be positive"
+                    .into(),
+            ));
+        }
         if config.reconnect_min_ms == 0 || config.reconnect_max_ms < config.reconnect_min_ms {
             return Err(Error::Config("need 0 < reconnect_min_ms <= reconnect_max_ms".into()));
         }
         Ok(config)
+    }
+
+    /// What the API admits ([`crate::admission`]).
+    #[must_use]
+    pub const fn api_bounds(&self) -> crate::admission::Bounds {
+        crate::admission::Bounds {
+            max_in_flight: self.api_max_in_flight,
+            request_timeout: std::time::Duration::from_millis(self.api_request_timeout_ms),
+        }
     }
 
     /// The configured escrow contract: what the database must have been built for, when indexing and

@@ -65,6 +65,12 @@ pub enum Error {
     /// The node failed or could not be reached.
     #[error("chain: {0}")]
     Chain(#[from] escrow_client::Error),
+    /// The API is serving as many requests as it may ([`crate::admission`]).
+    #[error("overloaded")]
+    Overloaded,
+    /// A request took longer than the API allows ([`crate::admission`]).
+    #[error("timed out")]
+    TimedOut,
 }
 
 /// Result of an indexer operation.
@@ -98,6 +104,8 @@ impl PublicError for Error {
         match self {
             Self::BadRequest { code, .. } => code,
             Self::NotFound => "not_found",
+            Self::Overloaded => "overloaded",
+            Self::TimedOut => "timeout",
             Self::Config(_)
             | Self::Fatal(_)
             | Self::OtherChain { .. }
@@ -114,6 +122,7 @@ impl PublicError for Error {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Overloaded | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::Config(_)
             | Self::Fatal(_)
             | Self::OtherChain { .. }
@@ -130,6 +139,8 @@ impl PublicError for Error {
         match self {
             Self::BadRequest { message, .. } => message.clone(),
             Self::NotFound => "not found".into(),
+            Self::Overloaded => "the indexer is serving as many requests as it may; retry later".into(),
+            Self::TimedOut => "the request took too long; ask for a smaller page or retry later".into(),
             _ => "the indexer cannot serve this right now; retry later".into(),
         }
     }

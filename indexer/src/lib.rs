@@ -8,8 +8,9 @@
 //! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
 //! - [`record`]: what is stored, and the hash chain. [`store`]: all the SQL (tables, typed tables).
 //! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
-//! - [`api`]: the auditor routes; [`overview`]: the dashboard and its routes; [`page`]: their pages.
+//! - [`api`]: the auditor routes ([`admission`]: how many at once, how long); [`overview`]: the dashboard and its routes; [`page`]: their pages.
 
+pub mod admission;
 pub mod api;
 pub mod audit;
 pub mod config;

@@ -1,4 +1,5 @@
-//! Running the indexer: the follower and the auditor API side by side, until shutdown or a fatal
+//! Running the indexer: the follower and the auditor API side by side (each with its own Postgres pool;
+//! the API behind [`crate::admission`]), until shutdown or a fatal
 //! disagreement (which stops both and is returned).
 
 use std::future::Future;
@@ -19,6 +20,14 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let contract = config.contract_id()?;
     let bundle = Arc::new(Bundle::load(&config.bundle).map_err(|e| Error::Config(e.to_string()))?);
     let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+    // The API's own pool and admission: no load on it can take the follower's connections or time.
+    let api_db = Db::connect_api(
+        config.database_url.parse()?,
+        config.api_max_connections,
+        std::time::Duration::from_millis(config.api_statement_timeout_ms),
+    )
+    .await?;
+    let bounds = config.api_bounds();
     let metrics = Metrics::new();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -29,7 +38,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let follower = Follower::new(Arc::new(config), db.clone(), bundle, contract, metrics.clone());
     let mut following = tokio::spawn(async move { follower.run(stop_rx).await });
-    let app = crate::app(AppState { db, metrics });
+    let app = crate::admission::bounded(crate::app(AppState { db: api_db, metrics }), bounds);
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -122,6 +122,21 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// A pool for the auditor API on the database [`Db::connect`] migrated: at most `max_connections`,
+    /// and every statement cancelled by Postgres after `statement_timeout` (an answer then fails with
+    /// 503), so the API's load stays off the follower's pool and cannot run unbounded.
+    pub async fn connect_api(
+        options: PgConnectOptions,
+        max_connections: u32,
+        statement_timeout: std::time::Duration,
+    ) -> Result<Self> {
+        let timeout = statement_timeout.as_millis().to_string();
+        let options =
+            options.options([("plan_cache_mode", "force_custom_plan"), ("statement_timeout", timeout.as_str())]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+
     /// The connection pool.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
