@@ -226,6 +226,9 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
         // The overview's running totals are checked against the events too.
         ("UPDATE account_totals SET claimed = claimed + 1 WHERE provider", "account_totals row of 0x"),
         ("UPDATE treasury_totals SET fees = fees + 1", "treasury_totals row of 0x"),
+        // And so are the totals per day a period's totals read.
+        ("UPDATE flow_days SET amount = amount + 1 WHERE flow = 'paid_out'", "flow_days row of 0x"),
+        ("UPDATE fee_days SET fees = fees + 1", "fee_days row of 0x"),
         ("UPDATE indexer_state SET events = events + 1", "the event count is"),
         ("UPDATE releases SET net = net + 1, fee = fee - 1 WHERE sequence = 3", "releases row differs"),
         (

@@ -225,6 +225,78 @@ async fn every_list_pages_through_all_rows_once_in_order(pool: PgPool) {
     assert_eq!(get_json(&app, "/v1/status").await["events"], 0);
     sqlx::raw_sql(backfill).execute(&pool).await.unwrap();
     totals_agree(&app, &db, &pool).await;
+
+    // The totals per day (kept batch by batch) give every period's totals, whole days, partial ones
+    // and both; and so does what the migration fills them with.
+    let accounts = [provider.as_str(), consumer_ss58.as_str()];
+    periods_agree(&app, &pool, &accounts, mid).await;
+    let migration = include_str!("../migrations/0007_days.sql");
+    let backfill = &migration[migration.find("INSERT INTO flow_days").unwrap()..];
+    sqlx::raw_sql("DELETE FROM flow_days; DELETE FROM fee_days").execute(&pool).await.unwrap();
+    sqlx::raw_sql(backfill).execute(&pool).await.unwrap();
+    periods_agree(&app, &pool, &accounts, mid).await;
+}
+
+/// For periods around `mid` (a block time of the history) cut to exercise whole days, partial days and
+/// both: each account's statement totals are its lines' sums, and the treasury's fees are the
+/// releases' sums, read straight from the releases.
+async fn periods_agree(app: &axum::Router, pool: &PgPool, accounts: &[&str], mid: u64) {
+    const D: u64 = 86_400_000;
+    let day = mid / D * D;
+    let periods = [
+        (Some(day), Some(day + D)),
+        (Some(day - 1), Some(day + D + 1)),
+        (Some(mid), Some(day + 2 * D)),
+        (Some(0), Some(mid)),
+        (Some(mid), Some(mid + 1)),
+        (Some(mid), None),
+        (None, Some(mid)),
+        (Some(day - D), Some(day)),
+    ];
+    for (from, to) in periods {
+        let query = [from.map(|f| format!("from={f}")), to.map(|t| format!("to={t}"))]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("&");
+        for who in accounts {
+            let uri = format!("/v1/accounts/{who}/statement?{query}");
+            let lines = all_pages(app, &uri, "lines", 1_000).await;
+            let mut sums = std::collections::BTreeMap::<String, u128>::new();
+            for l in &lines {
+                *sums.entry(l["flow"].as_str().unwrap().to_owned()).or_default() +=
+                    l["amount"].as_str().unwrap().parse::<u128>().unwrap();
+            }
+            let totals: std::collections::BTreeMap<String, u128> = get_json(app, &format!("{uri}&limit=1")).await
+                ["totals"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().parse().unwrap()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .filter(|(_, v)| *v > 0)
+                .collect();
+            assert_eq!(totals, sums, "{uri}");
+        }
+        let (fees, releases): (Option<String>, i64) = sqlx::query_as(
+            "SELECT sum(r.fee)::text, count(*) FROM releases r JOIN blocks b ON b.number = r.block_number \
+             WHERE ($1::bigint IS NULL OR b.timestamp_ms >= $1) AND ($2::bigint IS NULL OR b.timestamp_ms < $2)",
+        )
+        .bind(from.map(|f| f as i64))
+        .bind(to.map(|t| t as i64))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let answer = get_json(app, &format!("/v1/treasury/fees?{query}")).await;
+        let counted: i64 =
+            answer["by_treasury"].as_array().unwrap().iter().map(|t| t["releases"].as_i64().unwrap()).sum();
+        assert_eq!(
+            (answer["total_fees"].as_str().map(str::to_owned), counted),
+            (Some(fees.unwrap_or("0".into())), releases),
+            "fees {query}"
+        );
+    }
 }
 
 /// The providers list, the fees of all time and the event count agree with the tables they sum.

@@ -1,12 +1,12 @@
-//! The auditor routes' reads beyond events and blocks: a provider's payouts, an account's statement
-//! totals, the treasury's fee totals over a period, and the readiness ping (the event count and the
-//! fees of all time are read from the running totals, [`super::totals`]). Amounts come back as
+//! The auditor routes' reads beyond events and blocks: a provider's payouts and the readiness ping (an
+//! account's statement totals and the treasury's fees over a period are read per day, [`super::days`];
+//! the event count and the fees of all time from the running totals, [`super::totals`]). Amounts come back as
 //! Postgres renders the NUMERIC sums (decimal text); the routes pass them on as they are.
 
 use escrow_client::AccountId;
 use sqlx::Row;
 
-use super::{signed, Db};
+use super::Db;
 use crate::error::Result;
 
 /// A provider's releases on one job.
@@ -74,42 +74,7 @@ pub struct TreasuryFees {
     pub gross: String,
 }
 
-/// Of an account's statement over a period, the total of each flow that has a line (`to_escrow`,
-/// `credited`, `paid_out`, `slashed`), summed by Postgres from the typed tables: the same movements
-/// `crate::api::lines_for` makes lines of.
-const STATEMENT_TOTALS: &str = "WITH m (flow, amount, block_number) AS ( \
-    SELECT 'to_escrow', deposit, block_number FROM jobs WHERE consumer = $1 \
-    UNION ALL SELECT 'to_escrow', amount, block_number FROM top_ups WHERE consumer = $1 \
-    UNION ALL SELECT 'to_escrow', amount, block_number FROM stakes WHERE provider = $1 \
-    UNION ALL SELECT 'credited', net, block_number FROM releases WHERE provider = $1 \
-    UNION ALL SELECT 'credited', fee, block_number FROM releases WHERE treasury = $1 AND fee > 0 \
-    UNION ALL SELECT 'credited', amount, block_number FROM refunds WHERE consumer = $1 \
-    UNION ALL SELECT 'credited', slashed, block_number FROM dispute_resolutions WHERE consumer = $1 AND slashed > 0 \
-    UNION ALL SELECT 'slashed', slashed, block_number FROM dispute_resolutions WHERE provider = $1 AND slashed > 0 \
-    UNION ALL SELECT 'paid_out', amount, block_number FROM claims WHERE account = $1 \
-    UNION ALL SELECT 'paid_out', amount, block_number FROM withdrawals WHERE provider = $1) \
-    SELECT m.flow, sum(m.amount)::text AS total FROM m JOIN blocks b ON b.number = m.block_number \
-    WHERE ($2::bigint IS NULL OR b.timestamp_ms >= $2) AND ($3::bigint IS NULL OR b.timestamp_ms < $3) \
-    GROUP BY m.flow ORDER BY m.flow";
-
 impl Db {
-    /// The totals per flow of `account`'s statement over `from..to` (block times, ms): (flow, amount
-    /// as decimal text), by flow.
-    pub async fn statement_totals(
-        &self,
-        account: &AccountId,
-        from: Option<u64>,
-        to: Option<u64>,
-    ) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(STATEMENT_TOTALS)
-            .bind(account.to_vec())
-            .bind(from.map(signed).transpose()?)
-            .bind(to.map(signed).transpose()?)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("flow")?, r.try_get("total")?))).collect()
-    }
-
     /// Whether the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -179,30 +144,5 @@ impl Db {
             slashed: totals.try_get("slashed")?,
         };
         Ok(Payouts { jobs, totals, reputation })
-    }
-
-    /// Fee totals per treasury (by treasury) of the releases in blocks timed `from` (ms, inclusive)
-    /// to `to` (ms, exclusive), either bound optional.
-    pub async fn fees(&self, from: Option<u64>, to: Option<u64>) -> Result<Vec<TreasuryFees>> {
-        let rows = sqlx::query(
-            "SELECT r.treasury, count(*) AS releases, sum(r.fee)::text AS fees, sum(r.amount)::text AS gross \
-             FROM releases r JOIN blocks b ON b.number = r.block_number \
-             WHERE ($1::bigint IS NULL OR b.timestamp_ms >= $1) AND ($2::bigint IS NULL OR b.timestamp_ms < $2) \
-             GROUP BY r.treasury ORDER BY r.treasury",
-        )
-        .bind(from.map(signed).transpose()?)
-        .bind(to.map(signed).transpose()?)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TreasuryFees {
-                    fees: r.try_get("fees")?,
-                    treasury: r.try_get("treasury")?,
-                    releases: r.try_get("releases")?,
-                    gross: r.try_get("gross")?,
-                })
-            })
-            .collect()
     }
 }

@@ -5,13 +5,15 @@
 //! indexed blocks (`COPY`, one transaction per batch), and the reads of events and blocks. The rest:
 //!
 //! - [`copy`]: rows in `COPY`'s text format. [`typed`]: the typed tables and their batched write.
-//! - [`api`]: the auditor routes' other reads (payouts, fee totals, counts). [`overview`]: the
+//! - [`api`]: the auditor routes' other reads (payouts, counts). [`overview`]: the
 //!   dashboard's lists.
 //! - [`snapshot`]: one consistent read of everything, with scratch typed tables, for the audit.
 //! - [`totals`]: the running totals the follower keeps per batch, which the overview reads.
+//! - [`days`]: the totals per day the follower keeps per batch, which a period's totals read.
 
 pub mod api;
 pub mod copy;
+pub mod days;
 pub mod overview;
 pub mod snapshot;
 pub mod totals;
@@ -217,6 +219,7 @@ impl Db {
         typed::insert(&mut tx, "", &events).await?;
         let first = blocks.first().map_or(last.number, |b| b.number);
         totals::add(&mut tx, signed(first)?, signed(last.number)?).await?;
+        days::add(&mut tx, signed(first)?, signed(last.number)?).await?;
         let count = i64::try_from(events.len()).map_err(|_| Error::Decode("event count".into()))?;
         let prev = prev.map(signed).transpose()?;
         let moved = sqlx::query(

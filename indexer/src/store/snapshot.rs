@@ -133,7 +133,12 @@ impl Snapshot {
     /// event count if it is not the number of events.
     pub async fn totals_differences(&mut self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for (what, sql) in [("account_totals", EXPECTED_ACCOUNTS), ("treasury_totals", EXPECTED_TREASURIES)] {
+        for (what, sql) in [
+            ("account_totals", EXPECTED_ACCOUNTS),
+            ("treasury_totals", EXPECTED_TREASURIES),
+            ("flow_days", super::days::EXPECTED_FLOW_DAYS.as_str()),
+            ("fee_days", super::days::EXPECTED_FEE_DAYS),
+        ] {
             let keys: Vec<Vec<u8>> = sqlx::query_scalar(sql).fetch_all(&mut *self.tx).await?;
             out.extend(
                 keys.iter().map(|k| format!("{what} row of 0x{} differs from the events' sums", hex::encode(k))),
