@@ -78,6 +78,9 @@ pub struct Config {
     pub client_max_connections: u32,
     /// A connection idle this long, in ms, is closed; more than `request_timeout_ms`.
     pub connection_idle_ms: u64,
+    /// A connection whose request head (request line and headers) takes longer than this to arrive is
+    /// closed, in ms: a client trickling its headers cannot hold a connection ([`crate::server`]).
+    pub header_read_timeout_ms: u64,
     /// Refused receipts kept whole per code per minute (all are counted); see [`crate::refusals`].
     pub refusal_samples_per_minute: u32,
     /// Most refused receipts kept whole in all.
@@ -210,6 +213,7 @@ impl Default for Config {
             max_connections: 4_096,
             client_max_connections: 256,
             connection_idle_ms: 60_000,
+            header_read_timeout_ms: 10_000,
             refusal_samples_per_minute: 10,
             refusal_sample_cap: 10_000,
             refusal_sample_max_age_s: 7 * 86_400,
@@ -262,6 +266,7 @@ impl Config {
             || config.request_timeout_ms == 0
             || config.max_connections == 0
             || config.client_max_connections == 0
+            || config.header_read_timeout_ms == 0
             || config.retention_interval_s == 0
             || config.retention_lanes_per_pass == 0
             || config.retention_receipts_per_lane == 0
@@ -270,7 +275,7 @@ impl Config {
                 "max_batch, max_body_bytes, max_jobs_per_transaction, commit_workers, commit_max_receipts, \
                  settle_max_batch, settle_max_extrinsics, max_jobs_per_request, max_in_flight, \
                  client_max_in_flight, client_slots, request_timeout_ms, max_connections, \
-                 client_max_connections, retention_interval_s, retention_lanes_per_pass and \
+                 client_max_connections, header_read_timeout_ms, retention_interval_s, retention_lanes_per_pass and \
                  retention_receipts_per_lane must be positive"
                     .into(),
             ));

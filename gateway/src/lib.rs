@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod refusals;
 pub mod retention;
 pub mod routes;
+pub mod server;
 pub mod service;
 pub mod settle;
 pub mod store;
@@ -132,6 +133,12 @@ impl Config {
             idle: std::time::Duration::from_millis(self.connection_idle_ms),
             trusted_proxies: self.trusted_proxies.iter().copied().map(limits::prefix_of).collect(),
         }
+    }
+
+    /// The longest a request's head may take to arrive ([`server`]).
+    #[must_use]
+    pub const fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.header_read_timeout_ms)
     }
 
     /// How the refusal log is bounded ([`refusals`]).

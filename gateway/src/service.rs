@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use escrow_client::accounts::{account, keypair, ss58};
 use escrow_client::{Bundle, Chain, Escrow};
 
@@ -80,16 +79,15 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         }
     }));
     // Clients are told apart by their address ([`crate::limits`]); connections are bounded
-    // ([`crate::listener`]). The (empty) tap is what gives a listener of ours axum's `SocketAddr` connect
-    // info.
-    let listener = crate::listener::Bounded::new(listener, state.config.listener_bounds()).tap_io(|_| {});
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // ([`crate::listener`]), and so is the time a request's head takes ([`crate::server`]).
+    let listener = crate::listener::Bounded::new(listener, state.config.listener_bounds());
+    let header_timeout = state.config.header_timeout();
+    crate::server::serve(listener, crate::app(state), header_timeout, shutdown).await;
     let _ = stop_tx.send(true);
     if let Some(settler) = settler {
         let _ = settler.await;
     }
     let _ = compaction.await;
     drop(follower);
-    Ok(served?)
+    Ok(())
 }

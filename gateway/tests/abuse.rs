@@ -134,12 +134,14 @@ async fn the_refusal_log_counts_everything_and_keeps_a_bounded_sample(pool: PgPo
     assert_eq!(left, (0, 0), "expired");
 }
 
-/// The harness's gateway on a loopback port, telling clients apart by address.
+/// The harness's gateway on a loopback port as `escrow serve` serves it: the bounded listener, request
+/// heads bounded in time, clients told apart by address.
 async fn serve(h: &Harness) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = gateway::app(h.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = gateway::listener::Bounded::new(tcp, h.state.config.listener_bounds());
+    let (app, header_timeout) = (gateway::app(h.state.clone()), h.state.config.header_timeout());
+    tokio::spawn(gateway::server::serve(listener, app, header_timeout, std::future::pending()));
     addr
 }
 
@@ -253,20 +255,16 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> 
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn connections_are_bounded_per_client_and_idle_ones_closed(pool: PgPool) {
-    use axum::serve::ListenerExt;
+async fn connections_are_bounded_per_client_and_idle_or_trickling_ones_closed(pool: PgPool) {
     let h = harness_with(pool, |c| Config {
         client_max_connections: 2,
         request_timeout_ms: 400,
         connection_idle_ms: 800,
+        header_read_timeout_ms: 600,
         ..c
     })
     .await;
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let listener = gateway::listener::Bounded::new(tcp, h.state.config.listener_bounds()).tap_io(|_| {});
-    let app = gateway::app(h.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(&h).await;
 
     let mut first = connect_from("127.0.0.8", addr).await;
     let mut second = connect_from("127.0.0.8", addr).await;
@@ -281,4 +279,26 @@ async fn connections_are_bounded_per_client_and_idle_ones_closed(pool: PgPool) {
     assert!(closed_within(&mut second, Duration::from_secs(3)).await);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(send(&client_from("127.0.0.8"), addr, &h.json(2 * UNIT, 2)).await.0, StatusCode::CREATED);
+
+    // A client trickling its request head, a byte well within the idle time, is closed once the head
+    // has taken longer than its deadline: it cannot hold a place.
+    use tokio::io::AsyncWriteExt;
+    let mut slow = connect_from("127.0.0.10", addr).await;
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if slow.write_all(b"X").await.is_err() || closed_within(&mut slow, Duration::from_millis(1)).await {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a trickled head is cut");
+    assert!(started.elapsed() < Duration::from_millis(1_500), "at its deadline, not the idle time");
+    // A whole head in time is served, on a kept-alive connection too.
+    let client = client_from("127.0.0.10");
+    assert_eq!(client.get(format!("http://{addr}/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(client.get(format!("http://{addr}/healthz")).send().await.unwrap().status(), StatusCode::OK);
 }
