@@ -91,8 +91,8 @@ impl Db {
         let jobs = sqlx::query(
             "SELECT job_id::text AS job_id, count(*) AS releases, sum(net)::text AS net, sum(fee)::text AS fee, \
              max(cumulative)::text AS cumulative FROM releases \
-             WHERE provider = $1 AND ($2::numeric IS NULL OR job_id > $2::numeric) \
-             GROUP BY job_id ORDER BY job_id LIMIT $3",
+             WHERE provider = $1 AND ($2::numeric IS NULL OR releases.job_id > $2::numeric) \
+             GROUP BY releases.job_id ORDER BY releases.job_id LIMIT $3",
         )
         .bind(&provider)
         .bind(after.map(|a| a.to_string()))
