@@ -96,13 +96,14 @@ async fn set_claim(pool: &PgPool, account: AccountId, amount: u128) {
         .await
         .unwrap();
     sqlx::query("UPDATE claims SET amount = $1::numeric").bind(amount.to_string()).execute(pool).await.unwrap();
-    // Consistently: the overview's running total too.
-    sqlx::query("UPDATE account_totals SET claimed = $1::numeric WHERE account = $2")
-        .bind(amount.to_string())
-        .bind(account.to_vec())
-        .execute(pool)
-        .await
-        .unwrap();
+    // Consistently: the overview's running total and the account's per-day totals too (its one
+    // payout is this claim).
+    for sql in [
+        "UPDATE account_totals SET claimed = $1::numeric WHERE account = $2",
+        "UPDATE flow_days SET amount = $1::numeric WHERE account = $2 AND flow = 'paid_out'",
+    ] {
+        sqlx::query(sql).bind(amount.to_string()).bind(account.to_vec()).execute(pool).await.unwrap();
+    }
 }
 
 #[sqlx::test(migrations = false)]
