@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/jobs", get(crate::overview::jobs))
         .route("/v1/releases", get(crate::overview::releases))
         .route("/v1/providers", get(crate::overview::providers))
+        .route("/v1/market/series", get(crate::overview::series))
         .route("/v1/status", get(status))
         .route("/v1/jobs/{id}/history", get(job_history))
         .route("/v1/providers/{account}/payouts", get(provider_payouts))
@@ -46,7 +47,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn parse_account(text: &str) -> Result<AccountId> {
+pub(crate) fn parse_account(text: &str) -> Result<AccountId> {
     account(text).map_err(|e| Error::bad_request("bad_account", e.to_string()))
 }
 

@@ -1,15 +1,19 @@
 //! The overview routes behind the dashboard (jobs with their books, recent releases, providers with
 //! payouts and reputation) and the dashboard page itself: plain HTML and JavaScript over the API.
-//! Each list is one page ([`crate::page`]): `?limit=&cursor=`, and `next` in the answer.
+//! Each list is one page ([`crate::page`]): `?limit=&cursor=`, and `next` in the answer. The jobs list
+//! searches by job, consumer or provider; the market series is what the dashboard's charts draw.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::Json;
 use escrow_client::accounts::ss58;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::Result;
-use crate::page::{split, EventKey, JobKey, PageQuery, ProviderKey};
+use crate::error::{Error, Result};
+use crate::page::{split, EventKey, JobKey, PageQuery, ProviderKey, SeriesKey};
+use crate::store::overview::JobSearch;
+use crate::store::series::Bucket;
 use crate::AppState;
 
 /// The dashboard page.
@@ -17,11 +21,46 @@ pub async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../dashboard/index.html"))
 }
 
-/// The newest jobs with their books: deposited, released (net and fee), refunded, still held. Paged by
-/// job id, descending.
-pub async fn jobs(State(s): State<AppState>, Query(page): Query<PageQuery>) -> Result<Json<Value>> {
+/// `?limit=&cursor=` and at most one search of the jobs list: `job`, `consumer` or `provider`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    /// Most rows.
+    pub limit: Option<i64>,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+    /// Just this job (decimal id).
+    pub job: Option<String>,
+    /// The jobs this account (SS58 or 0x hex) opened.
+    pub consumer: Option<String>,
+    /// The jobs opened with this account (SS58 or 0x hex) among their providers.
+    pub provider: Option<String>,
+}
+
+impl JobsQuery {
+    /// The search asked for; more than one is `bad_search`, a bad job id `bad_job`, a bad account
+    /// `bad_account`.
+    pub fn search(&self) -> Result<JobSearch> {
+        match (&self.job, &self.consumer, &self.provider) {
+            (None, None, None) => Ok(JobSearch::All),
+            (Some(job), None, None) => job
+                .parse()
+                .map(JobSearch::Job)
+                .map_err(|_| Error::bad_request("bad_job", format!("job `{job}` is not a job id"))),
+            (None, Some(who), None) => Ok(JobSearch::Consumer(crate::api::parse_account(who)?)),
+            (None, None, Some(who)) => Ok(JobSearch::Provider(crate::api::parse_account(who)?)),
+            _ => Err(Error::bad_request("bad_search", "search by one of `job`, `consumer` or `provider` at a time")),
+        }
+    }
+}
+
+/// The newest jobs with their books: deposited, released (net and fee), refunded, still held; all of
+/// them, or one job's, or one consumer's or provider's. Paged by job id, descending.
+pub async fn jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Result<Json<Value>> {
+    let search = q.search()?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let limit = page.limit()?;
-    let rows = s.db.job_overviews(page.cursor::<JobKey>()?.map(|k| k.0), limit.saturating_add(1)).await?;
+    let rows = s.db.job_overviews(search, page.cursor::<JobKey>()?.map(|k| k.0), limit.saturating_add(1)).await?;
     let (rows, next) = split(rows, limit, |j| JobKey(j.id));
     let out: Vec<Value> = rows
         .into_iter()
@@ -96,4 +135,42 @@ pub async fn providers(State(s): State<AppState>, Query(page): Query<PageQuery>)
         })
         .collect();
     Ok(Json(json!({ "providers": out, "next": next })))
+}
+
+/// `?bucket=&limit=&cursor=` of the market series.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    /// `minute`, `hour` (default) or `day`.
+    pub bucket: Option<String>,
+    /// Most buckets.
+    pub limit: Option<i64>,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// The escrow's activity over time, a bucket of block time (UTC) a point: releases (count, gross,
+/// fees), deposits with top-ups, refunds, and what the escrow held at the bucket's end. Buckets without
+/// activity are left out (what was held carries over). Newest first, paged by bucket.
+pub async fn series(State(s): State<AppState>, Query(q): Query<SeriesQuery>) -> Result<Json<Value>> {
+    let bucket = Bucket::parse(q.bucket.as_deref().unwrap_or("hour"))?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let rows = s.db.series(bucket, page.cursor::<SeriesKey>()?.map(|k| k.0), limit.saturating_add(1)).await?;
+    let (rows, next) = split(rows, limit, |p| SeriesKey(p.start_ms));
+    let out: Vec<Value> = rows
+        .into_iter()
+        .map(|p| {
+            json!({
+                "start_ms": p.start_ms,
+                "releases": p.releases,
+                "released": p.released,
+                "fees": p.fees,
+                "deposited": p.deposited,
+                "refunded": p.refunded,
+                "held": p.held,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "bucket": bucket.name(), "width_ms": bucket.width_ms(), "points": out, "next": next })))
 }

@@ -172,6 +172,20 @@ impl Key for ProviderKey {
     }
 }
 
+/// A bucket's start (ms): the order of the market series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey(pub i64);
+
+impl Key for SeriesKey {
+    const TAG: u8 = b's';
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Self(i64::from_be_bytes(array(bytes)?)))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -185,6 +199,9 @@ mod tests {
         assert_eq!(decode::<JobKey>(&encode(&job)).unwrap(), job);
         let p = ProviderKey { score: i64::MIN, provider: [9; 32] };
         assert_eq!(decode::<ProviderKey>(&encode(&p)).unwrap(), p);
+        let bucket = SeriesKey(1_700_000_000_000);
+        assert_eq!(decode::<SeriesKey>(&encode(&bucket)).unwrap(), bucket);
+        assert!(decode::<SeriesKey>(&encode(&job)).is_err(), "a job list's cursor");
         for bad in ["", "zz", "6a", &encode(&job)[..10], &encode(&key)] {
             assert!(decode::<JobKey>(bad).is_err(), "{bad}");
         }

@@ -229,6 +229,10 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
         // And so are the totals per day a period's totals read.
         ("UPDATE flow_days SET amount = amount + 1 WHERE flow = 'paid_out'", "flow_days row of 0x"),
         ("UPDATE fee_days SET fees = fees + 1", "fee_days row of 0x"),
+        // And the dashboard's series and job searches.
+        ("UPDATE market_series SET held = held + 1 WHERE width_ms = 3600000", "market_series row 3600000:"),
+        ("UPDATE market_series SET releases = releases - 1 WHERE releases > 0", "market_series row"),
+        ("DELETE FROM job_providers WHERE job_id = (SELECT min(job_id) FROM job_providers)", "job_providers row"),
         ("UPDATE indexer_state SET events = events + 1", "the event count is"),
         ("UPDATE releases SET net = net + 1, fee = fee - 1 WHERE sequence = 3", "releases row differs"),
         (

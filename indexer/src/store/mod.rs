@@ -10,11 +10,13 @@
 //! - [`snapshot`]: one consistent read of everything, with scratch typed tables, for the audit.
 //! - [`totals`]: the running totals the follower keeps per batch, which the overview reads.
 //! - [`days`]: the totals per day the follower keeps per batch, which a period's totals read.
+//! - [`series`]: the dashboard's time series and job searches, kept per batch too.
 
 pub mod api;
 pub mod copy;
 pub mod days;
 pub mod overview;
+pub mod series;
 pub mod snapshot;
 pub mod totals;
 pub mod typed;
@@ -220,6 +222,7 @@ impl Db {
         let first = blocks.first().map_or(last.number, |b| b.number);
         totals::add(&mut tx, signed(first)?, signed(last.number)?).await?;
         days::add(&mut tx, signed(first)?, signed(last.number)?).await?;
+        series::add(&mut tx, signed(first)?, signed(last.number)?).await?;
         let count = i64::try_from(events.len()).map_err(|_| Error::Decode("event count".into()))?;
         let prev = prev.map(signed).transpose()?;
         let moved = sqlx::query(

@@ -39,6 +39,19 @@ pub struct JobOverview {
     pub held: String,
 }
 
+/// Which jobs a jobs page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSearch {
+    /// Every job.
+    All,
+    /// The job with this id, if any.
+    Job(u64),
+    /// The jobs this account opened.
+    Consumer(AccountId),
+    /// The jobs opened with this account among their providers.
+    Provider(AccountId),
+}
+
 /// A release with its block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseOverview {
@@ -88,27 +101,41 @@ pub struct ProviderOverview {
 }
 
 impl Db {
-    /// The newest `limit` jobs (by job id, descending) older than `before`, with their books: each
-    /// job's sums are read through its own rows (indexes on `job_id`), so a page costs its jobs only.
-    pub async fn job_overviews(&self, before: Option<u64>, limit: u32) -> Result<Vec<JobOverview>> {
-        let rows = sqlx::query(
-            "SELECT j.job_id::text AS job_id, j.consumer, j.providers, j.fee_bps, j.expires_at::text AS expires_at, \
+    /// The newest `limit` jobs of `search` (by job id, descending) older than `before`, with their
+    /// books: the page's job ids are read from one index (`jobs`' job ids, `jobs_consumer_job`, or
+    /// `job_providers`), and each job's sums through its own rows (indexes on `job_id`), so a page
+    /// costs its jobs only.
+    pub async fn job_overviews(&self, search: JobSearch, before: Option<u64>, limit: u32) -> Result<Vec<JobOverview>> {
+        let (ids, who) = match search {
+            JobSearch::All => ("SELECT job_id FROM jobs WHERE true", None),
+            JobSearch::Job(_) => ("SELECT job_id FROM jobs WHERE job_id = $3::numeric", None),
+            JobSearch::Consumer(a) => ("SELECT job_id FROM jobs WHERE consumer = $3", Some(a.as_ref().to_vec())),
+            JobSearch::Provider(a) => {
+                ("SELECT job_id FROM job_providers WHERE provider = $3", Some(a.as_ref().to_vec()))
+            }
+        };
+        let sql = format!(
+            "WITH ids AS ({ids} AND ($1::numeric IS NULL OR job_id < $1::numeric) ORDER BY job_id DESC LIMIT $2) \
+             SELECT j.job_id::text AS job_id, j.consumer, j.providers, j.fee_bps, j.expires_at::text AS expires_at, \
              (j.deposit + t.amount)::text AS deposited, r.net::text AS net, r.fee::text AS fee, r.releases, \
              f.amount::text AS refunded, (j.deposit + t.amount - r.net - r.fee - f.amount)::text AS held, \
              CASE WHEN f.refunds > 0 THEN 'refunded' \
                   WHEN EXISTS (SELECT 1 FROM completions c WHERE c.job_id = j.job_id) THEN 'completed' \
                   ELSE 'open' END AS status \
-             FROM jobs j \
+             FROM ids JOIN jobs j ON j.job_id = ids.job_id \
              CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS amount FROM top_ups WHERE job_id = j.job_id) t \
              CROSS JOIN LATERAL (SELECT coalesce(sum(net), 0) AS net, coalesce(sum(fee), 0) AS fee, count(*) AS releases \
                                  FROM releases WHERE job_id = j.job_id) r \
              CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS amount, count(*) AS refunds \
                                  FROM refunds WHERE job_id = j.job_id) f \
-             WHERE ($1::numeric IS NULL OR j.job_id < $1::numeric) \
-             ORDER BY j.job_id DESC LIMIT $2",
-        )
-        .bind(before.map(|b| b.to_string()))
-        .bind(i64::from(limit))
+             ORDER BY j.job_id DESC"
+        );
+        let query = sqlx::query(&sql).bind(before.map(|b| b.to_string())).bind(i64::from(limit));
+        let rows = match (search, who) {
+            (JobSearch::Job(id), _) => query.bind(id.to_string()),
+            (_, Some(bytes)) => query.bind(bytes),
+            (_, None) => query,
+        }
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -144,6 +144,13 @@ impl Snapshot {
                 keys.iter().map(|k| format!("{what} row of 0x{} differs from the events' sums", hex::encode(k))),
             );
         }
+        for (what, sql) in [
+            ("market_series", super::series::EXPECTED_SERIES.as_str()),
+            ("job_providers", super::series::EXPECTED_JOB_PROVIDERS),
+        ] {
+            let keys: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *self.tx).await?;
+            out.extend(keys.iter().map(|k| format!("{what} row {k} differs from the events' sums")));
+        }
         let (kept, counted): (i64, i64) =
             sqlx::query_as("SELECT (SELECT events FROM indexer_state), (SELECT count(*) FROM events)")
                 .fetch_one(&mut *self.tx)
