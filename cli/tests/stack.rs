@@ -2,7 +2,7 @@
 //! service), the escrow deployed by `escrow deploy`, the gateway (`escrow serve`, with its relayer) and
 //! the indexer (`escrow index`). `escrow demo` runs the scripted marketplace and its audit; `escrow
 //! audit` alone agrees; the dashboard, driven in headless Chromium by playwright-core
-//! (`cli/tests/dashboard`), shows the result, and its screenshot is kept under `$CARGO_TARGET_DIR/artifacts/`.
+//! (`cli/tests/dashboard`), shows the result, and its screenshots are kept under `$CARGO_TARGET_DIR/artifacts/`.
 //! Then the roles' commands meet the services: a receipt made by `escrow sign` goes through `escrow
 //! submit` to the gateway, which releases it, and `escrow statement` reads the movements back from the
 //! indexer as CSV and JSON.
@@ -59,8 +59,8 @@ async fn ready(http: &reqwest::Client, base: &str, what: &str, log: &std::path::
 }
 
 /// The dashboard test (`tests/dashboard`, playwright-core driving Debian's Chromium) against `url`;
-/// the screenshot goes to `screenshot`.
-fn drive_dashboard(url: &str, screenshot: &std::path::Path) {
+/// its screenshots go to the directory `screenshots`.
+fn drive_dashboard(url: &str, screenshots: &std::path::Path) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard");
     let npm = Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--silent"]).current_dir(&dir).status();
     assert!(npm.is_ok_and(|s| s.success()), "npm ci in {}", dir.display());
@@ -68,7 +68,7 @@ fn drive_dashboard(url: &str, screenshot: &std::path::Path) {
         .arg("--test")
         .current_dir(&dir)
         .env("DASHBOARD_URL", url)
-        .env("SCREENSHOT", screenshot)
+        .env("SCREENSHOTS", screenshots)
         .output()
         .expect("node (Node.js 20)");
     assert!(
@@ -256,16 +256,21 @@ async fn the_whole_marketplace_settles_audits_and_shows_on_the_dashboard() -> Te
     // G1 as the gateway promised it: the refunded job's accepted lanes were all settled.
     assert!(report.contains("lanes of finalized jobs settled to at least what the gateway accepted: "), "{report}");
 
-    // The dashboard, driven in headless Chromium; its screenshot is kept.
+    // The dashboard, driven in headless Chromium; its screenshots (the overview, a job, an account) are
+    // kept.
     let artifacts =
         PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("artifacts");
     std::fs::create_dir_all(&artifacts)?;
-    let shot = artifacts.join("dashboard.png");
-    let _ = std::fs::remove_file(&shot);
-    drive_dashboard(&format!("{indexer}/"), &shot);
-    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());
-    println!("dashboard screenshot: {}", shot.display());
+    let shots = ["dashboard.png", "dashboard-job.png", "dashboard-account.png"].map(|name| artifacts.join(name));
+    for shot in &shots {
+        let _ = std::fs::remove_file(shot);
+    }
+    drive_dashboard(&format!("{indexer}/"), &artifacts);
+    for shot in &shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());
+        println!("dashboard screenshot: {}", shot.display());
+    }
 
     roles_through_the_services(&chain, &contract, &demo_env, &work).await?;
 

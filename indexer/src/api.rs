@@ -31,6 +31,7 @@ use crate::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(crate::overview::dashboard))
+        .route("/assets/{name}", get(crate::overview::asset))
         .route("/v1/jobs", get(crate::overview::jobs))
         .route("/v1/releases", get(crate::overview::releases))
         .route("/v1/providers", get(crate::overview::providers))

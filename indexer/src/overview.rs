@@ -3,8 +3,9 @@
 //! Each list is one page ([`crate::page`]): `?limit=&cursor=`, and `next` in the answer. The jobs list
 //! searches by job, consumer or provider; the market series is what the dashboard's charts draw.
 
-use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use escrow_client::accounts::ss58;
 use serde::Deserialize;
@@ -19,6 +20,22 @@ use crate::AppState;
 /// The dashboard page.
 pub async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../dashboard/index.html"))
+}
+
+/// The dashboard's scripts and styles, built into the binary: (name, content type, bytes).
+const ASSETS: [(&str, &str, &str); 4] = [
+    ("dashboard.js", "text/javascript; charset=utf-8", include_str!("../dashboard/dashboard.js")),
+    ("dashboard.css", "text/css; charset=utf-8", include_str!("../dashboard/dashboard.css")),
+    ("uPlot.iife.min.js", "text/javascript; charset=utf-8", include_str!("../dashboard/vendor/uPlot.iife.min.js")),
+    ("uPlot.min.css", "text/css; charset=utf-8", include_str!("../dashboard/vendor/uPlot.min.css")),
+];
+
+/// `GET /assets/{name}`: one of the dashboard's [`ASSETS`]; any other name is 404.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => ([(header::CONTENT_TYPE, *kind)], *body).into_response(),
+        None => Error::NotFound.into_response(),
+    }
 }
 
 /// `?limit=&cursor=` and at most one search of the jobs list: `job`, `consumer` or `provider`.

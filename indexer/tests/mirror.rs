@@ -167,6 +167,17 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
     let (code, page) = get(&app, "/").await;
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains("<title>compute-escrow"), "{page}");
+    // Every script and style the page loads is served, and nothing else is.
+    let assets: Vec<&str> = page.split("\"/assets/").skip(1).filter_map(|s| s.split('"').next()).collect();
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    for name in assets {
+        let (code, body) = get(&app, &format!("/assets/{name}")).await;
+        assert_eq!(code, StatusCode::OK, "{name}");
+        assert!(body.len() > 1_000, "{name}");
+    }
+    for missing in ["/assets/nope.js", "/assets/..%2Fsrc%2Fapi.rs", "/assets/"] {
+        assert_eq!(get(&app, missing).await.0, StatusCode::NOT_FOUND, "{missing}");
+    }
     // The OpenAPI document describes every route.
     let doc = get_json(&app, "/openapi.json").await;
     for path in
@@ -177,7 +188,9 @@ async fn generated_activity_is_mirrored_row_for_row_served_and_audited(pool: PgP
                 "/v1/jobs",
                 "/v1/releases",
                 "/v1/providers",
+                "/v1/market/series",
                 "/",
+                "/assets/{name}",
                 "/healthz",
                 "/readyz",
                 "/metrics",
