@@ -300,7 +300,7 @@ const period = () => ({ from: account.from, to: account.to });
 
 async function loadStatement() {
   const p = account.pagers.statement;
-  const page = await get(withQuery(`/v1/accounts/${account.id}/statement`, { ...period(), ...p.query() }));
+  const page = await get(withQuery(`/v1/accounts/${encodeURIComponent(account.id)}/statement`, { ...period(), ...p.query() }));
   $("account-id").textContent = page.account;
   $("statement-totals").replaceChildren(...FLOWS.map((f) => el("div", { class: "card", dataset: { flow: f } },
     el("div", { class: "label" }, f.replace("_", " ")), el("div", { class: "value" }, tokens(page.totals[f] ?? "0")))));
@@ -342,7 +342,7 @@ async function showAccount(id, params) {
   account.to = dayMs(params.get("to"));
   $("period-from").value = params.get("from") ?? "";
   $("period-to").value = params.get("to") ?? "";
-  $("csv").href = withQuery(`/v1/accounts/${id}/statement`, { format: "csv", ...period() });
+  $("csv").href = withQuery(`/v1/accounts/${encodeURIComponent(id)}/statement`, { format: "csv", ...period() });
   try {
     await loadStatement();
   } catch (e) {

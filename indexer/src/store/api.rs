@@ -74,6 +74,18 @@ pub struct TreasuryFees {
     pub gross: String,
 }
 
+impl TreasuryFees {
+    /// A row of `treasury`, `releases`, `fees` and `gross` (the amounts as text).
+    pub fn from_row(r: &sqlx::postgres::PgRow) -> Result<Self> {
+        Ok(Self {
+            treasury: r.try_get("treasury")?,
+            releases: r.try_get("releases")?,
+            fees: r.try_get("fees")?,
+            gross: r.try_get("gross")?,
+        })
+    }
+}
+
 impl Db {
     /// Whether the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<()> {

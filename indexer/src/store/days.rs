@@ -179,16 +179,7 @@ impl Db {
     pub async fn fees(&self, from: Option<u64>, to: Option<u64>) -> Result<Vec<TreasuryFees>> {
         let s = split(from.map(signed).transpose()?, to.map(signed).transpose()?);
         let rows = bind_split(sqlx::query(&FEES), s).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TreasuryFees {
-                    treasury: r.try_get("treasury")?,
-                    releases: r.try_get("releases")?,
-                    fees: r.try_get("fees")?,
-                    gross: r.try_get("gross")?,
-                })
-            })
-            .collect()
+        rows.iter().map(TreasuryFees::from_row).collect()
     }
 }
 

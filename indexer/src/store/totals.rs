@@ -92,16 +92,7 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TreasuryFees {
-                    treasury: r.try_get("treasury")?,
-                    releases: r.try_get("releases")?,
-                    fees: r.try_get("fees")?,
-                    gross: r.try_get("gross")?,
-                })
-            })
-            .collect()
+        rows.iter().map(TreasuryFees::from_row).collect()
     }
 
     /// How many events are indexed, from the running count.
