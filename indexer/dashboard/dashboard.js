@@ -19,12 +19,15 @@ const FLOWS = ["to_escrow", "credited", "paid_out", "slashed"];
 
 // ---------------------------------------------------------------- formatting and elements
 
-/** An amount (decimal text) in tokens, at most 4 decimals shown. */
+/** An amount (decimal text) in tokens, at most 4 decimals shown (a non-zero amount below that shows
+ * as "< 0.0001"). */
 function tokens(text) {
   const v = BigInt(text ?? "0");
-  const whole = v / UNIT;
-  const frac = (v % UNIT).toString().padStart(Number(DECIMALS), "0").replace(/0+$/, "");
-  return frac ? `${whole}.${frac.slice(0, 4)}` : `${whole}`;
+  const abs = v < 0n ? -v : v;
+  const sign = v < 0n ? "-" : "";
+  const frac = (abs % UNIT).toString().padStart(Number(DECIMALS), "0").replace(/0+$/, "").slice(0, 4);
+  if (abs > 0n && abs < UNIT / 10000n) return `${sign}< 0.0001`;
+  return `${sign}${abs / UNIT}${frac ? `.${frac}` : ""}`;
 }
 /** An amount (BigInt) as a float number of tokens, for charts only. */
 const tokenNumber = (v) => Number(v / 10n ** 6n) / 1e6;
@@ -106,6 +109,12 @@ class Pager {
   query() {
     return { limit: PAGE_SIZE, cursor: this.cursor };
   }
+  /** Reads a page with `read(query)`; `null` if the page was changed meanwhile (the answer is stale). */
+  async read(read) {
+    const cursor = this.cursor;
+    const page = await read(this.query());
+    return cursor === this.cursor ? page : null;
+  }
   /** Shows the controls after a page was read whose `next` is `next`. */
   show(next, rows) {
     this.next = next;
@@ -136,14 +145,16 @@ function jobRow(j) {
 
 async function loadJobs() {
   const p = overview.pagers.jobs;
-  const page = await get(withQuery("/v1/jobs", p.query()));
+  const page = await p.read((q) => get(withQuery("/v1/jobs", q)));
+  if (!page) return;
   fill("jobs", page.jobs, jobRow, (j) => { location.hash = `#/job/${j.job_id}`; });
   p.show(page.next, page.jobs.length);
 }
 
 async function loadReleases() {
   const p = overview.pagers.releases;
-  const page = await get(withQuery("/v1/releases", p.query()));
+  const page = await p.read((q) => get(withQuery("/v1/releases", q)));
+  if (!page) return;
   fill("releases", page.releases, (r) => [
     cell(r.block), cell(utc(r.timestamp_ms)), cell(jobLink(r.job_id)), cell(accountLink(r.provider)),
     num(r.cumulative), num(r.amount), num(r.net), num(r.fee),
@@ -153,7 +164,8 @@ async function loadReleases() {
 
 async function loadProviders() {
   const p = overview.pagers.providers;
-  const page = await get(withQuery("/v1/providers", p.query()));
+  const page = await p.read((q) => get(withQuery("/v1/providers", q)));
+  if (!page) return;
   fill("providers", page.providers, (r) => [
     cell(accountLink(r.provider)), num(r.released_net), num(r.claimed), num(r.slashed),
     cell(r.disputes_lost ?? 0, "num"), cell(r.score == null ? "–" : `${(r.score / 10).toFixed(1)} %`, "num"),
@@ -180,20 +192,29 @@ function makeChart(id, series, data, widthMs) {
       ...(i ? { stroke: series.find((s) => s.scale === scale).stroke } : {}),
     }))],
     series: [{ value: (_, t) => (t == null ? "–" : utc(t * 1000)) }, ...series],
+    // A drag zooms in; the 2 s refresh then keeps the zoom (double-click zooms out).
+    hooks: { setSelect: [(u) => { if (u.select.width > 0) u.zoomed = true; }] },
   };
-  return new uPlot(opts, data, box);
+  const chart = new uPlot(opts, data, box);
+  chart.over.addEventListener("dblclick", () => { chart.zoomed = false; });
+  return chart;
 }
 
 /** Draws the market series (newest first from the API) in both charts and sets the held card. */
 async function loadSeries() {
-  const page = await get(withQuery("/v1/market/series", { bucket: overview.bucket, limit: 1000 }));
+  const bucket = overview.bucket;
+  const page = await get(withQuery("/v1/market/series", { bucket, limit: 1000 }));
+  if (bucket !== overview.bucket) return; // another bucket was chosen meanwhile: its answer draws
   const points = [...page.points].reverse();
   const x = points.map((p) => p.start_ms / 1000);
   const released = points.map((p) => tokenNumber(BigInt(p.released)));
   const fees = points.map((p) => tokenNumber(BigInt(p.fees)));
-  // What was held is drawn at each bucket's end, from nothing before the first.
-  const heldX = points.length ? [x[0], ...points.map((p) => (p.start_ms + page.width_ms) / 1000)] : [];
-  const held = points.length ? [0, ...points.map((p) => tokenNumber(BigInt(p.held)))] : [];
+  // What was held is drawn at each bucket's end, from what was held before the first one shown.
+  const first = points[0];
+  const before = first
+    ? BigInt(first.held) - BigInt(first.deposited) + BigInt(first.released) + BigInt(first.refunded) : 0n;
+  const heldX = first ? [x[0], ...points.map((p) => (p.start_ms + page.width_ms) / 1000)] : [];
+  const held = first ? [tokenNumber(before), ...points.map((p) => tokenNumber(BigInt(p.held)))] : [];
   const latest = page.points[0];
   $("held").textContent = tokens(latest ? latest.held : "0");
   $("series-range").textContent = points.length
@@ -214,7 +235,7 @@ async function loadSeries() {
     }
     const chart = overview.charts[id];
     if (chart && chart.bucket === overview.bucket) {
-      chart.setData(data);
+      chart.setData(data, !chart.zoomed);
       continue;
     }
     chart?.destroy();
@@ -263,7 +284,8 @@ function pressBucket() {
 const job = { id: null, pager: null };
 
 async function loadHistory() {
-  const page = await get(withQuery(`/v1/jobs/${job.id}/history`, job.pager.query()));
+  const page = await job.pager.read((q) => get(withQuery(`/v1/jobs/${job.id}/history`, q)));
+  if (!page) return;
   const AMOUNTS = ["deposit", "amount", "cumulative", "fee", "net", "slashed"];
   $("history-title").textContent = `History of job ${job.id}`;
   $("history-events").replaceChildren(...page.events.map((e) => {
@@ -279,7 +301,13 @@ async function showJob(id) {
     job.id = id;
     job.pager = new Pager("history", () => run(loadHistory));
   }
-  const found = await get(withQuery("/v1/jobs", { job: id }));
+  let found;
+  try {
+    found = await get(withQuery("/v1/jobs", { job: id }));
+  } catch (e) {
+    if (e.code === "bad_job") return notFound(`"${id}" is not a job id.`);
+    throw e;
+  }
   if (!found.jobs.length) return notFound(`No job ${id} has been indexed.`);
   const j = found.jobs[0];
   $("job-title").textContent = `Job ${id}`;
@@ -295,12 +323,15 @@ async function showJob(id) {
 
 const account = { id: null, from: null, to: null, pagers: {} };
 
-const dayMs = (value) => (value ? Date.parse(`${value}T00:00:00Z`) : null);
+/** A `YYYY-MM-DD` date as its UTC midnight (ms); none for none, NaN for anything else. */
+const dayMs = (value) => (value ? (/^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN) : null);
 const period = () => ({ from: account.from, to: account.to });
 
 async function loadStatement() {
   const p = account.pagers.statement;
-  const page = await get(withQuery(`/v1/accounts/${encodeURIComponent(account.id)}/statement`, { ...period(), ...p.query() }));
+  const path = `/v1/accounts/${encodeURIComponent(account.id)}/statement`;
+  const page = await p.read((q) => get(withQuery(path, { ...period(), ...q })));
+  if (!page) return;
   $("account-id").textContent = page.account;
   $("statement-totals").replaceChildren(...FLOWS.map((f) => el("div", { class: "card", dataset: { flow: f } },
     el("div", { class: "label" }, f.replace("_", " ")), el("div", { class: "value" }, tokens(page.totals[f] ?? "0")))));
@@ -315,7 +346,8 @@ function jobsOf(role) {
   const id = `${role}-jobs`;
   return async () => {
     const p = account.pagers[id];
-    const page = await get(withQuery("/v1/jobs", { [role]: account.id, ...p.query() }));
+    const page = await p.read((q) => get(withQuery("/v1/jobs", { [role]: account.id, ...q })));
+    if (!page) return;
     fill(id, page.jobs, (j) => [
       cell(jobLink(j.job_id)), cell(j.status, `status-${j.status}`),
       cell(role === "consumer" ? accounts(j.providers) : accountLink(j.consumer)),
@@ -338,18 +370,19 @@ async function showAccount(id, params) {
   } else {
     account.pagers.statement.reset();
   }
-  account.from = dayMs(params.get("from"));
-  account.to = dayMs(params.get("to"));
-  $("period-from").value = params.get("from") ?? "";
-  $("period-to").value = params.get("to") ?? "";
-  $("csv").href = withQuery(`/v1/accounts/${encodeURIComponent(id)}/statement`, { format: "csv", ...period() });
+  const [from, to] = [dayMs(params.get("from")), dayMs(params.get("to"))];
+  if ([from, to].some((t) => Number.isNaN(t) || t < 0)) return notFound("A period's days are UTC dates from 1970 on.");
+  if (from != null && to != null && from >= to) return notFound("The period must start before it ends.");
+  [account.from, account.to] = [from, to];
   try {
     await loadStatement();
   } catch (e) {
     if (e.code === "bad_account") return notFound(`"${id}" is neither a job id nor an account (SS58 or 0x hex).`);
-    if (e.code === "bad_period") return notFound("The period must start before it ends.");
     throw e;
   }
+  $("period-from").value = params.get("from") ?? "";
+  $("period-to").value = params.get("to") ?? "";
+  $("csv").href = withQuery(`/v1/accounts/${encodeURIComponent(id)}/statement`, { format: "csv", ...period() });
   await Promise.all([loadConsumerJobs(), loadProviderJobs()]);
   show("account-view", `account:${$("account-id").textContent}`);
 }
@@ -357,7 +390,9 @@ async function showAccount(id, params) {
 // ---------------------------------------------------------------- views and routing
 
 function show(view, name) {
-  for (const v of ["overview-view", "job-view", "account-view", "notfound-view"]) $(v).hidden = v !== view;
+  for (const v of ["overview-view", "job-view", "account-view", "notfound-view", "failed-view"]) {
+    $(v).hidden = v !== view;
+  }
   document.body.dataset.view = name;
 }
 function notFound(message) {
@@ -377,12 +412,25 @@ async function run(f) {
   }
 }
 
+/** Shows a page (`load`), or, if reading it failed, says so with a button to try again. */
+async function navigate(load) {
+  try {
+    await load();
+    $("error").textContent = "";
+  } catch (e) {
+    $("failed").textContent = `Could not read this page (${e.message}).`;
+    show("failed-view", "failed");
+  }
+}
+
 async function route() {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query ?? "");
   const [, kind, arg] = path.split("/");
-  if (kind === "job" && /^\d+$/.test(arg ?? "")) return run(() => showJob(arg));
-  if (kind === "account" && arg) return run(() => showAccount(decodeURIComponent(arg), params));
+  let decoded = null;
+  try { decoded = arg == null ? null : decodeURIComponent(arg); } catch { /* a malformed escape */ }
+  if (kind === "job" && /^\d+$/.test(arg ?? "")) return navigate(() => showJob(arg));
+  if (kind === "account" && decoded) return navigate(() => showAccount(decoded, params));
   if (kind && kind !== "") return notFound(`Nothing at "${location.hash}".`);
   show("overview-view", "overview");
   if (await run(refreshOverview)) document.body.dataset.ready = "true";
@@ -398,9 +446,17 @@ $("period").addEventListener("submit", (e) => {
   e.preventDefault();
   const q = new URLSearchParams(Object.entries({ from: $("period-from").value, to: $("period-to").value })
     .filter(([, v]) => v));
-  location.hash = `#/account/${account.id}${q.toString() ? `?${q}` : ""}`;
+  const target = `#/account/${encodeURIComponent(account.id)}${q.toString() ? `?${q}` : ""}`;
+  if (location.hash === target) route(); else location.hash = target;
 });
+$("retry").addEventListener("click", route);
 window.addEventListener("hashchange", route);
 setupOverview();
 route();
-setInterval(() => { if (document.body.dataset.view === "overview") run(refreshOverview); }, 2000);
+
+/** The overview refreshes 2 s after its last refresh ended (never two at once), while it is shown. */
+async function keepFresh() {
+  if (document.body.dataset.view === "overview" && !document.hidden) await run(refreshOverview);
+  setTimeout(keepFresh, 2000);
+}
+setTimeout(keepFresh, 2000);

@@ -23,14 +23,20 @@ CREATE TABLE job_providers (
     job_id   NUMERIC(20,0) NOT NULL,
     PRIMARY KEY (provider, job_id)
 );
--- A consumer's jobs, newest first.
+-- A consumer's jobs, newest first (which also serves what jobs_consumer served).
 CREATE INDEX jobs_consumer_job ON jobs (consumer, job_id);
+DROP INDEX jobs_consumer;
 
+-- Only jobs whose opening is indexed count (an indexer started after block 0 has not seen the deposits
+-- of jobs opened before it), so what the series says is held is what the jobs list's books hold.
 WITH m (block_number, releases, released, fees, deposited, refunded) AS (
         SELECT block_number, 0, 0, 0, deposit, 0 FROM jobs
-        UNION ALL SELECT block_number, 0, 0, 0, amount, 0 FROM top_ups
-        UNION ALL SELECT block_number, 1, amount, fee, 0, 0 FROM releases
-        UNION ALL SELECT block_number, 0, 0, 0, 0, amount FROM refunds
+        UNION ALL SELECT block_number, 0, 0, 0, amount, 0 FROM top_ups t
+            WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = t.job_id)
+        UNION ALL SELECT block_number, 1, amount, fee, 0, 0 FROM releases r
+            WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = r.job_id)
+        UNION ALL SELECT block_number, 0, 0, 0, 0, amount FROM refunds f
+            WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = f.job_id)
     ),
     w (width_ms) AS (VALUES (60000::bigint), (3600000::bigint), (86400000::bigint)),
     d AS (

@@ -8,7 +8,7 @@
 //! response as it comes, so no request holds more than a page in memory.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,6 +22,7 @@ use settlement::{Event, JobId};
 
 use crate::error::{Error, Result};
 use crate::page::{split, EventKey, JobKey, LineKey, PageQuery};
+use crate::query::Query;
 use crate::record::release_treasury;
 use crate::store::typed::{row_of, Val};
 use crate::store::{Db, Filter, StoredEvent};

@@ -8,7 +8,8 @@
 //! - [`follow`]: the follower (gap-free by block number, batched, reconnecting with backoff).
 //! - [`record`]: what is stored, and the hash chain. [`store`]: all the SQL (tables, typed tables).
 //! - [`ledger`] and [`audit`]: re-deriving the books and checking them.
-//! - [`api`]: the auditor routes ([`admission`]: how many at once, how long); [`overview`]: the dashboard and its routes; [`page`]: their pages.
+//! - [`api`]: the auditor routes ([`admission`]: how many at once, how long); [`overview`]: the dashboard and its routes; [`page`]: their pages;
+//!   [`query`]: their query strings (`400 bad_query`).
 
 pub mod admission;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod overview;
 pub mod page;
+pub mod query;
 pub mod record;
 pub mod service;
 pub mod store;

@@ -3,7 +3,7 @@
 //! Each list is one page ([`crate::page`]): `?limit=&cursor=`, and `next` in the answer. The jobs list
 //! searches by job, consumer or provider; the market series is what the dashboard's charts draw.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::page::{split, EventKey, JobKey, PageQuery, ProviderKey, SeriesKey};
+use crate::query::Query;
 use crate::store::overview::JobSearch;
 use crate::store::series::Bucket;
 use crate::AppState;
@@ -60,10 +61,13 @@ impl JobsQuery {
     pub fn search(&self) -> Result<JobSearch> {
         match (&self.job, &self.consumer, &self.provider) {
             (None, None, None) => Ok(JobSearch::All),
+            // Canonical decimal only: `007` or `+7` would name job 7 by another text.
             (Some(job), None, None) => job
-                .parse()
+                .parse::<u64>()
+                .ok()
+                .filter(|id| id.to_string() == *job)
                 .map(JobSearch::Job)
-                .map_err(|_| Error::bad_request("bad_job", format!("job `{job}` is not a job id"))),
+                .ok_or_else(|| Error::bad_request("bad_job", format!("job `{job}` is not a job id"))),
             (None, Some(who), None) => Ok(JobSearch::Consumer(crate::api::parse_account(who)?)),
             (None, None, Some(who)) => Ok(JobSearch::Provider(crate::api::parse_account(who)?)),
             _ => Err(Error::bad_request("bad_search", "search by one of `job`, `consumer` or `provider` at a time")),

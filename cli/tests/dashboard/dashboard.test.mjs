@@ -26,6 +26,15 @@ const tokens = (v) => {
 };
 const sum = (rows, key) => rows.reduce((s, r) => s + BigInt(r[key]), 0n);
 
+/** An SS58 address (one-byte prefix) as 0x hex of its 32-byte account. */
+function ss58Hex(address) {
+  const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  let n = 0n;
+  for (const c of address) n = n * 58n + BigInt(ALPHABET.indexOf(c));
+  const hex = n.toString(16).padStart(70, "0"); // prefix (1), account (32), checksum (2) bytes
+  return `0x${hex.slice(2, 66)}`;
+}
+
 /** Every row of a table, through its pager (one row a page), and back to the first page. */
 async function pageThrough(page, table, rowText) {
   const seen = [];
@@ -64,7 +73,8 @@ test("the dashboard charts, pages, searches and shows accounts as the API serves
       "--disable-component-update", "--disable-sync"],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    // Far from UTC (UTC+14), so a date or time read as local would show.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, timezoneId: "Pacific/Kiritimati" });
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
@@ -144,6 +154,8 @@ test("the dashboard charts, pages, searches and shows accounts as the API serves
     assert.match(await page.textContent("#notfound"), /No job 999999/);
     await search(page, "not-an-account", `="notfound"`);
     assert.match(await page.textContent("#notfound"), /neither a job id nor an account/);
+    await search(page, "007", `="notfound"`);
+    assert.match(await page.textContent("#notfound"), /not a job id/);
 
     // A consumer's page: its statement (lines and totals as the API's), its CSV, the jobs it opened.
     const consumer = refunded.consumer;
@@ -171,15 +183,17 @@ test("the dashboard charts, pages, searches and shows accounts as the API serves
     await page.waitForSelector("#statement tbody td.empty");
     assert.match(await page.getAttribute("#csv", "href"), /from=978307200000&to=978393600000/);
 
-    // A provider's page lists the jobs it serves (by hex account too).
+    // A provider's page, searched by its hex account, lists the jobs it serves.
     const provider = refunded.providers[0];
-    await search(page, provider, `="account:${provider}"`);
+    await search(page, ss58Hex(provider), `="account:${provider}"`);
     const served = await pageThrough(page, "provider-jobs", (tr) => tr.locator("td").first().textContent());
     assert.deepEqual(served, jobs.jobs.filter((j) => j.providers.includes(provider)).map((j) => j.job_id));
     assert.ok(served.includes(refunded.job_id));
 
-    // The one failed request the browser reports is the search for text that is no account (400).
-    assert.deepEqual(errors, ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+    // The failed requests the browser reports are the searches for text that is no account and for a
+    // job id that is not one (400).
+    const refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)";
+    assert.deepEqual(errors, [refused, refused]);
   } finally {
     await browser.close();
   }

@@ -197,6 +197,17 @@ impl Db {
     pub async fn commit(&self, prev: Option<u64>, blocks: &[IndexedBlock], treasury: Option<AccountId>) -> Result<()> {
         let Some(last) = blocks.last() else { return Ok(()) };
         let mut tx = self.pool.begin().await?;
+        // The series' buckets are kept in block-time order: block time must not go back.
+        let prev_time: Option<i64> = match prev {
+            Some(n) => {
+                sqlx::query_scalar("SELECT timestamp_ms FROM blocks WHERE number = $1")
+                    .bind(signed(n)?)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        series::time_goes_forward(prev_time, blocks.iter().map(|b| (b.number, b.timestamp)))?;
         let mut rows = CopyRows::new();
         for b in blocks {
             let count = i64::try_from(b.events.len()).map_err(|_| Error::Decode("event count".into()))?;

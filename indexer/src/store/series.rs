@@ -76,7 +76,9 @@ pub struct SeriesPoint {
 }
 
 /// `(block_number, releases, released, fees, deposited, refunded)` of every movement of escrowed money
-/// in the tables named `prefix` + table, kept where `filter` holds.
+/// in the tables named `prefix` + table, kept where `filter` holds. Only jobs whose opening is indexed
+/// count (an indexer started after block 0 has not seen the deposits of jobs opened before it), so what
+/// the series says is held is what the jobs list's books hold.
 fn moves(prefix: &str, filter: &str) -> String {
     [
         ("jobs", "0, 0, 0, deposit, 0"),
@@ -85,7 +87,14 @@ fn moves(prefix: &str, filter: &str) -> String {
         ("refunds", "0, 0, 0, 0, amount"),
     ]
     .iter()
-    .map(|(table, columns)| format!("SELECT block_number, {columns} FROM {prefix}{table} WHERE {filter}"))
+    .map(|(table, columns)| {
+        let opened = if *table == "jobs" {
+            String::new()
+        } else {
+            format!(" AND EXISTS (SELECT 1 FROM {prefix}jobs j WHERE j.job_id = m.job_id)")
+        };
+        format!("SELECT block_number, {columns} FROM {prefix}{table} m WHERE {filter}{opened}")
+    })
     .collect::<Vec<_>>()
     .join(" UNION ALL ")
 }
@@ -120,7 +129,7 @@ static ADD_SERIES: LazyLock<String> = LazyLock::new(|| {
            released = market_series.released + excluded.released, fees = market_series.fees + excluded.fees, \
            deposited = market_series.deposited + excluded.deposited, \
            refunded = market_series.refunded + excluded.refunded, held = excluded.held",
-        buckets(&moves("", "block_number BETWEEN $1 AND $2"))
+        buckets(&moves("", "m.block_number BETWEEN $1 AND $2"))
     )
 });
 
@@ -128,6 +137,24 @@ static ADD_SERIES: LazyLock<String> = LazyLock::new(|| {
 const ADD_JOB_PROVIDERS: &str = "INSERT INTO job_providers (provider, job_id) \
      SELECT DISTINCT p, j.job_id FROM jobs j CROSS JOIN LATERAL unnest(j.providers) p \
      WHERE j.block_number BETWEEN $1 AND $2 ON CONFLICT DO NOTHING";
+
+/// Refuses a batch whose block time goes back, from the block before it (`prev`, ms) through its
+/// `(number, time)`s: the series adds each batch to its newest buckets, and Substrate's timestamps never
+/// decrease, so a block stamped earlier (or read without its timestamp) is not this chain's as it should
+/// be, and indexing stops rather than file it in a past bucket.
+pub fn time_goes_forward(prev: Option<i64>, blocks: impl IntoIterator<Item = (u64, u64)>) -> Result<()> {
+    let mut last = prev;
+    for (number, time) in blocks {
+        let time = i64::try_from(time).map_err(|_| Error::Decode(format!("block {number}'s time {time}")))?;
+        if let Some(before) = last.filter(|before| time < *before) {
+            return Err(Error::Fatal(format!(
+                "block {number} is stamped {time} ms, before the block ahead of it ({before} ms): block time went back"
+            )));
+        }
+        last = Some(time);
+    }
+    Ok(())
+}
 
 /// Adds the typed rows of blocks `first..=last` (just written, in `conn`'s transaction) to the series
 /// and the job searches.
@@ -204,5 +231,16 @@ mod tests {
             assert!(matches!(Bucket::parse(bad), Err(Error::BadRequest { code: "bad_bucket", .. })), "{bad}");
         }
         assert_eq!(Bucket::Day.width_ms(), super::super::days::DAY_MS);
+    }
+
+    #[test]
+    fn block_time_may_stand_still_but_not_go_back() {
+        assert!(time_goes_forward(None, []).is_ok());
+        assert!(time_goes_forward(None, [(0, 0), (1, 6_000), (2, 6_000), (3, 12_000)]).is_ok());
+        assert!(time_goes_forward(Some(6_000), [(5, 6_000)]).is_ok());
+        for (prev, blocks) in [(Some(6_001), vec![(5, 6_000)]), (None, vec![(1, 6_000), (2, 0)])] {
+            assert!(matches!(time_goes_forward(prev, blocks), Err(Error::Fatal(m)) if m.contains("went back")));
+        }
+        assert!(matches!(time_goes_forward(None, [(1, u64::MAX)]), Err(Error::Decode(_))));
     }
 }
