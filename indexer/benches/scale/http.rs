@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use escrow_client::accounts::ss58;
 use escrow_client::AccountId;
-use indexer::page::{encode, EventKey, JobKey, LineKey, ProviderKey};
+use indexer::page::{encode, EventKey, JobKey, LineKey, ProviderKey, SeriesKey};
 use sqlx::PgPool;
 
 use super::history::Rng;
@@ -44,7 +44,7 @@ impl Conn {
 }
 
 /// The endpoint classes: name, what, weight.
-pub const CLASSES: [(&str, &str, u64); 11] = [
+pub const CLASSES: [(&str, &str, u64); 13] = [
     ("status", "/v1/status", 2),
     ("dashboard", "/, the page", 1),
     ("jobs", "/v1/jobs, books per job", 2),
@@ -56,6 +56,8 @@ pub const CLASSES: [(&str, &str, u64); 11] = [
     ("statement", "JSON, treasury / busy / random accounts", 3),
     ("statement CSV, period", "CSV of 1 to 10 % of the history", 2),
     ("statement CSV, all", "CSV of the whole history", 1),
+    ("market series", "/v1/market/series, the dashboard's charts", 2),
+    ("jobs searched", "/v1/jobs?consumer= or ?provider=", 2),
 ];
 
 /// The CSV classes' indices: CSV statements are capped at one client in 8 at once, whole-history
@@ -224,7 +226,26 @@ impl Targets {
                 cursor(&path, random_cursor.then(|| encode(&key)))
             }
             9 => format!("/v1/accounts/{}/statement?format=csv&{}", self.account(rng), self.period(rng)),
-            _ => format!("/v1/accounts/{}/statement?format=csv", self.account(rng)),
+            10 => format!("/v1/accounts/{}/statement?format=csv", self.account(rng)),
+            11 => {
+                let bucket = ["minute", "hour", "day"][rng.below(3) as usize];
+                let start = self.first_ts + self.block(rng) * self.block_ms;
+                cursor(
+                    &format!("/v1/market/series?bucket={bucket}&limit=1000"),
+                    random_cursor.then(|| encode(&SeriesKey(start as i64))),
+                )
+            }
+            _ => {
+                let job = self.jobs[rng.below(self.jobs.len() as u64) as usize].0;
+                let path = if rng.below(2) == 0 {
+                    let consumer = self.consumers[rng.below(self.consumers.len() as u64) as usize];
+                    format!("/v1/jobs?consumer={}&limit=1000", ss58(consumer))
+                } else {
+                    let provider = self.providers[rng.below(self.providers.len() as u64) as usize];
+                    format!("/v1/jobs?provider={}&limit=1000", ss58(provider))
+                };
+                cursor(&path, random_cursor.then(|| encode(&JobKey(job + 1))))
+            }
         };
         path
     }

@@ -1093,7 +1093,8 @@ impl Report<'_> {
                 "{} clients, each on one keep-alive connection, for {} s (then {:.1} s finishing the requests \
                  in flight), every list at `limit=1000`: {} requests, {:.1}/s, {:.1} MiB served. Each client \
                  picks a class by weight (status, jobs, releases, providers 2; dashboard page, fees 1; job \
-                 history, payouts, JSON statements 3; CSV statements of a period 2, of the whole history 1), \
+                 history, payouts, JSON statements 3; CSV statements of a period 2, of the whole history 1; the market \
+                 series at a random width, jobs searched by a random consumer or provider 2), \
                  with a random cursor most of the time; statements are the treasury's, the busiest provider's, \
                  the busiest consumer's or anyone's. At most {} clients stream a CSV statement at once, {} of \
                  them a whole history (or a few exports running for minutes would soon hold every client). \
