@@ -163,6 +163,7 @@ fn vectors_json() -> String {
         out.push_str(if i + 1 == all.len() { "    }\n" } else { "    },\n" });
         if case.name == "typical" {
             verify = verify_cases(&public, &bytes, &signature);
+            verify.extend(crafted_cases());
         }
     }
     out.push_str("  ],\n");
@@ -206,6 +207,43 @@ fn verify_cases(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Vec<
         ("identity key, identity R, s = 0", identity, message.to_vec(), weak_signature),
         ("key not on the curve", [0xff; 32], message.to_vec(), *signature),
     ]
+}
+
+/// The message of [`CRAFTED`].
+const CRAFTED_MESSAGE: &[u8] = b"compute-escrow: verify_strict edge cases";
+
+/// Inputs crafted (with a reference model of curve25519-dalek's decoding, in JavaScript) at the edges
+/// where verifiers differ: (name, public key hex, signature hex), all over [`CRAFTED_MESSAGE`]. Their
+/// verdicts in the vectors are `verify_strict`'s, judged here.
+const CRAFTED: [(&str, &str, &str); 6] = [
+        ("R the identity, equation satisfied (s = k a)", "ce0835d5eef35d3d7194904428ab19ee30b76afce559883b3b3542994e42af45", "0100000000000000000000000000000000000000000000000000000000000000476a8f68a810493fb7fae1228577e226660c96fa323b6d4276c8ca1a4a2ae00f"),
+        ("mixed-order key, 8 does not divide k", "11cafa6189fadaeb44521804c87f0e5cbc49236185e67e41742c3dbcfc553d92", "e7caaa83373a94afae43fec59b447c99ba282b19a7616c24c785ad8966a1e10e3a3ed1e6499cba6f1b0893aa62beebb1b4623e1e79a532a241b741c46768b80c"),
+        ("mixed-order key, 8 divides k", "11cafa6189fadaeb44521804c87f0e5cbc49236185e67e41742c3dbcfc553d92", "60fee75f227c8647e10404ab2397a2f06c16e820b477e638f7629a41c175958febd82fcd3dc99c5fd8102c4e5ab511907935149b83c33ed9803859f074488602"),
+        ("R encoded with y + p", "ce0835d5eef35d3d7194904428ab19ee30b76afce559883b3b3542994e42af45", "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7fa1f618e46eb279150c8c2fc72d964eb7aeb78a922edb683cdab0a3046a6f3f0c"),
+        ("key encoded with y + p", "efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "1d84c09c915b1e355f4130b3950f6754270b37696f36f1b6ca5d4a9b4cf48860a1f618e46eb279150c8c2fc72d964eb7aeb78a922edb683cdab0a3046a6f3f0c"),
+        ("good (this key)", "ce0835d5eef35d3d7194904428ab19ee30b76afce559883b3b3542994e42af45", "1d84c09c915b1e355f4130b3950f6754270b37696f36f1b6ca5d4a9b4cf48860a1f618e46eb279150c8c2fc72d964eb7aeb78a922edb683cdab0a3046a6f3f0c"),
+];
+
+fn unhex<const N: usize>(text: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    out
+}
+
+/// [`CRAFTED`] as verify cases.
+fn crafted_cases() -> Vec<VerifyCase> {
+    CRAFTED.iter().map(|(name, key, sig)| (*name, unhex(key), CRAFTED_MESSAGE.to_vec(), unhex(sig))).collect()
+}
+
+#[test]
+fn the_crafted_edges_are_judged_as_their_names_say() {
+    let verdicts: Vec<bool> =
+        crafted_cases().iter().map(|(_, key, message, sig)| verify_strict(key, message, sig)).collect();
+    // Refused: a small-order R even when the equation holds, a mixed-order key when 8 does not divide
+    // k, non-canonical encodings; accepted: a mixed-order key when 8 divides k, and the good signature.
+    assert_eq!(verdicts, [false, false, true, false, false, true]);
 }
 
 #[test]

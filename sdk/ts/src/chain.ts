@@ -18,7 +18,7 @@ import { compactStripLength, u8aToHex } from '@polkadot/util';
 
 import { type AccountLike, type Hex, accountHex } from './bytes.js';
 import { toPlain } from './codec.js';
-import { ContractCallError, TransactionError, escrowError } from './errors.js';
+import { ContractCallError, OutcomeUnknown, TransactionError, escrowError } from './errors.js';
 import type { EscrowEvent } from './types.js';
 
 /** Who signs a transaction: a keyring pair, or an address with a signer (a browser wallet's extension). */
@@ -47,8 +47,16 @@ export interface DryRun {
 export interface SubmitOptions {
   /** Wait for the block to be finalized, not just included (default: included). */
   finalized?: boolean;
-  /** The most storage deposit to agree to pay (default: what the dry-run charged; 0 if it charged none). */
+  /**
+   * The most storage deposit to agree to pay (default: what the dry-run charged plus a quarter, as the
+   * weight: state may grow between the dry-run and inclusion; 0 if it charged none).
+   */
   storageDepositLimit?: bigint;
+  /**
+   * How long to wait for the transaction's final status once sent (default 120 s for inclusion, 300 s for finality);
+   * past it `OutcomeUnknown` is thrown (the transaction may still be included).
+   */
+  timeoutMs?: number;
 }
 
 /** A transaction that went through. */
@@ -59,7 +67,7 @@ export interface Submitted<T> {
   events: EscrowEvent[];
   blockHash: Hex;
   txHash: Hex;
-  /** The transaction fee the signer paid (tip included). */
+  /** The transaction fee the signer paid (`TransactionFeePaid.actual_fee`, which includes any tip). */
   fee: bigint;
   /** Net storage deposit the signer paid (negative: refunded to it). */
   storageDeposit: bigint;
@@ -77,6 +85,27 @@ export function maxExtrinsicWeight(api: ApiPromise): Weight {
     throw new ContractCallError('the chain sets no maxExtrinsic weight for normal extrinsics: cannot bound a dry-run');
   }
   return weightOf(max.unwrap());
+}
+
+/**
+ * The storage deposit limit of a call: `given` (checked as a u128), else what the dry-run charged plus a
+ * quarter (state may grow between the dry-run and inclusion; the chain charges only what is used), else 0.
+ */
+export function depositLimit(dry: DryRun, given: bigint | undefined): bigint {
+  if (given !== undefined) {
+    if (typeof given !== 'bigint' || given < 0n || given >= 1n << 128n) {
+      throw new RangeError('storageDepositLimit: expected a bigint from 0 to 2^128 - 1');
+    }
+    return given;
+  }
+  return dry.storageDeposit > 0n ? dry.storageDeposit + dry.storageDeposit / 4n : 0n;
+}
+
+/** What failed at inclusion, as a `TransactionError` with the fee `who` paid for it. */
+export function failure(api: ApiPromise, who: AccountLike, failed: Failed, cause?: unknown): TransactionError {
+  const { fee } = feesOf(api, who, failed.records);
+  return new TransactionError(
+    `the transaction failed in block ${failed.blockHash}: ${failed.reason}`, failed.reason, failed.blockHash, { fee, cause });
 }
 
 /** `weight` plus a quarter (state may change between the dry-run and inclusion), at most `max`. */
@@ -165,7 +194,8 @@ export function feesOf(api: ApiPromise, who: AccountLike, records: EventRecord[]
   let storageDeposit = 0n;
   for (const { event } of records) {
     if (api.events.transactionPayment.TransactionFeePaid.is(event)) {
-      fee += event.data.actualFee.toBigInt() + event.data.tip.toBigInt();
+      // `actual_fee` already includes the tip.
+      fee += event.data.actualFee.toBigInt();
     } else if (api.events.contracts.StorageDepositTransferredAndHeld.is(event)) {
       if (u8aToHex(event.data.from.toU8a()) === me) {
         storageDeposit += event.data.amount.toBigInt();
@@ -186,22 +216,41 @@ export interface Included {
   records: EventRecord[];
 }
 
+/** A dispatch error at inclusion: its `section.name`, the block, and the fee paid. */
+export interface Failed {
+  reason: string;
+  blockHash: Hex;
+  records: EventRecord[];
+}
+
 /**
- * Signs and sends `tx` as `sender`, waiting for inclusion (or finality); a dispatch error, or a pool
- * status that means it will never be included, is thrown as a `TransactionError`.
+ * Signs and sends `tx` as `sender`, waiting for inclusion (or finality) at most `timeoutMs` once sent. Resolves
+ * only when the block's events show the extrinsic's `system.ExtrinsicSuccess`. A dispatch error is
+ * `onFailed`'s to throw (a `TransactionError`); a pool status that means it will never be included
+ * (invalid, dropped, usurped) is a `TransactionError`; no final status in time, finality timing out, or a
+ * block whose events the node could not give is `OutcomeUnknown`.
  */
 export function signAndWait(
   api: ApiPromise,
   tx: SubmittableExtrinsic<'promise'>,
   sender: Sender,
   finalized: boolean,
+  timeoutMs: number | undefined,
+  onFailed: (failed: Failed) => Promise<Error>,
 ): Promise<Included> {
   return new Promise<Included>((resolve, reject) => {
     let unsubscribe: (() => void) | undefined;
     let settled = false;
+    const wait = timeoutMs ?? (finalized ? 300_000 : 120_000);
+    const txHash = (): Hex => (tx.isSigned ? tx.hash.toHex() : '0x') as Hex;
+    const unknown = (why: string, blockHash?: Hex): OutcomeUnknown =>
+      new OutcomeUnknown(why, txHash(), sender.address, blockHash);
+    // The wait starts once the transaction is sent (signing may wait on a person approving it).
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (f: () => void): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       unsubscribe?.();
       f();
     };
@@ -211,12 +260,29 @@ export function signAndWait(
         finish(() => reject(new TransactionError(`the transaction was not included: ${status.type}`, status.type)));
         return;
       }
+      if (status.isFinalityTimeout) {
+        finish(() => reject(unknown('its block was not finalized in time', status.asFinalityTimeout.toHex() as Hex)));
+        return;
+      }
+      // (A retracted block: its transaction goes back to the pool and a new status follows.)
       const done = finalized ? status.isFinalized : status.isInBlock || status.isFinalized;
       if (!done) return;
       const blockHash = (status.isFinalized ? status.asFinalized : status.asInBlock).toHex() as Hex;
+      const internal = (result as ISubmittableResult & { internalError?: Error }).internalError;
+      if (internal) {
+        finish(() => reject(unknown(`included, but its events could not be read (${internal.message})`, blockHash)));
+        return;
+      }
       if (result.dispatchError) {
         const reason = describeDispatchError(api, result.dispatchError);
-        finish(() => reject(new TransactionError(`the transaction failed in block ${blockHash}: ${reason}`, reason, blockHash)));
+        const failed = { reason, blockHash, records: result.events };
+        finish(() => {
+          onFailed(failed).then(reject, reject);
+        });
+        return;
+      }
+      if (!result.events.some(({ event }) => api.events.system.ExtrinsicSuccess.is(event))) {
+        finish(() => reject(unknown('included, but its events show neither success nor failure', blockHash)));
         return;
       }
       finish(() => resolve({ blockHash, txHash: result.txHash.toHex() as Hex, records: result.events }));
@@ -226,8 +292,12 @@ export function signAndWait(
       : tx.signAndSend(sender as KeyringPair, { nonce: -1 }, onStatus);
     sending.then(
       (unsub) => {
-        if (settled) unsub();
-        else unsubscribe = unsub;
+        if (settled) {
+          unsub();
+          return;
+        }
+        unsubscribe = unsub;
+        timer = setTimeout(() => finish(() => reject(unknown(`no final status within ${wait} ms of sending it`))), wait);
       },
       (e: unknown) => finish(() => reject(e)),
     );

@@ -12,7 +12,7 @@ import { type AccountLike, type BytesLike, accountHex, checkUint, toHex } from '
 import type { Sender, SubmitOptions, Submitted } from './chain.js';
 import { toPlain } from './codec.js';
 import { type DeployParams, type Deployed, deployEscrow } from './deploy.js';
-import { ContractCallError, type EscrowError, escrowError } from './errors.js';
+import { ContractCallError, type EscrowError, NotSettled, OutcomeUnknown, escrowError } from './errors.js';
 import { EscrowBase, type NodeLike, apiOf } from './escrow.js';
 import type { SignedReceipt } from './receipt.js';
 import type { Config, Dispute, EscrowEvent, EscrowEventMap, EscrowEventName, Job, Lane, Reputation, SettingsChange, Split, Stake } from './types.js';
@@ -58,6 +58,15 @@ const none = (): void => undefined;
 const u64 = (v: bigint | number, what: string): bigint => checkUint(v, 'u64', what);
 const u128 = (v: bigint, what: string): bigint => checkUint(v, 'u128', what);
 
+/** The split the chain settled for `signed`: its `Released` event (same job, provider and cumulative). */
+function releasedBy(events: EscrowEvent[], { receipt }: SignedReceipt): Split | undefined {
+  const provider = accountHex(receipt.provider);
+  const found = events.find((e): e is Extract<EscrowEvent, { name: 'Released' }> =>
+    e.name === 'Released' && e.args.jobId === BigInt(receipt.jobId) && accountHex(e.args.provider) === provider
+    && e.args.cumulative === receipt.amount);
+  return found && { net: found.args.net, fee: found.args.fee };
+}
+
 /** A receipt as the contract's `Receipt` argument. */
 function receiptArg({ receipt: r, signature }: SignedReceipt): [Record<string, unknown>, string] {
   return [
@@ -76,14 +85,25 @@ function receiptArg({ receipt: r, signature }: SignedReceipt): [Record<string, u
 
 /** The escrow contract, connected. */
 export class Escrow extends EscrowBase {
-  /** Connects to the escrow deployed at `address` on `node`, with its bundle (path, JSON text or parsed JSON). */
+  /**
+   * Connects to the escrow deployed at `address` on `node`, with its bundle (path, JSON text or parsed
+   * JSON). Refuses an address with no contract, or one whose code is not the bundle's (its code hash is
+   * not the bundle's `source.hash`): messages would go, deposits and stakes with them, to a contract the
+   * bundle does not describe.
+   */
   static async connect(node: NodeLike, bundle: BundleSource, address: AccountLike): Promise<Escrow> {
     const json = await loadBundle(bundle);
     const { api, owned } = await apiOf(node);
     try {
       const escrow = new Escrow(api, new Abi(json, api.registry.getChainProperties()), address, owned);
-      if ((await api.query.contracts.contractInfoOf(escrow.address)).isNone) {
+      const info = await api.query.contracts.contractInfoOf(escrow.address);
+      if (info.isNone) {
         throw new ContractCallError(`no contract at ${escrow.ss58} on this chain`);
+      }
+      const deployed = info.unwrap().codeHash.toHex();
+      const bundled = escrow.abi.info.source.wasmHash.toHex();
+      if (deployed !== bundled) {
+        throw new ContractCallError(`the contract at ${escrow.ss58} runs code ${deployed}, not the bundle's ${bundled}`);
       }
       return escrow;
     } catch (e) {
@@ -116,8 +136,9 @@ export class Escrow extends EscrowBase {
     const args = [providers, toHex(job.payerKey, 32, 'payerKey'), toHex(job.termsHash, 32, 'termsHash'), u64(job.expiresAt, 'expiresAt')];
     const done = await this.exec(consumer, 'open_job', args, u128(job.deposit, 'deposit'), big, options);
     const opened = findEvent(done.events, 'JobOpened');
-    if (!opened) throw new ContractCallError('open_job went through without a JobOpened event');
-    return { ...done, jobId: opened.jobId };
+    if (!opened) throw new OutcomeUnknown('open_job went through without a JobOpened event', done.txHash, consumer.address, done.blockHash);
+    // The chain's id (the dry-run's may differ: another job may have been opened in between).
+    return { ...done, value: opened.jobId, jobId: opened.jobId };
   }
 
   /** Adds `amount` to a job: to `to`'s allocation at once, or (no `to`) to its unallocated funds. */
@@ -160,20 +181,39 @@ export class Escrow extends EscrowBase {
     return this.exec(provider, 'accept_job', args, 0n, big, options);
   }
 
-  /** Settles one signed receipt (anyone may submit it); returns the split of the step it settled. */
+  /**
+   * Settles one signed receipt (anyone may submit it); `value` is the split of the step the chain settled,
+   * from its `Released` event (the dry-run's could differ if the lane moved in between).
+   */
   async release(submitter: Sender, signed: SignedReceipt, options?: SubmitOptions): Promise<Submitted<Split>> {
-    return this.exec(submitter, 'release', receiptArg(signed), 0n, (c) => toPlain(c) as Split, options);
+    const done = await this.exec(submitter, 'release', receiptArg(signed), 0n, (c) => toPlain(c) as Split, options);
+    const settled = releasedBy(done.events, signed);
+    if (!settled) throw new OutcomeUnknown('release went through without its Released event', done.txHash, submitter.address, done.blockHash);
+    return { ...done, value: settled };
   }
 
-  /** Settles up to 64 receipts in one call; each is settled (its split) or refused (its typed error) on its own. */
-  async releaseMany(submitter: Sender, signed: SignedReceipt[], options?: SubmitOptions): Promise<Submitted<(Split | EscrowError)[]>> {
+  /**
+   * Settles up to 64 receipts in one call, each on its own. Per receipt, in order: the split the chain
+   * settled (its `Released` event); or the typed error the dry-run refused it with (the call settles the
+   * others); or `NotSettled`, when the dry-run settled it but the chain did not (the lane moved in between).
+   */
+  async releaseMany(submitter: Sender, signed: SignedReceipt[], options?: SubmitOptions): Promise<Submitted<(Split | EscrowError | NotSettled)[]>> {
     if (signed.length > MAX_RELEASES_PER_CALL) {
       throw new RangeError(`releaseMany takes at most ${MAX_RELEASES_PER_CALL} receipts, got ${signed.length}`);
     }
     const convert = (c: Codec): (Split | EscrowError)[] =>
       [...(c as unknown as Iterable<Result<Codec, Codec>>)].map((r) =>
         r.isOk ? (toPlain(r.asOk) as Split) : escrowError((r.asErr as unknown as { type: string }).type, 'release'));
-    return this.exec(submitter, 'release_many', [signed.map(receiptArg)], 0n, convert, options);
+    const done = await this.exec(submitter, 'release_many', [signed.map(receiptArg)], 0n, convert, options);
+    const value = signed.map((s, i) => {
+      const settled = releasedBy(done.events, s);
+      if (settled) return settled;
+      const dry = done.value[i];
+      return dry && !('net' in dry)
+        ? dry
+        : new NotSettled(`receipt ${i} (job ${s.receipt.jobId}, cumulative ${s.receipt.amount}) was settled by the dry-run, not by the chain`);
+    });
+    return { ...done, value };
   }
 
   /** Pays out the caller's claimable balance; see `Claim` for what was actually received. */
@@ -181,7 +221,7 @@ export class Escrow extends EscrowBase {
     const done = await this.exec(caller, 'claim', [], 0n, big, options);
     const me = accountHex(caller.address);
     const claimed = done.events.find((e): e is Extract<EscrowEvent, { name: 'Claimed' }> => e.name === 'Claimed' && accountHex(e.args.account) === me);
-    if (!claimed) throw new ContractCallError('claim went through without a Claimed event for the caller');
+    if (!claimed) throw new OutcomeUnknown('claim went through without a Claimed event for the caller', done.txHash, caller.address, done.blockHash);
     const storageDepositRefund = -done.storageDeposit;
     return { ...done, claimed: claimed.args.amount, storageDepositRefund, paidOut: claimed.args.amount + storageDepositRefund };
   }

@@ -9,8 +9,11 @@ import type { Abi } from '@polkadot/api-contract';
 import { isHex, isU8a, u8aToHex } from '@polkadot/util';
 
 import { type AccountLike, type BytesLike, type Hex, accountHex, checkUint, toHex } from './bytes.js';
-import { type DryRun, type Sender, type SubmitOptions, decodeReturn, callData, describeDispatchError, escrowEvents, maxExtrinsicWeight, signAndWait, withMargin } from './chain.js';
-import { ContractCallError, TransactionError } from './errors.js';
+import {
+  type DryRun, type Sender, type SubmitOptions, callData, decodeReturn, depositLimit, describeDispatchError, escrowEvents,
+  failure, maxExtrinsicWeight, signAndWait, withMargin,
+} from './chain.js';
+import { ContractCallError, OutcomeUnknown } from './errors.js';
 import type { EscrowEvent, Timing } from './types.js';
 
 /** The escrow's time parameters as given to `deploy` (ms; bigints or safe integers). */
@@ -89,16 +92,17 @@ export async function deployEscrow(
   const expected = u8aToHex(ok.accountId.toU8a()) as Hex;
 
   const gas = withMargin(dry.gasRequired, max);
-  const limit = options.storageDepositLimit ?? (dry.storageDeposit > 0n ? dry.storageDeposit : 0n);
+  const limit = depositLimit(dry, options.storageDepositLimit);
   const tx = api.tx.contracts.instantiateWithCode(0, gas, limit, code, data, salt);
-  const included = await signAndWait(api, tx, deployer, options.finalized ?? false);
+  const included = await signAndWait(
+    api, tx, deployer, options.finalized ?? false, options.timeoutMs, async (failed) => failure(api, deployer.address, failed));
   const created = included.records.find(({ event }) => api.events.contracts.Instantiated.is(event));
   if (!created || !api.events.contracts.Instantiated.is(created.event)) {
-    throw new TransactionError('the deployment was included but no contracts.Instantiated event came', 'NoInstantiated', included.blockHash);
+    throw new OutcomeUnknown('the deployment was included but no contracts.Instantiated event came', included.txHash, deployer.address, included.blockHash);
   }
   const address = u8aToHex(created.event.data.contract.toU8a()) as Hex;
   if (address !== expected) {
-    throw new ContractCallError(`the escrow was instantiated at ${address}, not at the dry-run's ${expected}`);
+    throw new OutcomeUnknown(`the escrow was instantiated at ${address}, not at the dry-run's ${expected}`, included.txHash, deployer.address, included.blockHash);
   }
   return { address, events: escrowEvents(api, abi, address, included.records), blockHash: included.blockHash };
 }

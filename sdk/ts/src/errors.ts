@@ -122,6 +122,38 @@ export class ContractCallError extends Error {
 }
 
 /**
+ * A receipt of a `releaseMany` that its dry-run settled but the chain, when the call ran, did not (no
+ * `Released` event for it: another release of its lane came first, or the state changed). Read the lane
+ * to see what is settled.
+ */
+export class NotSettled extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotSettled';
+  }
+}
+
+/**
+ * A transaction was signed and sent, but what became of it is not known: no final status came within
+ * the wait (a dropped connection loses the node's status updates), finality timed out, or the node could
+ * not give the block's events. It may still be (or have been) included: look it up by `txHash` (or the
+ * sender's nonce) before sending it again, or a payable message (a deposit, a stake) may be paid twice.
+ */
+export class OutcomeUnknown extends Error {
+  readonly txHash: string;
+  readonly sender: string;
+  readonly blockHash: string | undefined;
+
+  constructor(message: string, txHash: string, sender: string, blockHash?: string) {
+    super(`${message} (transaction ${txHash} from ${sender}: check whether it was included before sending it again)`);
+    this.name = 'OutcomeUnknown';
+    this.txHash = txHash;
+    this.sender = sender;
+    this.blockHash = blockHash;
+  }
+}
+
+/**
  * A submitted transaction failed or never made it: dispatched with an error (e.g.
  * `contracts.ContractReverted` when the state changed between the dry-run and inclusion), or invalid,
  * dropped or usurped in the pool. `blockHash` is set when it was included.
@@ -130,11 +162,18 @@ export class TransactionError extends Error {
   /** `section.name` of the dispatch error, or the pool status (`Invalid`, `Dropped`, `Usurped`). */
   readonly reason: string;
   readonly blockHash: string | undefined;
+  /** The fee the signer paid for the failed transaction, when it was included. */
+  readonly fee: bigint | undefined;
 
-  constructor(message: string, reason: string, blockHash?: string) {
-    super(message);
+  /**
+   * `cause`: for `contracts.ContractReverted`, the contract's refusal as the same call dry-run at the
+   * inclusion block gives it (its typed `EscrowError`), when it gives one.
+   */
+  constructor(message: string, reason: string, blockHash?: string, options: { fee?: bigint; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransactionError';
     this.reason = reason;
     this.blockHash = blockHash;
+    this.fee = options.fee;
   }
 }

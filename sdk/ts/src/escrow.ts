@@ -10,8 +10,8 @@ import type { Codec } from '@polkadot/types/types';
 
 import { type AccountLike, type Address, type Hex, accountHex, checkUint, toAddress } from './bytes.js';
 import {
-  type DryRun, type Sender, type SubmitOptions, type Submitted, type Weight, callData, decodeReturn, describeDispatchError,
-  escrowEvents, feesOf, maxExtrinsicWeight, signAndWait, withMargin,
+  type DryRun, type Failed, type Sender, type SubmitOptions, type Submitted, type Weight, callData, decodeReturn, describeDispatchError,
+  depositLimit, escrowEvents, failure, feesOf, maxExtrinsicWeight, signAndWait, withMargin,
 } from './chain.js';
 import { toPlain } from './codec.js';
 import { ContractCallError } from './errors.js';
@@ -83,10 +83,11 @@ export class EscrowBase {
     return this.abi.findMessage(label);
   }
 
-  /** Runs `label(args)` as `origin` with `value` attached without committing it. */
-  async dryRun(origin: AccountLike, label: string, args: unknown[], value = 0n): Promise<{ dry: DryRun; data: Hex }> {
+  /** Runs `label(args)` as `origin` with `value` attached without committing it (on the state `at` a block). */
+  async dryRun(origin: AccountLike, label: string, args: unknown[], value = 0n, at?: Hex): Promise<{ dry: DryRun; data: Hex }> {
     const data = callData(this.#message(label), args);
-    const raw = await this.api.call.contractsApi.call(
+    const api = at === undefined ? this.api : await this.api.at(at);
+    const raw = await api.call.contractsApi.call(
       accountHex(origin, 'origin'), this.address, checkUint(value, 'u128', 'value'), this.#maxWeight, null, data);
     if (raw.result.isErr) {
       const reason = describeDispatchError(this.api, raw.result.asErr);
@@ -126,9 +127,23 @@ export class EscrowBase {
     const { dry, data } = await this.dryRun(sender.address, label, args, value);
     const out = convert(decodeReturn(this.abi, this.#message(label), dry));
     const gas = withMargin(dry.gasRequired, this.#maxWeight);
-    const limit = options.storageDepositLimit ?? (dry.storageDeposit > 0n ? dry.storageDeposit : 0n);
+    const limit = depositLimit(dry, options.storageDepositLimit);
     const tx = this.api.tx.contracts.call(this.address, value, gas, limit, data);
-    const included = await signAndWait(this.api, tx, sender, options.finalized ?? false);
+    // Reverted at inclusion (the state changed since the dry-run): the same call dry-run on the block's
+    // state names the contract's refusal, as the error's cause.
+    const onFailed = async (failed: Failed): Promise<Error> => {
+      let cause: unknown;
+      if (failed.reason === 'contracts.ContractReverted') {
+        try {
+          const { dry: again } = await this.dryRun(sender.address, label, args, value, failed.blockHash);
+          decodeReturn(this.abi, this.#message(label), again);
+        } catch (e) {
+          cause = e;
+        }
+      }
+      return failure(this.api, sender.address, failed, cause);
+    };
+    const included = await signAndWait(this.api, tx, sender, options.finalized ?? false, options.timeoutMs, onFailed);
     const { fee, storageDeposit } = feesOf(this.api, sender.address, included.records);
     return {
       value: out,

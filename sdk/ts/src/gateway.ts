@@ -27,6 +27,15 @@ export const GATEWAY_ERROR_CODES = [
 ] as const;
 export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number];
 
+/** `Retry-After` in seconds: a number of seconds, or an HTTP date from now; undefined if absent or bad. */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return seconds > 0 ? seconds : undefined;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
 /** The gateway's verdict on one receipt. */
 export type Verdict =
   /** Stored durably: now, or before if `duplicate` (resending is idempotent). */
@@ -135,19 +144,21 @@ export class GatewayClient {
 
   async #post(json: string): Promise<Answer> {
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(`${this.baseUrl}/v1/receipts`, {
+      // A redirect is refused, not followed: the receipts go to the gateway asked, or nowhere.
+      response = await fetch(new URL('v1/receipts', `${this.baseUrl}/`), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: json,
+        redirect: 'error',
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
+      text = await response.text();
     } catch (e) {
       throw new GatewayProtocolError(`cannot reach the gateway at ${this.baseUrl}: ${(e as Error).message}`, { cause: e });
     }
-    const text = await response.text();
-    const retry = Number(response.headers.get('retry-after') ?? '');
-    const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
+    const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
     try {
       return { status: response.status, body: JSON.parse(text) as unknown, retryAfter };
     } catch {

@@ -18,7 +18,7 @@ export {
 export { verifyStrict } from './ed25519.js';
 export {
   GATEWAY_ERROR_CODES, GatewayClient, GatewayError, GatewayProtocolError, REFUSAL_CODES, REJECTION_CODES,
-  signedReceiptJson, type GatewayErrorCode, type RefusalCode, type RejectionCode, type Verdict,
+  retryAfterSeconds, signedReceiptJson, type GatewayErrorCode, type RefusalCode, type RejectionCode, type Verdict,
 } from './gateway.js';
 export {
   accountBytes, accountHex, sameAccount, toAddress,

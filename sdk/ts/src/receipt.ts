@@ -91,9 +91,17 @@ export class PayerKey {
     this.publicKey = u8aToHex(publicKeyOf(this.#seed)) as Hex;
   }
 
-  /** A fresh random payer key. */
+  /**
+   * A fresh random payer key. Keep its `exportSeed()` as safely as a wallet's secret: without it no more
+   * receipts can be signed for the job (which then pays its provider nothing more until refunded).
+   */
   static generate(): PayerKey {
     return new PayerKey(crypto.getRandomValues(new Uint8Array(32)));
+  }
+
+  /** The 32-byte secret seed as hex, to store (`new PayerKey(seed)` restores the key). */
+  exportSeed(): Hex {
+    return u8aToHex(this.#seed) as Hex;
   }
 
   /** Signs `receipt` (deterministic: the same receipt and key always give the same signature). */
@@ -108,13 +116,10 @@ export class PayerKey {
  * judge it (ed25519 `verify_strict`).
  */
 export function verifyReceipt(receipt: Receipt, payerKey: BytesLike, signature: BytesLike): boolean {
-  let key: Uint8Array;
-  let sig: Uint8Array;
+  // Anything malformed (the key, the signature, or the receipt's fields) verifies nothing.
   try {
-    key = toBytes(payerKey, 32, 'payer key');
-    sig = toBytes(signature, 64, 'signature');
+    return verifyStrict(toBytes(payerKey, 32, 'payer key'), signingBytes(receipt), toBytes(signature, 64, 'signature'));
   } catch {
     return false;
   }
-  return verifyStrict(key, signingBytes(receipt), sig);
 }

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 
 import {
   ESCROW_ERROR_VARIANTS, EscrowError, ExceedsAllocation, GATEWAY_ERROR_CODES, REFUSAL_CODES, REJECTION_CODES,
-  ThawPending, Unauthorized, accountHex, escrowError, signedReceiptJson,
+  PayerKey, ThawPending, Unauthorized, accountHex, escrowError, retryAfterSeconds, signedReceiptJson, verifyReceipt,
 } from 'compute-escrow-sdk';
 import * as sdk from 'compute-escrow-sdk';
 
@@ -89,5 +89,29 @@ describe('arguments', () => {
     assert.equal(accountHex(Uint8Array.from(Buffer.from(hex.slice(2), 'hex'))), hex);
     assert.throws(() => accountHex('0x1234'), /expected 32 bytes/);
     assert.throws(() => accountHex('not an address'), /not an SS58 address/);
+  });
+});
+
+describe('client details', () => {
+  test('Retry-After: seconds, or an HTTP date from now; nothing for absent or bad values', () => {
+    const now = Date.parse('2026-12-07T08:00:00Z');
+    assert.equal(retryAfterSeconds('7', now), 7);
+    assert.equal(retryAfterSeconds('Mon, 07 Dec 2026 08:00:30 GMT', now), 30);
+    assert.equal(retryAfterSeconds('Mon, 07 Dec 2026 07:59:00 GMT', now), 0);
+    for (const bad of [null, '', '0', '-3', 'soon']) assert.equal(retryAfterSeconds(bad, now), undefined, String(bad));
+  });
+
+  test("a payer key's seed exports and restores the same key; a malformed receipt verifies nothing", () => {
+    const key = PayerKey.generate();
+    const again = new PayerKey(key.exportSeed());
+    assert.equal(again.publicKey, key.publicKey);
+    const receipt = {
+      genesisHash: '0x' + '11'.repeat(32), contract: '0x' + '22'.repeat(32), jobId: 1n,
+      provider: '0x' + '33'.repeat(32), amount: 5n, units: 1n, sequence: 1n, expiresAt: 9n,
+    };
+    const signed = key.sign(receipt);
+    assert.equal(verifyReceipt(signed.receipt, key.publicKey, signed.signature), true);
+    assert.equal(verifyReceipt({ ...receipt, amount: -1n }, key.publicKey, signed.signature), false);
+    assert.equal(verifyReceipt({ ...receipt, provider: 'not an account' }, key.publicKey, signed.signature), false);
   });
 });

@@ -5,12 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
 import {
   AlreadyAccepted, BadSignature, CumulativeNotIncreasing, Escrow, EscrowError, ExceedsAllocation, InvalidConfig,
-  NoPendingOwner, NothingToClaim, Paused, PayerKey, type SignedReceipt, SettingsNotDue, StakeLocked, Unauthorized,
-  accountHex, findEvent, sameAccount,
+  NoPendingOwner, NothingToClaim, OutcomeUnknown, Paused, PayerKey, type SignedReceipt, SettingsNotDue, StakeLocked,
+  Unauthorized, accountHex, findEvent, sameAccount,
 } from 'compute-escrow-sdk';
 
 import type { Signer, SignerPayloadJSON } from '@polkadot/types/types';
@@ -79,6 +80,11 @@ describe('escrow through the SDK', () => {
       await again.disconnect();
     }
     await assert.rejects(Escrow.connect(node.api, bundlePath(), '0x' + '42'.repeat(32)), /no contract at/);
+    // A bundle of other code than the contract at the address runs is refused: its messages, and
+    // deposits with them, would go to a contract the bundle does not describe.
+    const other = JSON.parse(readFileSync(bundlePath(), 'utf8')) as { source: { hash: string } };
+    other.source.hash = '0x' + '99'.repeat(32);
+    await assert.rejects(Escrow.connect(node.api, other, escrow.ss58), /not the bundle's/);
   });
 
   test('deploy: a constructor refusal is thrown typed before anything is submitted', async () => {
@@ -227,6 +233,17 @@ describe('escrow through the SDK', () => {
     await refused(Unauthorized, bob, () => escrow.setPaused(bob, false));
     await escrow.setPaused(alice, false);
     assert.equal((await escrow.config()).paused, false);
+    // No final status within the wait: the outcome is unknown (it is sent, and may be included), said
+    // with its hash; here it does land, and nothing was sent twice.
+    const nonce = (await node.api.rpc.system.accountNextIndex(alice.address)).toNumber();
+    const late = await escrow.setPaused(alice, false, { timeoutMs: 1 }).then(() => null, (e: unknown) => e);
+    assert.ok(late instanceof OutcomeUnknown, `${String(late)}`);
+    assert.match(late.txHash, /^0x[0-9a-f]{64}$/);
+    assert.equal(late.sender, alice.address);
+    for (let i = 0; (await node.api.rpc.system.accountNextIndex(alice.address)).toNumber() === nonce && i < 100; i++) {
+      await sleep(100);
+    }
+    assert.equal((await node.api.rpc.system.accountNextIndex(alice.address)).toNumber(), nonce + 1);
   });
 
   test('owner: transfer ownership in two steps, and back', async () => {
