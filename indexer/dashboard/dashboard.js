@@ -450,6 +450,12 @@ $("period").addEventListener("submit", (e) => {
   if (location.hash === target) route(); else location.hash = target;
 });
 $("retry").addEventListener("click", route);
+// The charts follow their boxes' width.
+window.addEventListener("resize", () => {
+  for (const [id, chart] of Object.entries(overview.charts)) {
+    chart.setSize({ width: Math.max(320, $(id).clientWidth - 24), height: 220 });
+  }
+});
 window.addEventListener("hashchange", route);
 setupOverview();
 route();

@@ -108,6 +108,19 @@ test("the dashboard charts, pages, searches and shows accounts as the API serves
     }
     await page.click("#buckets [data-bucket=minute]");
     await page.waitForFunction(() => document.querySelector("#chart-volume").dataset.bucket === "minute");
+    // Another window width: each chart follows its box (one column of charts at 800 px, two at 1280).
+    const follows = () => {
+      const box = document.querySelector("#chart-volume");
+      const chart = box.querySelector(".uplot").getBoundingClientRect().width;
+      return Math.abs(chart - Math.max(320, box.clientWidth - 24)) <= 2;
+    };
+    const before = await page.locator("#chart-volume").evaluate((e) => e.clientWidth);
+    await page.setViewportSize({ width: 800, height: 1000 });
+    await page.waitForFunction((w) => document.querySelector("#chart-volume").clientWidth !== w, before);
+    await page.waitForFunction(follows);
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.waitForFunction((w) => document.querySelector("#chart-volume").clientWidth === w, before);
+    await page.waitForFunction(follows);
 
     // Every list, one row a page: the API's rows, in its order.
     const jobIds = await pageThrough(page, "jobs", (tr) => tr.locator("td").first().textContent());

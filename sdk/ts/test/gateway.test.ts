@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { type Escrow, GatewayClient, GatewayError, PayerKey, type SignedReceipt } from 'compute-escrow-sdk';
+import {
+  CumulativeNotIncreasing, type Escrow, GatewayClient, GatewayError, PayerKey, type SignedReceipt, TransactionError,
+} from 'compute-escrow-sdk';
 
 import { type DevNode, TEST_TIMING, UNIT, bundlePath, deploy, dev, env, freePort, killOnExit, startNode } from './harness.js';
 
@@ -131,6 +133,22 @@ describe('gateway client against escrow serve', () => {
     const done = await escrow.release(charlie, receipt(5n * UNIT / 2n, (1n << 53n) + 1n), { finalized: true });
     assert.deepEqual(done.value, { net: 2_375_000_000_000n, fee: 125_000_000_000n });
     assert.equal((await escrow.lane(jobId, charlie.address)).sequence, (1n << 53n) + 1n);
+  });
+
+  test('two submitters race one receipt: it settles once; the other is refused typed, at its dry-run or at inclusion', async () => {
+    const signed = receipt(3n * UNIT, 99n);
+    const outcomes = await Promise.allSettled([escrow.release(charlie, signed), escrow.release(bob, signed)]);
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, JSON.stringify(outcomes.map((o) => o.status)));
+    const lost = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason as unknown;
+    // Both dry-runs passed (the usual case): the second reverted in its block, paid its fee, and says why.
+    if (lost instanceof TransactionError) {
+      assert.equal(lost.reason, 'contracts.ContractReverted');
+      assert.ok((lost.fee ?? 0n) > 0n);
+      assert.ok(lost.cause instanceof CumulativeNotIncreasing, String(lost.cause));
+    } else {
+      assert.ok(lost instanceof CumulativeNotIncreasing, String(lost));
+    }
+    assert.equal((await escrow.lane(jobId, charlie.address)).amount, 3n * UNIT);
   });
 });
 
